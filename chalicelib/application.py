@@ -1,0 +1,52 @@
+"""Builds the Chalice app: settings checked, logs configured, blueprints registered."""
+from __future__ import annotations
+
+import json
+import logging
+
+from chalice import Chalice, Response
+
+from chalicelib import errors, logs
+from chalicelib.settings import get_settings
+from chalicelib.web import PROBLEM_JSON, problem_response, request_id_of
+
+_CHALICE_ERRORS = {
+    400: errors.BadRequest, 403: errors.NotFound, 404: errors.NotFound,
+    405: errors.MethodNotAllowed, 415: errors.UnsupportedMediaType,
+}
+
+
+def create_app() -> Chalice:
+    get_settings()  # invalid settings fail here, at start, naming the setting
+    app = Chalice(app_name="katta")
+    app.debug = False  # never a traceback in a response
+    logs.configure(app.log)
+    logs.configure(logging.getLogger("katta"))
+
+    @app.middleware("http")
+    def problems_only(event, get_response):
+        """Chalice's own errors (unknown method, media type) become problem JSON too."""
+        response: Response = get_response(event)
+        content_type = {k.lower(): v for k, v in (response.headers or {}).items()}.get("content-type", "")
+        if response.status_code >= 400 and not content_type.startswith(PROBLEM_JSON):
+            error_class = _CHALICE_ERRORS.get(response.status_code, errors.ApiError)
+            detail = _chalice_message(response.body)
+            kept = {k: v for k, v in (response.headers or {}).items() if k.lower() == "allow"}
+            return problem_response(error_class(detail, headers=kept), request_id_of(event))
+        return response
+
+    from chalicelib import health, katta
+    app.register_blueprint(health.bp)
+    app.register_blueprint(katta.bp)
+    return app
+
+
+def _chalice_message(body) -> str | None:
+    if isinstance(body, dict):
+        return body.get("Message")
+    if isinstance(body, str):
+        try:
+            return json.loads(body).get("Message")
+        except (ValueError, AttributeError):
+            return None
+    return None

@@ -1,0 +1,105 @@
+"""Account resolution: a verified token becomes a ``Principal`` (DESIGN §3.4–3.5).
+
+The user id is derived from the token (issuer prefix + ``sub``), so resolving
+an account costs one GetItem and never a lookup table.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.auth.bearer import VerifiedToken
+from chalicelib.errors import Forbidden, InsufficientScope, Unauthorized
+from chalicelib.settings import Settings
+from chalicelib.store.users import UserRepository
+
+# The contract's pattern for user ids (DeviceDto.owner, MemberDto.id).
+USER_ID_PATTERN = re.compile(r"[-_.a-zA-Z0-9]{1,255}")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    issuer: str
+    subject: str
+    roles: frozenset[str]
+    groups: frozenset[str]
+    name: str
+    email: str | None
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    def require_role(self, role: str) -> None:
+        if role not in self.roles:
+            raise InsufficientScope(f"this operation needs the role '{role}'")
+
+
+class AccountService:
+    def __init__(self, settings: Settings, users: UserRepository) -> None:
+        self._settings = settings
+        self._users = users
+
+    def resolve(self, token: VerifiedToken) -> Principal:
+        claims = token.claims
+        issuer = token.issuer
+        subject = claims["sub"]
+        user_id = issuer.user_id_prefix + subject
+        if not USER_ID_PATTERN.fullmatch(user_id):
+            raise Unauthorized("the token's subject is not a usable account id")
+        roles = frozenset(_string_list(claim_path(claims, issuer.roles_claim)))
+        groups = frozenset(_string_list(claim_path(claims, issuer.groups_claim))) if issuer.groups_claim else frozenset()
+        name = _display_name(claims, subject)
+        email = claims.get("email") if isinstance(claims.get("email"), str) else None
+
+        user = self._users.get(user_id)
+        if user is None:
+            user = self._provision(user_id, issuer.issuer, subject, roles, name, email)
+        if user.get("iss") != issuer.issuer or user.get("sub") != subject:
+            raise Unauthorized("the account belongs to another identity")
+        if user.get("disabled"):
+            raise Forbidden("this account is disabled")
+        if user.get("name") != name or user.get("email") != email:
+            self._users.update_profile(user_id, name, email)
+        return Principal(user_id, issuer.issuer, subject, roles, groups, name, email)
+
+    def _provision(self, user_id: str, iss: str, sub: str, roles: frozenset[str], name: str,
+                   email: str | None) -> dict[str, Any]:
+        if not self._settings.autoprovision:
+            raise Unauthorized("no account exists for this identity")
+        required = self._settings.autoprovision_required_role
+        if required and required not in roles:
+            raise Unauthorized(f"accounts are provisioned only for users with the role '{required}'")
+        user = {"id": user_id, "iss": iss, "sub": sub, "name": name, "email": email,
+                "createdAt": int(time.time())}
+        if not self._users.create(user):
+            # Another request provisioned it first; theirs is the account.
+            user = self._users.get(user_id) or user
+        return user
+
+
+def claim_path(claims: dict[str, Any], path: str | None) -> Any:
+    """Follows a dotted claim path such as ``realm_access.roles``."""
+    value: Any = claims
+    for part in (path or "").split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _string_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def _display_name(claims: dict[str, Any], subject: str) -> str:
+    for claim in ("name", "preferred_username", "email"):
+        if isinstance(claims.get(claim), str) and claims[claim]:
+            return claims[claim]
+    return subject

@@ -1,0 +1,97 @@
+"""JWKS of the trusted issuers, cached per process.
+
+A token with an unknown ``kid`` may mean the issuer rotated its keys, so it
+triggers a refetch — but at most one per cooldown, or a stream of tokens with
+random kids would turn us into a request amplifier against the IdP.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from joserfc.jwk import KeySet
+
+from chalicelib.http import fetch_json
+from chalicelib.settings import Settings, TrustedIssuer
+
+Fetch = Callable[[str], Any]
+
+
+class JwksUnavailable(Exception):
+    """The issuer's keys could not be obtained."""
+
+
+class _Entry:
+    __slots__ = ("keys", "fetched_at", "attempted_at")
+
+    def __init__(self) -> None:
+        self.keys: KeySet | None = None
+        self.fetched_at = 0.0
+        self.attempted_at = float("-inf")
+
+
+class JwksCache:
+    def __init__(self, settings: Settings, fetch: Fetch | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._settings = settings
+        self._fetch = fetch or (lambda url: fetch_json(
+            url, timeout=settings.http_timeout_seconds, max_bytes=settings.http_max_response_bytes))
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._jwks_uris: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def key_for(self, issuer: TrustedIssuer, kid: str | None) -> Any | None:
+        """The issuer's key with ``kid``, or None if the issuer does not have it."""
+        entry = self._entries.setdefault(issuer.issuer, _Entry())
+        now = self._clock()
+        stale = entry.keys is None or now - entry.fetched_at >= self._settings.jwks_cache_seconds
+        if stale and self._may_fetch(entry, now):
+            self._refresh(issuer, entry, now)
+        key = _find(entry.keys, kid)
+        if key is None and not stale and self._may_fetch(entry, now):
+            self._refresh(issuer, entry, now)
+            key = _find(entry.keys, kid)
+        if entry.keys is None:
+            raise JwksUnavailable(f"the keys of {issuer.issuer} are unavailable")
+        return key
+
+    def _may_fetch(self, entry: _Entry, now: float) -> bool:
+        with self._lock:
+            if now - entry.attempted_at < self._settings.jwks_refetch_cooldown_seconds:
+                return False
+            entry.attempted_at = now
+            return True
+
+    def _refresh(self, issuer: TrustedIssuer, entry: _Entry, now: float) -> None:
+        try:
+            document = self._fetch(self._jwks_uri(issuer))
+            keys = KeySet.import_key_set(document)
+        except Exception:  # noqa: BLE001
+            # Keep serving the keys we had; a bad fetch must not lock everybody out.
+            return
+        entry.keys, entry.fetched_at = keys, now
+
+    def _jwks_uri(self, issuer: TrustedIssuer) -> str:
+        if issuer.jwks_uri:
+            return issuer.jwks_uri
+        if issuer.issuer not in self._jwks_uris:
+            discovery = self._fetch(issuer.discovery_uri)
+            uri = discovery.get("jwks_uri") if isinstance(discovery, dict) else None
+            if not isinstance(uri, str) or discovery.get("issuer") != issuer.issuer:
+                raise JwksUnavailable(f"the discovery document of {issuer.issuer} is not usable")
+            self._jwks_uris[issuer.issuer] = uri
+        return self._jwks_uris[issuer.issuer]
+
+
+def _find(keys: KeySet | None, kid: str | None) -> Any | None:
+    if keys is None:
+        return None
+    if kid is None:
+        # Without a kid only an unambiguous single-key set can be used.
+        return keys.keys[0] if len(keys.keys) == 1 else None
+    for key in keys.keys:
+        if key.kid == kid:
+            return key
+    return None

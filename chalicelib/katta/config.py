@@ -1,0 +1,40 @@
+"""What a desktop client needs before it logs in (``/api/config``, ``/api/version``)."""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from chalicelib.settings import Settings
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    issuer = settings.trusted_issuers[0] if settings.trusted_issuers else None
+    config: dict[str, Any] = {
+        "serverTime": _instant(time.time()),
+        "apiLevel": settings.api_level,
+        "uuid": settings.installation_id or str(uuid.uuid5(uuid.NAMESPACE_URL, settings.public_base_url)),
+        "desktopDownloadUrlMac": settings.desktop_download_url_mac,
+        "desktopDownloadUrlWin": settings.desktop_download_url_win,
+        "keycloakClientIdCryptomatorVaults": issuer.client_id if issuer else "",
+        "licenseSetupRequired": False,
+    }
+    if issuer:
+        base = issuer.issuer.rstrip("/")
+        config.update({
+            "keycloakUrl": issuer.keycloak_url,
+            "keycloakRealm": issuer.keycloak_realm,
+            "keycloakClientIdHub": issuer.audience,
+            "keycloakClientIdCryptomator": issuer.client_id,
+            "keycloakAuthEndpoint": issuer.authorization_endpoint or f"{base}/protocol/openid-connect/auth",
+            "keycloakTokenEndpoint": issuer.token_endpoint or f"{base}/protocol/openid-connect/token",
+        })
+    return config
+
+
+def version(settings: Settings) -> dict[str, str]:
+    return {"hubVersion": settings.hub_version, "keycloakVersion": ""}
+
+
+def _instant(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

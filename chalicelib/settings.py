@@ -1,0 +1,161 @@
+"""Every knob of the service, read once from the environment (prefix ``KATTA_``).
+
+Invalid settings fail at start (import of ``app``) with a message that names the
+setting, so a misconfigured stage never serves a request.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
+
+# Asymmetric JWS algorithms only: HS* would let anyone holding the issuer's
+# public key forge tokens, and "none" is no signature at all.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+MAX_CLOCK_LEEWAY_SECONDS = 60
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class TrustedIssuer(BaseModel):
+    """An OIDC identity provider whose bearer tokens the API accepts."""
+
+    model_config = {"extra": "forbid"}
+
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    jwks_uri: str | None = None
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    roles_claim: str = "realm_access.roles"
+    groups_claim: str | None = "groups"
+    userinfo_endpoint: str | None = None
+    client_id: str = "katta-cli"
+    # Published in /api/config for desktop clients; Keycloak-shaped when unset.
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
+    # Prepended to ``sub`` to form the user id; needed only when several
+    # issuers are trusted, so their subjects cannot collide.
+    user_id_prefix: str = Field(default="", pattern=r"^[-_.a-zA-Z0-9]*$", max_length=32)
+
+    @field_validator("issuer", "jwks_uri", "userinfo_endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("https", "http"):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one algorithm is required")
+        refused = sorted(set(value) - ASYMMETRIC_ALGORITHMS)
+        if refused:
+            raise ValueError(f"only asymmetric algorithms are allowed, refused: {', '.join(refused)}")
+        return value
+
+    @property
+    def discovery_uri(self) -> str:
+        return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    @property
+    def keycloak_url(self) -> str:
+        """The issuer without Keycloak's ``/realms/<realm>`` suffix."""
+        base, sep, _realm = self.issuer.rstrip("/").rpartition("/realms/")
+        return base if sep else self.issuer.rstrip("/")
+
+    @property
+    def keycloak_realm(self) -> str:
+        _base, sep, realm = self.issuer.rstrip("/").rpartition("/realms/")
+        return realm if sep else ""
+
+    @property
+    def is_loopback(self) -> bool:
+        return urlsplit(self.issuer).hostname in LOOPBACK_HOSTS
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KATTA_", extra="ignore")
+
+    stage: Literal["local", "dev", "prod", "test"] = "local"
+    table_name: str = Field(default="katta", min_length=3, max_length=255)
+    kms_key_id: str = Field(default="alias/katta-management", min_length=1)
+    public_base_url: str = "http://127.0.0.1:8000"
+    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+    autoprovision: bool = True
+    autoprovision_required_role: str | None = None
+    clock_leeway_seconds: int = Field(default=MAX_CLOCK_LEEWAY_SECONDS, ge=0, le=MAX_CLOCK_LEEWAY_SECONDS)
+    jwks_cache_seconds: int = Field(default=600, ge=0)
+    jwks_refetch_cooldown_seconds: int = Field(default=60, ge=0)
+    opaque_token_cache_seconds: int = Field(default=300, ge=0)
+    http_timeout_seconds: float = Field(default=3.0, gt=0, le=10)
+    http_max_response_bytes: int = Field(default=256 * 1024, gt=0)
+    max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    installation_id: str | None = None
+    api_level: int = Field(default=5, ge=0)
+    hub_version: str = "1.5.0"
+    desktop_download_url_mac: str = "https://cryptomator.org/downloads/mac/"
+    desktop_download_url_win: str = "https://cryptomator.org/downloads/win/"
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _stage_rules(self) -> "Settings":
+        issuers = [i.issuer for i in self.trusted_issuers]
+        if len(issuers) != len(set(issuers)):
+            raise ValueError("trusted_issuers: each issuer may appear once")
+        prefixes = [i.user_id_prefix for i in self.trusted_issuers]
+        if len(prefixes) != len(set(prefixes)):
+            raise ValueError("trusted_issuers: each issuer needs its own user_id_prefix")
+        if self.public_base_url in (i.issuer.rstrip("/") for i in self.trusted_issuers):
+            # Our own minted tokens must never be accepted where an IdP token is expected.
+            raise ValueError("trusted_issuers: our own issuer (public_base_url) cannot be trusted")
+        if self.stage in ("dev", "prod"):
+            local = [i.issuer for i in self.trusted_issuers if i.is_loopback]
+            if local:
+                # The dev IdP hands out tokens for anybody who knows a user name.
+                raise ValueError(f"trusted_issuers: loopback issuer {local[0]} is refused in stage {self.stage}")
+            if urlsplit(self.public_base_url).scheme != "https":
+                raise ValueError(f"public_base_url: must be https in stage {self.stage}")
+        return self
+
+    def issuer(self, iss: str) -> TrustedIssuer | None:
+        for candidate in self.trusted_issuers:
+            if candidate.issuer == iss:
+                return candidate
+        return None
+
+
+class SettingsError(RuntimeError):
+    """Raised at start when the environment holds an invalid setting."""
+
+
+def describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"]) or "settings"
+        lines.append(f"KATTA_{field.split('.')[0].upper()} ({field}): {item['msg']}")
+    return "invalid settings: " + "; ".join(lines)
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe(error)) from None
+    except SourceError as error:
+        # pydantic-settings could not even parse a complex value (e.g. bad JSON).
+        field = str(error).split('"')[1] if '"' in str(error) else "settings"
+        raise SettingsError(f"invalid settings: KATTA_{field.upper()} is not valid JSON") from None

@@ -1,0 +1,40 @@
+"""DynamoDB access: one table, one repository per aggregate.
+
+Key design (the one place it is written down)
+=============================================
+
+Table attributes: ``pk`` (S, hash), ``sk`` (S, range), GSI ``gsi1`` on
+``gsi1pk``/``gsi1sk`` (projection ALL), TTL attribute ``expires_at`` (epoch
+seconds; reads filter expired items because DynamoDB reaps them lazily).
+
+=========================  ===========================  =====================================  ==========================
+Aggregate / item           pk                           sk                                     gsi1pk / gsi1sk
+=========================  ===========================  =====================================  ==========================
+identity → user id         ``IDENT#<iss>#<sub>``         ``IDENT``
+user                       ``USER#<userId>``             ``PROFILE``                            ``AUTHORITIES`` / ``USER#<name lower>#<id>``
+device                     ``USER#<userId>``             ``DEVICE#<deviceId>``
+web-of-trust signature     ``USER#<signerId>``           ``TRUST#<signedUserId>``
+group                      ``GROUP#<groupId>``           ``PROFILE``                            ``AUTHORITIES`` / ``GROUP#<name lower>#<id>``
+group member               ``GROUP#<groupId>``           ``MEMBER#<userId>``                    ``AUTH#<userId>`` / ``GROUP#<groupId>``
+vault                      ``VAULT#<vaultId>``           ``PROFILE``
+vault member (user/group)  ``VAULT#<vaultId>``           ``MEMBER#<authorityId>``               ``AUTH#<authorityId>`` / ``VAULT#<vaultId>``
+vault access token         ``VAULT#<vaultId>``           ``TOKEN#<userId>``
+storage profile            ``STORAGEPROFILE``            ``<profileId>``
+settings                   ``SETTINGS``                  ``HUB``
+audit event                ``AUDIT#<yyyy-mm>``           ``<ISO timestamp>#<eventId>``
+key-ring version           ``RING#<ring>``               ``V#<version, 10 digits>``
+key-ring head              ``RING#<ring>``               ``HEAD``
+POP key                    ``POP#<ring>``                ``KEY#<kid>``
+lock                       ``LOCK#<name>``               ``LOCK``                               (TTL)
+user secret                ``SECRET#<iss>#<sub>``        ``<purpose>``
+secret-server IdP          ``SSIDP``                     ``<issuer>``
+resource server            ``SSRS``                      ``<clientId>``
+used assertion id (jti)    ``JTI#<clientId>``            ``<jti>``                              (TTL)
+rendezvous session         ``RDV#<id>``                  ``SESSION``                            (TTL)
+=========================  ===========================  =====================================  ==========================
+
+Access patterns: a user's devices and trust signatures are one Query on
+``USER#<id>``; a vault's members and tokens one Query on ``VAULT#<id>``; the
+vaults and groups of an authority one Query on ``gsi1`` (``AUTH#<id>``); a page
+of audit events a Query per month partition, newest first.
+"""

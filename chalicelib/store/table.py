@@ -1,0 +1,213 @@
+"""The one DynamoDB table: a lazily created client and the few operations we use.
+
+Repositories build keys and items; this module only speaks DynamoDB. There is
+deliberately no ``scan``: every request path is GetItem, Query or BatchGetItem.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from chalicelib import aws, errors
+
+TTL_ATTRIBUTE = "expires_at"
+GSI1 = "gsi1"
+
+_serializer = None
+_deserializer = None
+
+
+def _codec():
+    global _serializer, _deserializer
+    if _serializer is None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+        _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
+    return _serializer, _deserializer
+
+
+def to_dynamo(item: dict[str, Any]) -> dict[str, Any]:
+    serializer, _ = _codec()
+    return {k: serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
+    _, deserializer = _codec()
+    return {k: deserializer.deserialize(v) for k, v in item.items()}
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def is_expired(item: dict[str, Any] | None, now: float | None = None) -> bool:
+    """DynamoDB reaps expired items lazily (hours later); reads must not see them."""
+    if item is None or TTL_ATTRIBUTE not in item:
+        return False
+    return int(item[TTL_ATTRIBUTE]) <= (now if now is not None else time.time())
+
+
+class ConditionFailed(Exception):
+    """A conditional write found the item in another state than it required."""
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next_key: dict[str, Any] | None
+
+
+@dataclass
+class Transaction:
+    """Collects writes that must land together or not at all (max 100 items)."""
+
+    ops: list[dict[str, Any]] = field(default_factory=list)
+
+    def put(self, item: dict[str, Any], condition: str | None = None,
+            values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> "Transaction":
+        op: dict[str, Any] = {"Item": to_dynamo(item)}
+        self._condition(op, condition, values, names)
+        self.ops.append({"Put": op})
+        return self
+
+    def update(self, pk: str, sk: str, expression: str, values: dict[str, Any] | None = None,
+               names: dict[str, str] | None = None, condition: str | None = None) -> "Transaction":
+        op: dict[str, Any] = {"Key": key(pk, sk), "UpdateExpression": expression}
+        self._condition(op, condition, values, names)
+        self.ops.append({"Update": op})
+        return self
+
+    def delete(self, pk: str, sk: str, condition: str | None = None,
+               values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> "Transaction":
+        op: dict[str, Any] = {"Key": key(pk, sk)}
+        self._condition(op, condition, values, names)
+        self.ops.append({"Delete": op})
+        return self
+
+    def check(self, pk: str, sk: str, condition: str, values: dict[str, Any] | None = None,
+              names: dict[str, str] | None = None) -> "Transaction":
+        op: dict[str, Any] = {"Key": key(pk, sk)}
+        self._condition(op, condition, values, names)
+        self.ops.append({"ConditionCheck": op})
+        return self
+
+    @staticmethod
+    def _condition(op: dict[str, Any], condition: str | None, values: dict[str, Any] | None,
+                   names: dict[str, str] | None) -> None:
+        if condition:
+            op["ConditionExpression"] = condition
+        if values:
+            op["ExpressionAttributeValues"] = to_dynamo(values)
+        if names:
+            op["ExpressionAttributeNames"] = names
+
+
+class Table:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def client(self):
+        return aws.client("dynamodb")
+
+    def get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
+        response = self.client.get_item(TableName=self.name, Key=key(pk, sk), ConsistentRead=consistent)
+        item = response.get("Item")
+        if item is None:
+            return None
+        decoded = from_dynamo(item)
+        return None if is_expired(decoded) else decoded
+
+    def batch_get(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+        wanted = list(dict.fromkeys(keys))
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), 100):
+            pending: dict[str, Any] = {self.name: {"Keys": [key(pk, sk) for pk, sk in wanted[start:start + 100]]}}
+            for _attempt in range(5):
+                response = self.client.batch_get_item(RequestItems=pending)
+                found.extend(from_dynamo(i) for i in response.get("Responses", {}).get(self.name, []))
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            if pending:
+                raise errors.ServiceUnavailable()
+        return [item for item in found if not is_expired(item)]
+
+    def query(self, pk: str, sk_prefix: str | None = None, *, index: str | None = None,
+              forward: bool = True, limit: int | None = None, start_key: dict[str, Any] | None = None,
+              sk_between: tuple[str, str] | None = None) -> Page:
+        pk_name, sk_name = ("gsi1pk", "gsi1sk") if index == GSI1 else ("pk", "sk")
+        expression = "#pk = :pk"
+        names = {"#pk": pk_name}
+        values: dict[str, Any] = {":pk": pk}
+        if sk_prefix is not None:
+            expression += " AND begins_with(#sk, :prefix)"
+            names["#sk"] = sk_name
+            values[":prefix"] = sk_prefix
+        elif sk_between is not None:
+            expression += " AND #sk BETWEEN :low AND :high"
+            names["#sk"] = sk_name
+            values[":low"], values[":high"] = sk_between
+        params: dict[str, Any] = {
+            "TableName": self.name, "KeyConditionExpression": expression,
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_dynamo(values),
+            "ScanIndexForward": forward,
+        }
+        if index:
+            params["IndexName"] = index
+        if limit:
+            params["Limit"] = limit
+        if start_key:
+            params["ExclusiveStartKey"] = start_key
+        response = self.client.query(**params)
+        items = [from_dynamo(i) for i in response.get("Items", [])]
+        return Page([i for i in items if not is_expired(i)], response.get("LastEvaluatedKey"))
+
+    def query_all(self, pk: str, sk_prefix: str | None = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        start_key = None
+        while True:
+            page = self.query(pk, sk_prefix, start_key=start_key, **kwargs)
+            yield from page.items
+            if not page.next_key:
+                return
+            start_key = page.next_key
+
+    def put(self, item: dict[str, Any], condition: str | None = None,
+            values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> None:
+        params: dict[str, Any] = {"TableName": self.name, "Item": to_dynamo(item)}
+        Transaction._condition(params, condition, values, names)
+        self._conditional(self.client.put_item, params)
+
+    def update(self, pk: str, sk: str, expression: str, values: dict[str, Any] | None = None,
+               names: dict[str, str] | None = None, condition: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"TableName": self.name, "Key": key(pk, sk),
+                                  "UpdateExpression": expression, "ReturnValues": "ALL_NEW"}
+        Transaction._condition(params, condition, values, names)
+        response = self._conditional(self.client.update_item, params)
+        return from_dynamo(response.get("Attributes", {}))
+
+    def delete(self, pk: str, sk: str, condition: str | None = None,
+               values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> None:
+        params: dict[str, Any] = {"TableName": self.name, "Key": key(pk, sk)}
+        Transaction._condition(params, condition, values, names)
+        self._conditional(self.client.delete_item, params)
+
+    def commit(self, transaction: Transaction) -> None:
+        """Writes all of ``transaction`` or nothing; ConditionFailed if a condition did not hold."""
+        if not transaction.ops:
+            return
+        items = [{kind: {**body, "TableName": self.name}} for op in transaction.ops for kind, body in op.items()]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons:
+                raise ConditionFailed(reasons) from None
+            # Conflicts with a concurrent transaction or throttling: retryable.
+            raise errors.ServiceUnavailable() from None
+
+    def _conditional(self, call, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return call(**params)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise ConditionFailed() from None

@@ -1,0 +1,148 @@
+"""The thin HTTP layer shared by every blueprint.
+
+``route`` registers a handler and wraps it so that every failure becomes an
+RFC 9457 problem response: service errors keep their status, invalid input is a
+400 naming the field, AWS throttling or outages are a 503 with Retry-After, and
+anything unexpected is a 500 carrying only a request id (the traceback goes to
+the log). Handlers stay parse → authorize → call one service → serialize.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+from typing import Any, Callable, TypeVar
+
+from chalice import Blueprint, Response
+from chalice.app import Request
+from pydantic import BaseModel, ValidationError
+
+from chalicelib import errors
+from chalicelib.settings import get_settings
+
+log = logging.getLogger("katta")
+
+PROBLEM_JSON = "application/problem+json"
+Model = TypeVar("Model", bound=BaseModel)
+
+# Error codes botocore reports when AWS sheds load or is briefly unavailable.
+_RETRYABLE_AWS_CODES = frozenset({
+    "ThrottlingException", "Throttling", "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded", "InternalServerError", "InternalFailure", "ServiceUnavailable",
+    "ServiceUnavailableException", "KMSInternalException", "DependencyTimeoutException",
+    "KeyUnavailableException", "LimitExceededException", "TransactionInProgressException",
+})
+
+
+def route(bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), **options: Any):
+    """Registers ``fn`` on ``bp`` with the project's error handling."""
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def view(**kwargs: Any) -> Any:
+            try:
+                return fn(**kwargs)
+            except Exception as exc:  # noqa: BLE001 — this is the boundary that must never leak
+                return error_response(exc, bp.current_request)
+        bp.route(path, methods=list(methods), **options)(view)
+        return fn
+    return decorator
+
+
+def to_api_error(exc: Exception) -> errors.ApiError | None:
+    """Maps an exception to the error a client may see, or None if it is a bug."""
+    if isinstance(exc, errors.ApiError):
+        return exc
+    if isinstance(exc, ValidationError):
+        return errors.InvalidField(validation_errors(exc))
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # pragma: no cover - botocore ships with every Lambda runtime
+        return None
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _RETRYABLE_AWS_CODES or status >= 500:
+            return errors.ServiceUnavailable()
+        return None
+    if isinstance(exc, BotoCoreError):
+        # Connection failures, read timeouts, exhausted retries.
+        return errors.ServiceUnavailable()
+    return None
+
+
+def error_response(exc: Exception, request: Request | None) -> Response:
+    api_error = to_api_error(exc)
+    request_id = request_id_of(request)
+    if api_error is None:
+        log.error("unhandled exception", exc_info=exc, extra={"request_id": request_id})
+        api_error = errors.ApiError("an unexpected error occurred; quote the request id when reporting it")
+    elif api_error.status >= 500:
+        log.warning("dependency failure: %s", type(exc).__name__, extra={"request_id": request_id})
+    return problem_response(api_error, request_id)
+
+
+def problem_response(error: errors.ApiError, request_id: str | None = None) -> Response:
+    body = error.problem()
+    if request_id:
+        body["requestId"] = request_id
+    headers = {"Content-Type": PROBLEM_JSON, **error.headers}
+    return Response(body=json.dumps(body), status_code=error.status, headers=headers)
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
+    result = []
+    for item in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in item["loc"]) or "body"
+        result.append({"field": field, "reason": item["msg"]})
+    return result
+
+
+def request_id_of(request: Request | None) -> str:
+    if request is not None:
+        context = request.context or {}
+        if context.get("requestId"):
+            return str(context["requestId"])
+        cached = getattr(request, "_katta_request_id", None)
+        if cached:
+            return cached
+        generated = str(uuid.uuid4())
+        request._katta_request_id = generated
+        return generated
+    return str(uuid.uuid4())
+
+
+def parse_body(request: Request, model: type[Model]) -> Model:
+    """Validates a JSON body against ``model``; 400 names the failing field."""
+    raw = request.raw_body or b""
+    if len(raw) > get_settings().max_body_bytes:
+        raise errors.PayloadTooLarge(f"the body exceeds {get_settings().max_body_bytes} bytes")
+    if not raw:
+        raise errors.InvalidField([{"field": "body", "reason": "a JSON body is required"}])
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.InvalidField([{"field": "body", "reason": "not valid JSON"}]) from None
+    return model.model_validate(data)
+
+
+def query_param(request: Request, name: str, default: str | None = None) -> str | None:
+    params = request.query_params or {}
+    return params.get(name, default)
+
+
+def bool_param(request: Request, name: str, default: bool = False) -> bool:
+    value = query_param(request, name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise errors.InvalidField([{"field": name, "reason": "must be true or false"}])
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=json.dumps(body, separators=(",", ":")), status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})

@@ -1,0 +1,62 @@
+"""Test wiring: moto for DynamoDB/KMS, a test issuer, the Chalice test client."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.support.tokens import AUDIENCE, ISSUER, TokenIssuer
+
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "KATTA_STAGE": "test", "KATTA_TABLE_NAME": "katta-test",
+    "KATTA_PUBLIC_BASE_URL": "https://katta.test",
+    "KATTA_TRUSTED_ISSUERS": json.dumps([{"issuer": ISSUER, "audience": AUDIENCE,
+                                          "jwks_uri": ISSUER + "/protocol/openid-connect/certs"}]),
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@pytest.fixture
+def aws():
+    """A fresh moto account with the table created."""
+    from moto import mock_aws
+
+    from chalicelib import deps
+    from chalicelib.store.schema import create_table
+
+    with mock_aws():
+        deps.reset()
+        import boto3
+        create_table(boto3.client("dynamodb"), os.environ["KATTA_TABLE_NAME"])
+        yield
+        deps.reset()
+
+
+@pytest.fixture
+def issuer(aws, monkeypatch):
+    """The trusted test issuer; its JWKS fetches are counted in ``issuer.fetches``."""
+    from chalicelib import deps
+    from chalicelib.auth.jwks import JwksCache
+    from chalicelib.settings import get_settings
+
+    test_issuer = TokenIssuer()
+    cache = JwksCache(get_settings(), fetch=test_issuer.fetch)
+    monkeypatch.setattr(deps, "jwks", lambda: cache)
+    deps.bearer_verifier.cache_clear()
+    return test_issuer
+
+
+@pytest.fixture
+def client(aws):
+    from chalice.test import Client
+
+    import app
+    with Client(app.app) as test_client:
+        yield test_client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

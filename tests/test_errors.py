@@ -1,0 +1,117 @@
+"""The error boundary: problem JSON for every failure, nothing internal leaks."""
+import json
+import logging
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from chalice import Blueprint, Chalice
+from chalice.test import Client
+from pydantic import BaseModel, Field
+
+from chalicelib import errors
+from chalicelib.web import parse_body, route
+
+bp = Blueprint(__name__)
+
+
+class Thing(BaseModel):
+    name: str = Field(pattern=r"^[a-z]+$")
+    size: int
+
+
+@route(bp, "/boom")
+def boom():
+    raise RuntimeError("secret internal detail /var/task/chalicelib")
+
+
+@route(bp, "/throttled")
+def throttled():
+    raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded for arn:aws:kms:..."}},
+                      "Decrypt")
+
+
+@route(bp, "/offline")
+def offline():
+    raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+
+@route(bp, "/access-denied")
+def access_denied():
+    raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "User arn:aws:iam::1 is not"}},
+                      "GetItem")
+
+
+@route(bp, "/things", methods=("POST",))
+def things():
+    return parse_body(bp.current_request, Thing).model_dump()
+
+
+@route(bp, "/gone")
+def gone():
+    raise errors.Gone("the vault is archived")
+
+
+app = Chalice("errors-test")
+app.register_blueprint(bp)
+
+
+@pytest.fixture
+def test_client():
+    with Client(app) as client:
+        yield client
+
+
+def problem(response):
+    assert response.headers["Content-Type"] == "application/problem+json"
+    return json.loads(response.body)
+
+
+def test_unexpected_exception_is_a_500_with_a_request_id_and_no_trace(test_client, caplog):
+    with caplog.at_level(logging.ERROR, logger="katta"):
+        response = test_client.http.get("/boom")
+    body = problem(response)
+    assert response.status_code == 500
+    assert body["requestId"]
+    assert "secret" not in response.body.decode() and "Traceback" not in response.body.decode()
+    assert any(record.exc_info for record in caplog.records), "the traceback belongs in the log"
+
+
+@pytest.mark.parametrize("path", ["/throttled", "/offline"])
+def test_aws_unavailable_is_a_503_with_retry_after(test_client, path):
+    response = test_client.http.get(path)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert "arn:aws" not in response.body.decode() and "amazonaws" not in response.body.decode()
+
+
+def test_other_aws_errors_do_not_leak_their_text(test_client):
+    response = test_client.http.get("/access-denied")
+    assert response.status_code == 500
+    assert "arn:aws" not in response.body.decode()
+
+
+def test_validation_error_names_the_field(test_client):
+    response = test_client.http.post("/things", body=json.dumps({"name": "ABC", "size": 1}),
+                                     headers={"Content-Type": "application/json"})
+    body = problem(response)
+    assert response.status_code == 400
+    assert body["errors"][0]["field"] == "name"
+    assert body["detail"].startswith("name:")
+
+
+@pytest.mark.parametrize("raw", ["{", "", "[1]"])
+def test_bad_json_is_a_400(test_client, raw):
+    response = test_client.http.post("/things", body=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+
+
+def test_api_errors_keep_their_status(test_client):
+    response = test_client.http.get("/gone")
+    assert response.status_code == 410 and problem(response)["detail"] == "the vault is archived"
+
+
+def test_chalice_own_errors_become_problems(client):
+    response = client.http.post("/api/config")
+    assert response.status_code == 405
+    assert problem(response)["status"] == 405
+    assert response.headers["Allow"] == "GET"
