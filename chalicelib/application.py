@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from chalice import Chalice, Response
 
 from chalicelib import errors, logs
 from chalicelib.settings import get_settings
 from chalicelib.web import PROBLEM_JSON, problem_response, request_id_of
+
+_access_log = logging.getLogger("katta.access")
 
 _CHALICE_ERRORS = {
     400: errors.BadRequest, 403: errors.NotFound, 404: errors.NotFound,
@@ -26,7 +29,11 @@ def create_app() -> Chalice:
     @app.middleware("http")
     def problems_only(event, get_response):
         """Chalice's own errors (unknown method, media type) become problem JSON too."""
+        started = time.perf_counter()
         response: Response = get_response(event)
+        _access_log.info("request", extra={
+            "request_id": request_id_of(event), "method": event.method, "path": event.path,
+            "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1)})
         content_type = {k.lower(): v for k, v in (response.headers or {}).items()}.get("content-type", "")
         if response.status_code >= 400 and not content_type.startswith(PROBLEM_JSON):
             error_class = _CHALICE_ERRORS.get(response.status_code, errors.ApiError)

@@ -97,7 +97,7 @@ def main() -> int:
         idp = stack.start("idp", [python, "-m", "devstack.idp", "--host", HOST, "--port", str(IDP_PORT)], env)
         wait_for(f"http://{HOST}:{IDP_PORT}/realms/katta/.well-known/openid-configuration", "dev IdP", idp)
         api = stack.start("api", [str(Path(python).parent / "chalice"), "local", "--stage", "local",
-                                  "--host", HOST, "--port", str(API_PORT)], env)
+                                  "--host", HOST, "--port", str(API_PORT), "--no-autoreload"], env)
         wait_for(f"http://{HOST}:{API_PORT}/health", "chalice local", api)
         print(f"""
 Katta local stack is up (logs in {STATE / 'logs'}):
