@@ -6,8 +6,6 @@ Real HTTP against the server on an ephemeral port.
 from __future__ import annotations
 
 import stat
-import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -15,9 +13,6 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from devstack.idp import DevIdP, InvalidToken, ManualClock, user_id  # noqa: E402
 from devstack.idp.keys import key_path  # noqa: E402

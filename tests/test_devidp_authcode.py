@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import secrets
-import sys
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from devstack.idp import DevIdP, is_loopback_redirect_uri, pkce_challenge, user_id  # noqa: E402
 

@@ -12,8 +12,6 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from devstack.idp.__main__ import main, stage_refusal  # noqa: E402
 
