@@ -1,0 +1,76 @@
+"""The deployable template: `chalice package --merge-template` yields one template cfn-lint accepts."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import decode_str
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def merged(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("package") / "out"
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    subprocess.run([str(BIN / "chalice"), "package", "--stage", "prod", "--merge-template", "infra/template.yaml",
+                    "--template-format", "yaml", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
+    return out / "sam.yaml"
+
+
+def test_cfn_lint_passes_on_the_template_and_the_merged_package(merged):
+    result = subprocess.run([str(BIN / "cfn-lint"), str(ROOT / "infra" / "template.yaml"), str(merged)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def resources(path: Path) -> dict:
+    template, matches = decode_str(path.read_text())
+    assert not matches
+    return template["Resources"]
+
+
+def statements(role: dict) -> list[dict]:
+    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def test_lambda_role_names_every_resource(merged):
+    found = resources(merged)
+    role_statements = statements(found["ApiHandlerRole"])
+    role_statements += found["ApiHandlerKeyPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    for statement in role_statements:
+        named = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for resource in named:
+            text = json.dumps(resource)
+            assert resource != "*" and "key/*" not in text and "table/*" not in text, statement["Sid"]
+    assert found["APIHandler"]["Properties"]["Role"] == {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}
+
+
+def test_access_role_is_scoped_by_the_vault_session_tag(merged):
+    found = resources(merged)
+    for statement in statements(found["AccessBucketRole"]):
+        assert "${!aws:PrincipalTag/Vault}" in json.dumps(statement["Resource"])
+    trust = found["AccessBucketRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Federated": {"Ref": "IssuerProvider"}}
+
+
+def test_table_has_ttl_pitr_and_the_index_the_code_queries(merged):
+    table = resources(merged)["Table"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    from chalicelib.store.schema import TABLE_DEFINITION
+    assert table["KeySchema"] == TABLE_DEFINITION["KeySchema"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["gsi1"]
+
+
+def test_chalice_config_turns_off_the_policy_autogen():
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    assert config["autogen_policy"] is False
+    for stage in ("local", "dev", "prod"):
+        assert (ROOT / ".chalice" / config["stages"][stage]["iam_policy_file"]).exists()
