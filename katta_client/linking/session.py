@@ -303,7 +303,8 @@ class ExistingDeviceSession(_Session):
             register_device(self._offer)
         except Exception as err:
             reason = getattr(err, "reason", None)
-            self._fail(reason if reason in FAILURE_REASONS else REGISTRATION_FAILED)
+            known = isinstance(reason, str) and reason in FAILURE_REASONS
+            self._fail(reason if known else REGISTRATION_FAILED)
             raise
         self._send(LoginSuccess())
 
