@@ -18,8 +18,10 @@ BIN = Path(sys.executable).parent
 def merged(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("package") / "out"
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    subprocess.run([str(BIN / "chalice"), "package", "--stage", "prod", "--merge-template", "infra/template.yaml",
-                    "--template-format", "yaml", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
+    command = [str(BIN / "chalice"), "package", "--stage", "prod", "--merge-template", "infra/template.yaml",
+               "--template-format", "yaml", str(out)]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
     return out / "sam.yaml"
 
 
