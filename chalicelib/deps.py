@@ -23,6 +23,42 @@ def users():
 
 
 @functools.lru_cache(maxsize=1)
+def devices():
+    from chalicelib.store.devices import DeviceRepository
+    return DeviceRepository(table())
+
+
+@functools.lru_cache(maxsize=1)
+def vaults():
+    from chalicelib.store.vaults import VaultRepository
+    return VaultRepository(table())
+
+
+@functools.lru_cache(maxsize=1)
+def groups():
+    from chalicelib.store.groups import GroupRepository
+    return GroupRepository(table())
+
+
+@functools.lru_cache(maxsize=1)
+def trust():
+    from chalicelib.store.trust import TrustRepository
+    return TrustRepository(table())
+
+
+@functools.lru_cache(maxsize=1)
+def hub_settings():
+    from chalicelib.store.hub_settings import HubSettingsRepository
+    return HubSettingsRepository(table())
+
+
+@functools.lru_cache(maxsize=1)
+def audit_log():
+    from chalicelib.audit import AuditLog
+    return AuditLog(table())
+
+
+@functools.lru_cache(maxsize=1)
 def jwks():
     from chalicelib.auth.jwks import JwksCache
     return JwksCache(get_settings())
@@ -43,7 +79,8 @@ def accounts():
 def reset() -> None:
     """Forgets every cached object and client (tests change settings and AWS mocks)."""
     from chalicelib import aws
-    for accessor in (table, users, jwks, bearer_verifier, accounts):
+    for accessor in (table, users, devices, vaults, groups, trust, hub_settings, audit_log, jwks,
+                     bearer_verifier, accounts):
         accessor.cache_clear()
     get_settings.cache_clear()
     aws.reset()

@@ -84,6 +84,13 @@ class Gone(ApiError):
     title = "Gone"
 
 
+class ActionRequired(ApiError):
+    """Katta's 449 "Retry With": the caller must set up its account (user keys) first."""
+
+    status = 449
+    title = "Retry With"
+
+
 class PayloadTooLarge(ApiError):
     status = 413
     title = "Content Too Large"

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     hub_version: str = "1.5.0"
     desktop_download_url_mac: str = "https://cryptomator.org/downloads/mac/"
     desktop_download_url_win: str = "https://cryptomator.org/downloads/win/"
+    # Katta API: the long poll of users-requiring-access-grant holds a Lambda
+    # invocation, and API Gateway cuts every request at 29 s.
+    access_grant_wait_max_seconds: float = Field(default=5.0, ge=0, le=25)
+    access_grant_poll_interval_seconds: float = Field(default=1.0, gt=0, le=10)
+    # A successful key retrieval is audited with one PutItem beside the reads.
+    audit_key_retrieval_success: bool = True
 
     @field_validator("public_base_url")
     @classmethod

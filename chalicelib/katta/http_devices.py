@@ -1,0 +1,42 @@
+"""``/api/devices…``: the caller's devices."""
+from chalice import Response
+
+from chalicelib.auth import authenticate
+from chalicelib.katta import devices, params
+from chalicelib.katta.blueprint import bp
+from chalicelib.katta.formats import DeviceInput
+from chalicelib.web import json_response, parse_body, route
+
+
+def _caller():
+    principal = authenticate(bp.current_request)
+    principal.require_role("user")
+    return principal
+
+
+@route(bp, "/api/devices")
+def get_devices():
+    principal = _caller()
+    ids = [params.authority_id(d, "ids") for d in params.id_list(bp.current_request)]
+    return json_response(devices.find(principal, ids))
+
+
+@route(bp, "/api/devices/{deviceId}")
+def get_device(deviceId):
+    principal = _caller()
+    return json_response(devices.get(principal, params.authority_id(deviceId, "deviceId")))
+
+
+@route(bp, "/api/devices/{deviceId}", methods=("PUT",))
+def put_device(deviceId):
+    principal = _caller()
+    device_id = params.authority_id(deviceId, "deviceId")
+    devices.register(principal, device_id, parse_body(bp.current_request, DeviceInput))
+    return Response(body="", status_code=201)
+
+
+@route(bp, "/api/devices/{deviceId}", methods=("DELETE",))
+def delete_device(deviceId):
+    principal = _caller()
+    devices.remove(principal, params.authority_id(deviceId, "deviceId"))
+    return Response(body="", status_code=204)

@@ -1,0 +1,101 @@
+"""Path, query and plain-text inputs of the Katta API, validated like the JSON bodies."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from chalice.app import Request
+from pydantic import Field, RootModel
+
+from chalicelib.errors import InvalidField, PayloadTooLarge
+from chalicelib.katta.formats import AuthorityId, Jwe, Role, VaultId, is_authority_id, is_uuid
+from chalicelib.settings import get_settings
+from chalicelib.web import parse_body, query_param
+
+MAX_IDS_PER_QUERY = 100
+
+
+def invalid(field: str, reason: str) -> InvalidField:
+    return InvalidField([{"field": field, "reason": reason}])
+
+
+def vault_id(value: str) -> str:
+    """Vault ids are canonical lower-case UUIDs once inside."""
+    if not is_uuid(value):
+        raise invalid("vaultId", "must be a UUID")
+    return value.lower()
+
+
+def authority_id(value: str, field: str) -> str:
+    if not is_authority_id(value):
+        raise invalid(field, "must match [-_.a-zA-Z0-9]{1,255}")
+    return value
+
+
+def role(request: Request, default: str | None = Role.MEMBER.value) -> str | None:
+    value = query_param(request, "role")
+    if value is None:
+        return default
+    if value not in (Role.MEMBER.value, Role.OWNER.value):
+        raise invalid("role", "must be MEMBER or OWNER")
+    return value
+
+
+def id_list(request: Request, name: str = "ids") -> list[str]:
+    params = request.query_params
+    values = params.getlist(name) if params and name in params else []
+    if len(values) > MAX_IDS_PER_QUERY:
+        raise invalid(name, f"at most {MAX_IDS_PER_QUERY} ids")
+    return values
+
+
+def non_negative_int(request: Request, name: str, default: int) -> int:
+    value = query_param(request, name)
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise invalid(name, "must be a non-negative integer")
+    return int(value)
+
+
+def text_body(request: Request, field: str = "body") -> str:
+    raw = request.raw_body or b""
+    if len(raw) > get_settings().max_body_bytes:
+        raise PayloadTooLarge(f"the body exceeds {get_settings().max_body_bytes} bytes")
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise invalid(field, "must be UTF-8 text") from None
+    if not text:
+        raise invalid(field, "must not be empty")
+    return text
+
+
+def boolean_body(request: Request) -> bool:
+    text = text_body(request).lower()
+    if text not in ("true", "false"):
+        raise invalid("body", "must be true or false")
+    return text == "true"
+
+
+class TokensByUser(RootModel[dict[AuthorityId, Jwe]]):
+    root: Annotated[dict[AuthorityId, Jwe], Field(min_length=1)]
+
+
+class TokensByVault(RootModel[dict[VaultId, Jwe]]):
+    root: Annotated[dict[VaultId, Jwe], Field(max_length=MAX_IDS_PER_QUERY)]
+
+
+class RolesByAuthority(RootModel[dict[AuthorityId, Role]]):
+    root: Annotated[dict[AuthorityId, Role], Field(min_length=1)]
+
+
+def tokens_by_user(request: Request) -> dict[str, str]:
+    return parse_body(request, TokensByUser).root
+
+
+def tokens_by_vault(request: Request) -> dict[str, str]:
+    return {v.lower(): t for v, t in parse_body(request, TokensByVault).root.items()}
+
+
+def roles_by_authority(request: Request) -> dict[str, str]:
+    return {a: r.value for a, r in parse_body(request, RolesByAuthority).root.items()}

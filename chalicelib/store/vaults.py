@@ -1,0 +1,149 @@
+"""Vaults: the vault item, its members and its access tokens share one partition.
+
+``VAULT#<vaultId>`` holds ``PROFILE``, ``MEMBER#<authorityId>`` and
+``TOKEN#<userId>``; one Query reads a whole vault. Member items are indexed by
+authority (gsi1 ``AUTH#<authorityId>``) for "vaults of a user or group", token
+items by user (gsi1 ``TOKENS#<userId>``) for an account reset, and vault items
+under gsi1 ``VAULTS`` for the admin listing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from chalicelib.store.table import GSI1, Table, Transaction
+from chalicelib.store.updates import set_or_remove
+from chalicelib.store.users import user_key
+
+_ITEM_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
+
+
+def vault_key(vault_id: str) -> tuple[str, str]:
+    return f"VAULT#{vault_id}", "PROFILE"
+
+
+def member_key(vault_id: str, authority_id: str) -> tuple[str, str]:
+    return f"VAULT#{vault_id}", f"MEMBER#{authority_id}"
+
+
+def token_key(vault_id: str, user_id: str) -> tuple[str, str]:
+    return f"VAULT#{vault_id}", f"TOKEN#{user_id}"
+
+
+def record(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _ITEM_ATTRIBUTES}
+
+
+@dataclass
+class VaultContents:
+    """Everything stored in one vault's partition."""
+
+    vault: dict[str, Any] | None
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)  # authority id → member
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id → token
+
+
+@dataclass
+class RetrievalView:
+    """What one BatchGetItem tells about a caller asking for a vault's access token."""
+
+    user: dict[str, Any] | None
+    vault: dict[str, Any] | None
+    token: dict[str, Any] | None
+    members: dict[str, dict[str, Any]]  # the caller's authorities that are direct members
+
+
+class VaultRepository:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def get(self, vault_id: str) -> dict[str, Any] | None:
+        item = self.table.get(*vault_key(vault_id))
+        return record(item) if item else None
+
+    def get_many(self, vault_ids: Iterable[str]) -> list[dict[str, Any]]:
+        return [record(i) for i in self.table.batch_get(vault_key(v) for v in vault_ids)]
+
+    def all(self) -> list[dict[str, Any]]:
+        return [record(i) for i in self.table.query_all("VAULTS", index=GSI1)]
+
+    def contents(self, vault_id: str) -> VaultContents:
+        contents = VaultContents(vault=None)
+        for item in self.table.query_all(vault_key(vault_id)[0]):
+            sk = item["sk"]
+            if sk == "PROFILE":
+                contents.vault = record(item)
+            elif sk.startswith("MEMBER#"):
+                contents.members[item["authorityId"]] = record(item)
+            elif sk.startswith("TOKEN#"):
+                contents.tokens[item["userId"]] = record(item)
+        return contents
+
+    def memberships(self, authority_id: str) -> list[dict[str, Any]]:
+        """The direct vault memberships of a user or group."""
+        return [record(i) for i in self.table.query_all(f"AUTH#{authority_id}", "VAULT#", index=GSI1)]
+
+    def token_vault_ids(self, user_id: str) -> list[str]:
+        return [i["vaultId"] for i in self.table.query_all(f"TOKENS#{user_id}", index=GSI1)]
+
+    def retrieval_view(self, vault_id: str, user_id: str, authority_ids: Iterable[str]) -> RetrievalView:
+        """The caller, the vault, the caller's token and direct memberships in ONE BatchGetItem."""
+        authorities = list(dict.fromkeys([user_id, *authority_ids]))
+        keys = [user_key(user_id), vault_key(vault_id), token_key(vault_id, user_id),
+                *(member_key(vault_id, a) for a in authorities)]
+        view = RetrievalView(user=None, vault=None, token=None, members={})
+        for item in self.table.batch_get(keys):
+            sk = item["sk"]
+            if item["pk"].startswith("USER#"):
+                view.user = item
+            elif sk == "PROFILE":
+                view.vault = record(item)
+            elif sk.startswith("TOKEN#"):
+                view.token = record(item)
+            elif sk.startswith("MEMBER#"):
+                view.members[item["authorityId"]] = record(item)
+        return view
+
+    def members_of(self, vault_id: str, authority_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        items = self.table.batch_get(member_key(vault_id, a) for a in authority_ids)
+        return {i["authorityId"]: record(i) for i in items}
+
+    # --- writes (added to a transaction so the audit event lands with them) -----------------------
+
+    def create(self, transaction: Transaction, vault: dict[str, Any]) -> Transaction:
+        pk, sk = vault_key(vault["id"])
+        return transaction.put({"pk": pk, "sk": sk, "gsi1pk": "VAULTS", "gsi1sk": f"VAULT#{vault['id']}", **vault},
+                               condition="attribute_not_exists(pk)")
+
+    def update(self, transaction: Transaction, vault_id: str, changes: dict[str, Any]) -> Transaction:
+        expression, names, values = set_or_remove(changes)
+        return transaction.update(*vault_key(vault_id), expression, values=values, names=names,
+                                  condition="attribute_exists(pk)")
+
+    def put_member(self, transaction: Transaction, vault_id: str, authority_id: str, authority_type: str,
+                   role: str) -> Transaction:
+        pk, sk = member_key(vault_id, authority_id)
+        return transaction.put({"pk": pk, "sk": sk, "gsi1pk": f"AUTH#{authority_id}", "gsi1sk": f"VAULT#{vault_id}",
+                                "vaultId": vault_id, "authorityId": authority_id,
+                                "authorityType": authority_type, "role": role})
+
+    def remove_member(self, transaction: Transaction, vault_id: str, authority_id: str) -> Transaction:
+        return transaction.delete(*member_key(vault_id, authority_id), condition="attribute_exists(pk)")
+
+    def put_token(self, transaction: Transaction, vault_id: str, user_id: str, token: str, *,
+                  only_if_absent: bool = False) -> Transaction:
+        pk, sk = token_key(vault_id, user_id)
+        return transaction.put({"pk": pk, "sk": sk, "gsi1pk": f"TOKENS#{user_id}", "gsi1sk": f"VAULT#{vault_id}",
+                                "vaultId": vault_id, "userId": user_id, "token": token},
+                               condition="attribute_not_exists(pk)" if only_if_absent else None)
+
+    def delete_token(self, transaction: Transaction, vault_id: str, user_id: str) -> Transaction:
+        return transaction.delete(*token_key(vault_id, user_id))
+
+    def delete_item(self, transaction: Transaction, vault_id: str, sort_key: str) -> Transaction:
+        return transaction.delete(vault_key(vault_id)[0], sort_key)
+
+    def sort_keys(self, vault_id: str) -> list[str]:
+        return [i["sk"] for i in self.table.query_all(vault_key(vault_id)[0])]
