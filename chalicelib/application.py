@@ -45,7 +45,20 @@ def create_app() -> Chalice:
     from chalicelib import health, katta
     app.register_blueprint(health.bp)
     app.register_blueprint(katta.bp)
+    _register_key_management(app)
     return app
+
+
+def _register_key_management(app: Chalice) -> None:
+    from chalice import Rate
+
+    from chalicelib import pop
+    app.register_blueprint(pop.bp)
+
+    @app.schedule(Rate(1, unit=Rate.HOURS), name="rotate-pop-keys")
+    def rotate_pop_keys(event):
+        """POP key rotation; admins can also start one (POST /api/admin/keys/pop/{use}/rotate)."""
+        pop.rotate_pop_keys()
 
 
 def _chalice_message(body) -> str | None:

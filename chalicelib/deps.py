@@ -76,11 +76,35 @@ def accounts():
     return AccountService(get_settings(), users())
 
 
+@functools.lru_cache(maxsize=1)
+def key_rings():
+    from chalicelib.crypto.keyring import KeyRings
+    from chalicelib.store.keyrings import KeyRingRepository, SealedRecordIndex
+    return KeyRings(KeyRingRepository(table()), SealedRecordIndex(table()), get_settings())
+
+
+@functools.lru_cache(maxsize=1)
+def pop_keys():
+    from chalicelib.crypto.pop import PopKeys
+    from chalicelib.store.locks import Locks
+    from chalicelib.store.popkeys import PopKeyRepository
+    return PopKeys(PopKeyRepository(table()), key_rings(), Locks(table()), get_settings())
+
+
+@functools.lru_cache(maxsize=1)
+def rendezvous():
+    from chalicelib.rendezvous.service import RendezvousService
+    from chalicelib.store.rendezvous import RendezvousRepository
+    return RendezvousService(RendezvousRepository(table()), get_settings())
+
+
 def reset() -> None:
     """Forgets every cached object and client (tests change settings and AWS mocks)."""
     from chalicelib import aws
     for accessor in (table, users, devices, vaults, groups, trust, hub_settings, audit_log, jwks,
                      bearer_verifier, accounts):
         accessor.cache_clear()
+    key_rings.cache_clear()
+    pop_keys.cache_clear()
     get_settings.cache_clear()
     aws.reset()

@@ -101,6 +101,22 @@ class Settings(BaseSettings):
     hub_version: str = "1.5.0"
     desktop_download_url_mac: str = "https://cryptomator.org/downloads/mac/"
     desktop_download_url_win: str = "https://cryptomator.org/downloads/win/"
+    # Server-side key management (docs/key-management.md).
+    data_key_cache_seconds: int = Field(default=300, ge=0, le=3600)
+    key_ring_cache_seconds: int = Field(default=60, ge=0, le=900)
+    key_ring_refresh_cooldown_seconds: int = Field(default=10, ge=0, le=300)
+    pop_jwks_cache_seconds: int = Field(default=3600, ge=0, le=86400)
+    max_token_lifetime_seconds: int = Field(default=3600, gt=0, le=86400)
+    pop_rotation_seconds: int = Field(default=30 * 86400, gt=0)
+    pop_signing_alg: Literal["ES256", "ES384", "ES512", "RS256"] = "ES256"
+    pop_encryption_alg: Literal["ECDH-ES+A256KW", "RSA-OAEP-256"] = "ECDH-ES+A256KW"
+    rotation_lock_seconds: int = Field(default=120, ge=10, le=900)
+    # Katta API: the long poll of users-requiring-access-grant holds a Lambda
+    # invocation, and API Gateway cuts every request at 29 s.
+    access_grant_wait_max_seconds: float = Field(default=5.0, ge=0, le=25)
+    access_grant_poll_interval_seconds: float = Field(default=1.0, gt=0, le=10)
+    # A successful key retrieval is audited with one PutItem beside the reads.
+    audit_key_retrieval_success: bool = True
     # Katta API: the long poll of users-requiring-access-grant holds a Lambda
     # invocation, and API Gateway cuts every request at 29 s.
     access_grant_wait_max_seconds: float = Field(default=5.0, ge=0, le=25)
@@ -115,6 +131,15 @@ class Settings(BaseSettings):
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError("must be an absolute http(s) URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _rotation_leaves_room_to_prepublish(self) -> "Settings":
+        # The next POP key is published one JWKS-cache lifetime (plus our own ring
+        # cache) before it takes over; a shorter active period could never honour that.
+        lead = self.pop_jwks_cache_seconds + self.key_ring_cache_seconds
+        if self.pop_rotation_seconds <= lead:
+            raise ValueError(f"pop_rotation_seconds: must exceed pop_jwks_cache_seconds + key_ring_cache_seconds ({lead})")
+        return self
 
     @model_validator(mode="after")
     def _stage_rules(self) -> "Settings":

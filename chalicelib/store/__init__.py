@@ -23,8 +23,10 @@ storage profile            ``STORAGEPROFILE``            ``<profileId>``
 settings                   ``SETTINGS``                  ``HUB``
 audit event                ``AUDIT#<yyyy-mm>``           ``<ISO timestamp>#<eventId>``
 key-ring version           ``RING#<ring>``               ``V#<version, 10 digits>``
-key-ring head              ``RING#<ring>``               ``HEAD``
-POP key                    ``POP#<ring>``                ``KEY#<kid>``
+key-ring head              ``RING#<ring>``               ``HEAD``                               ``RINGS`` / ``<ring>``
+sealed record (any item)   (the owner's)                 (the owner's)                          ``SEALED#<ring>`` / ``<version>#<pk>#<sk>``
+POP key                    ``POP#<use>``                 ``KEY#<kid>``                          (sealed record of ring ``pop``)
+POP ring generation        ``POP#<use>``                 ``HEAD``
 lock                       ``LOCK#<name>``               ``LOCK``                               (TTL)
 user secret                ``SECRET#<iss>#<sub>``        ``<purpose>``
 secret-server IdP          ``SSIDP``                     ``<issuer>``
@@ -37,4 +39,9 @@ Access patterns: a user's devices and trust signatures are one Query on
 ``USER#<id>``; a vault's members and tokens one Query on ``VAULT#<id>``; the
 vaults and groups of an authority one Query on ``gsi1`` (``AUTH#<id>``); a page
 of audit events a Query per month partition, newest first.
+
+Key management: a key ring (head and versions) or a POP ring (``use`` is
+``sig`` or ``enc``) is one Query; the re-wrap job finds the records below a ring
+version with a Query on ``gsi1`` (``SEALED#<ring>``), so an item holding a
+sealed record uses gsi1 for nothing else.
 """

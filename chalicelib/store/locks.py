@@ -1,0 +1,30 @@
+"""Leases in DynamoDB (``LOCK#<name>``/``LOCK``): one holder at a time, reclaimed after the TTL.
+
+A holder that stalls past its TTL loses the lock; whatever it writes must still
+be guarded by a condition on the data itself (the lock saves work, the
+condition keeps the data right).
+"""
+from __future__ import annotations
+
+from chalicelib.store.table import ConditionFailed, Table
+
+
+class Locks:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def acquire(self, name: str, owner: str, ttl_seconds: int, now: int) -> bool:
+        try:
+            self.table.put({"pk": f"LOCK#{name}", "sk": "LOCK", "owner": owner, "acquired_at": now,
+                            "expires_at": now + ttl_seconds},
+                           condition="attribute_not_exists(pk) OR expires_at <= :now", values={":now": now})
+        except ConditionFailed:
+            return False
+        return True
+
+    def release(self, name: str, owner: str) -> None:
+        try:
+            self.table.delete(f"LOCK#{name}", "LOCK", condition="#owner = :owner",
+                              values={":owner": owner}, names={"#owner": "owner"})
+        except ConditionFailed:
+            pass  # expired and taken over by another holder: theirs now
