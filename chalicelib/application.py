@@ -45,6 +45,8 @@ def create_app() -> Chalice:
     from chalicelib import health, katta
     app.register_blueprint(health.bp)
     app.register_blueprint(katta.bp)
+    from chalicelib import rendezvous
+    app.register_blueprint(rendezvous.bp)
     _register_key_management(app)
     return app
 

@@ -106,5 +106,6 @@ def reset() -> None:
         accessor.cache_clear()
     key_rings.cache_clear()
     pop_keys.cache_clear()
+    rendezvous.cache_clear()
     get_settings.cache_clear()
     aws.reset()

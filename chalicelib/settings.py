@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     hub_version: str = "1.5.0"
     desktop_download_url_mac: str = "https://cryptomator.org/downloads/mac/"
     desktop_download_url_win: str = "https://cryptomator.org/downloads/win/"
+    # Device-linking rendezvous sessions (docs/rendezvous.md).
+    rendezvous_ttl_seconds: int = Field(default=180, ge=120, le=300)
+    rendezvous_max_open_per_user: int = Field(default=5, ge=1, le=50)
+    rendezvous_open_creation: bool = False
+    rendezvous_anonymous_rate_per_minute: int = Field(default=10, ge=1, le=10_000)
     # Server-side key management (docs/key-management.md).
     data_key_cache_seconds: int = Field(default=300, ge=0, le=3600)
     key_ring_cache_seconds: int = Field(default=60, ge=0, le=900)

@@ -33,12 +33,18 @@ secret-server IdP          ``SSIDP``                     ``<issuer>``
 resource server            ``SSRS``                      ``<clientId>``
 used assertion id (jti)    ``JTI#<clientId>``            ``<jti>``                              (TTL)
 rendezvous session         ``RDV#<id>``                  ``SESSION``                            (TTL)
+rendezvous slot of a user  ``RDVUSER#<userId>``          ``SLOT#<n>``                           (TTL = its session's)
+anonymous rendezvous rate  ``RDVRATE#<source>``          ``<window start>``                     (TTL)
 =========================  ===========================  =====================================  ==========================
 
 Access patterns: a user's devices and trust signatures are one Query on
 ``USER#<id>``; a vault's members and tokens one Query on ``VAULT#<id>``; the
 vaults and groups of an authority one Query on ``gsi1`` (``AUTH#<id>``); a page
-of audit events a Query per month partition, newest first.
+of audit events a Query per month partition, newest first. A user's open
+rendezvous sessions are its live slots (one Query on ``RDVUSER#<id>``; slot
+numbers stay below the per-user limit, so a conditional put of a free slot is
+what bounds them); anonymous creations are counted per source (IPv4 address or
+IPv6 /64) and minute by a conditional ADD.
 
 Key management: a key ring (head and versions) or a POP ring (``use`` is
 ``sig`` or ``enc``) is one Query; the re-wrap job finds the records below a ring
