@@ -91,10 +91,13 @@ def _trust_policy(issuer: str, audience: str) -> dict[str, Any]:
 
 
 def _create_bucket_policy(prefix: str) -> dict[str, Any]:
+    # Scoped by the Vault tag like the access role: the vault record (and its owner's right to an
+    # s3-token) exists before its bucket, so a creator can never write into another vault's bucket.
+    bucket = f"arn:aws:s3:::{prefix}${{aws:PrincipalTag/{VAULT_TAG}}}"
     return {"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow",
         "Action": ["s3:CreateBucket", "s3:PutObject"],
-        "Resource": [f"arn:aws:s3:::{prefix}*"],
+        "Resource": [bucket, f"{bucket}/*"],
     }]}
 
 

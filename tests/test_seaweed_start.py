@@ -40,7 +40,7 @@ def test_both_roles_trust_only_web_identities_of_our_issuer_for_the_sts_audience
         assert statement["Condition"] == {"StringEquals": {"oidc:iss": ISSUER, "oidc:aud": "custom-aud"}}
 
 
-def test_access_policy_names_only_the_tagged_vault_bucket():
+def test_both_policies_name_only_the_tagged_vault_bucket():
     policies = {policy["name"]: policy["document"] for policy in config(bucket_prefix="kv-")["policies"]}
     resources = {resource for statement in policies["katta-access-bucket"]["Statement"]
                  for resource in statement["Resource"]}
@@ -48,7 +48,8 @@ def test_access_policy_names_only_the_tagged_vault_bucket():
     actions = {action for statement in policies["katta-access-bucket"]["Statement"] for action in statement["Action"]}
     assert not any(action in actions for action in ("s3:CreateBucket", "s3:DeleteBucket", "s3:*", "s3:PutBucketPolicy"))
     assert policies["katta-create-bucket"]["Statement"] == [
-        {"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:PutObject"], "Resource": ["arn:aws:s3:::kv-*"]}]
+        {"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:PutObject"],
+         "Resource": ["arn:aws:s3:::kv-${aws:PrincipalTag/Vault}", "arn:aws:s3:::kv-${aws:PrincipalTag/Vault}/*"]}]
 
 
 def test_policies_deny_by_default_and_sts_sessions_last_an_hour_at_most():

@@ -183,6 +183,13 @@ def test_create_bucket_role_creates_a_vault_bucket_with_its_template(seaweed, is
     assert error_code(lambda: s3.create_bucket(Bucket="other-" + vault_id)) == "AccessDenied"
 
 
+def test_create_bucket_role_cannot_touch_another_vaults_bucket(seaweed, issuer, vaults):
+    vault_id = str(uuid.uuid4())
+    s3 = s3_with(seaweed, assume(seaweed, seaweed.create_bucket_role_arn, issuer.token(vault_id)))
+    assert error_code(lambda: s3.put_object(Bucket=PREFIX + vaults["B"], Key="vault.uvf", Body=b"x")) == "AccessDenied"
+    assert error_code(lambda: s3.create_bucket(Bucket=PREFIX + str(uuid.uuid4()))) == "AccessDenied"
+
+
 def test_access_role_token_then_works_on_the_new_bucket(seaweed, issuer):
     vault_id = str(uuid.uuid4())
     creator = s3_with(seaweed, assume(seaweed, seaweed.create_bucket_role_arn, issuer.token(vault_id)))
