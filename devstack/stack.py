@@ -1,4 +1,4 @@
-"""The local stack: moto (DynamoDB + KMS), the dev IdP and ``chalice local``.
+"""The local stack: moto (DynamoDB + KMS), SeaweedFS (S3 + STS), the dev IdP and ``chalice local``.
 
 Started by ``scripts/run-local``. Every process is a child of this one; Ctrl-C
 (or SIGTERM) stops them all. Nothing survives a stop: moto keeps its state in
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".devstack"
 HOST = "127.0.0.1"
-MOTO_PORT, IDP_PORT, API_PORT = 5000, 8180, 8000
+MOTO_PORT, IDP_PORT, API_PORT, S3_PORT = 5000, 8180, 8000, 8333
 
 
 def local_environment() -> dict[str, str]:
@@ -82,18 +82,25 @@ class Stack:
 
 
 def main() -> int:
-    busy = [port for port in (MOTO_PORT, IDP_PORT, API_PORT) if not port_free(port)]
+    busy = [port for port in (MOTO_PORT, IDP_PORT, API_PORT, S3_PORT, S3_PORT + 10000) if not port_free(port)]
     if busy:
         print(f"ports in use: {', '.join(map(str, busy))} — is another local stack running?", file=sys.stderr)
         return 1
     env = local_environment()
     python = sys.executable
     stack = Stack()
+    seaweed = None
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         moto = stack.start("moto", [python, "-m", "moto.server", "-H", HOST, "-p", str(MOTO_PORT)], env)
         wait_for(f"http://{HOST}:{MOTO_PORT}/moto-api/", "moto", moto)
         subprocess.run([python, "-m", "devstack.bootstrap_aws"], cwd=ROOT, env=env, check=True)
+        from devstack.seaweed import start_seaweed
+
+        # SeaweedFS fetches our JWKS only on the first STS call, so it may start before the API.
+        seaweed = start_seaweed(issuer=env["KATTA_PUBLIC_BASE_URL"], port=S3_PORT)
+        stack.processes.append(("seaweed", seaweed.process))
+        env.update(seaweed.server_environment())
         idp = stack.start("idp", [python, "-m", "devstack.idp", "--host", HOST, "--port", str(IDP_PORT)], env)
         wait_for(f"http://{HOST}:{IDP_PORT}/realms/katta/.well-known/openid-configuration", "dev IdP", idp)
         api = stack.start("api", [str(Path(python).parent / "chalice"), "local", "--stage", "local",
@@ -104,6 +111,7 @@ Katta local stack is up (logs in {STATE / 'logs'}):
   API            http://{HOST}:{API_PORT}   (try: curl http://{HOST}:{API_PORT}/api/config)
   dev IdP        http://{HOST}:{IDP_PORT}/realms/katta   users alice, bob, carol, dave, admin (password = name)
   DynamoDB, KMS  http://{HOST}:{MOTO_PORT}   (moto server; table {env['KATTA_TABLE_NAME']}, key {env['KATTA_KMS_KEY_ID']})
+  S3 + STS       http://{HOST}:{S3_PORT}   (SeaweedFS; roles {env['KATTA_STS_CREATE_BUCKET_ROLE_ARN']}, {env['KATTA_STS_ACCESS_BUCKET_ROLE_ARN']})
 Press Ctrl-C to stop everything.""", flush=True)
         while all(process.poll() is None for _name, process in stack.processes):
             time.sleep(0.5)
@@ -115,6 +123,8 @@ Press Ctrl-C to stop everything.""", flush=True)
         return 0
     finally:
         stack.stop()
+        if seaweed is not None:
+            seaweed.stop()
 
 
 if __name__ == "__main__":

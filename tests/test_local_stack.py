@@ -20,7 +20,7 @@ import requests
 from devstack.idp.provider import DevIdP
 
 ROOT = Path(__file__).resolve().parents[1]
-PORTS = (5000, 8180, 8000)
+PORTS = (5000, 8180, 8000, 8333)
 API = "http://127.0.0.1:8000"
 ISSUER = "http://127.0.0.1:8180/realms/katta"
 
