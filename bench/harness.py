@@ -1,0 +1,147 @@
+"""The app in-process under moto, with an AWS call counter and real client keys.
+
+Benchmarks drive the same code Lambda runs (``chalice.test.Client`` over the
+real app, moto behind boto3) and count every botocore API call by service and
+operation — figures that do not depend on the machine's speed.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import time
+import uuid
+from typing import Any, Iterator
+
+ISSUER = "https://idp.bench/realms/katta"
+
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+    "KATTA_STAGE": "test", "KATTA_TABLE_NAME": "katta-bench", "KATTA_PUBLIC_BASE_URL": "https://katta.bench",
+    "KATTA_TRUSTED_ISSUERS": json.dumps([{"issuer": ISSUER, "audience": "katta",
+                                          "jwks_uri": ISSUER + "/protocol/openid-connect/certs"}]),
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+class CallCounter:
+    """Counts botocore API calls (service, operation) while active."""
+
+    def __init__(self) -> None:
+        self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.cpu_in_calls = 0.0  # process time spent inside AWS calls (moto, when emulated in-process)
+        self._original = None
+
+    def __enter__(self) -> "CallCounter":
+        from botocore.client import BaseClient
+
+        self._original = original = BaseClient._make_api_call
+        counter = self
+
+        def counting(client, operation_name, api_params):
+            counter.calls[(client.meta.service_model.service_name, operation_name)] += 1
+            started = time.process_time()
+            try:
+                return original(client, operation_name, api_params)
+            finally:
+                counter.cpu_in_calls += time.process_time() - started
+
+        BaseClient._make_api_call = counting
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        from botocore.client import BaseClient
+        BaseClient._make_api_call = self._original
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.cpu_in_calls = 0.0
+
+    def by_service(self, service: str) -> int:
+        return sum(n for (svc, _op), n in self.calls.items() if svc == service)
+
+    def summary(self) -> dict[str, int]:
+        return {f"{svc}:{op}": n for (svc, op), n in sorted(self.calls.items())}
+
+
+class Bench:
+    """A moto account, the app's test client and a token issuer."""
+
+    def __init__(self) -> None:
+        from devstack.idp.provider import DevIdP
+
+        self.idp = DevIdP(ISSUER)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator["Bench"]:
+        import boto3
+        from chalice.test import Client
+        from moto import mock_aws
+
+        from chalicelib import deps
+        from chalicelib.auth.jwks import JwksCache
+        from chalicelib.settings import get_settings
+        from chalicelib.store.schema import create_table
+        from devstack.bootstrap_aws import ensure_management_key
+
+        with mock_aws():
+            deps.reset()
+            create_table(boto3.client("dynamodb"), os.environ["KATTA_TABLE_NAME"])
+            ensure_management_key(boto3.client("kms"), get_settings().kms_key_id)
+            cache = JwksCache(get_settings(), fetch=lambda url: self.idp.jwks())
+            original_jwks = deps.jwks
+            deps.jwks = lambda: cache
+            try:
+                import app
+                with Client(app.app) as self.client:
+                    yield self
+            finally:
+                deps.jwks = original_jwks
+                deps.reset()
+
+    def user(self, username: str, roles: tuple[str, ...] = ("user", "create-vaults")) -> "BenchUser":
+        if username not in {u.username for u in self.idp.users()}:
+            self.idp.add_user(username, roles=list(roles))
+        return BenchUser(self, username)
+
+
+class BenchUser:
+    def __init__(self, bench: Bench, username: str) -> None:
+        from katta_client.crypto import UserKeys
+
+        self.bench = bench
+        self.username = username
+        self.token = bench.idp.mint(username, lifetime=3600)
+        self.keys = UserKeys.create()
+        self.id = self.request("GET", "/api/users/me").json()["id"]
+
+    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json"):
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": content_type}
+        raw = body if isinstance(body, str) else (json.dumps(body) if body is not None else b"")
+        response = self.bench.client.http.request(method, path, headers=headers, body=raw)
+        response.json = lambda: json.loads(response.body)  # type: ignore[attr-defined]
+        return response
+
+    def set_up_keys(self) -> None:
+        from katta_client.crypto import generate_account_key
+
+        response = self.request("PUT", "/api/users/me", {
+            "id": self.id, "name": self.username, "type": "USER",
+            "ecdhPublicKey": self.keys.encoded_ecdh_public_key,
+            "ecdsaPublicKey": self.keys.encoded_ecdsa_public_key,
+            "privateKeys": self.keys.encrypt_with_account_key(generate_account_key(), iterations=1000),
+        })
+        assert response.status_code == 201, response.body
+
+    def create_vault(self) -> str:
+        """A vault owned by this user, with this user's own access token."""
+        from katta_client.crypto import encrypt_access_token
+
+        vault_id = str(uuid.uuid4())
+        response = self.request("PUT", f"/api/vaults/{vault_id}", {"id": vault_id, "name": f"vault {vault_id[:8]}"})
+        assert response.status_code == 201, response.body
+        token = encrypt_access_token(self.keys.ecdh_public_key, os.urandom(32))
+        granted = self.request("POST", f"/api/vaults/{vault_id}/access-tokens", {self.id: token})
+        assert granted.status_code == 200, granted.body
+        return vault_id
