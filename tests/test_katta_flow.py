@@ -10,7 +10,7 @@ from joserfc import jwe
 from joserfc.jwk import ECKey
 
 from tests.support.katta_api import Actor, body
-from tests.support.katta_keys import new_vault_id
+from tests.support.katta_keys import new_vault_id, vault_dto
 
 
 @pytest.fixture
@@ -34,8 +34,9 @@ def test_share_a_vault_and_archive_it(alice, bob, carol):
     carol.set_up_keys()
     alice.register_device()
     vault_id = new_vault_id()
-    alice.create_vault(vault_id)
     vault_key = os.urandom(32)
+    created = alice.call("PUT", f"/api/vaults/{vault_id}", vault_dto(vault_id))
+    assert created.status_code == 201 and body(created)["id"] == vault_id
     assert alice.call("POST", f"/api/vaults/{vault_id}/access-tokens",
                       {alice.id: alice.keys.access_token(vault_key)}).status_code == 200
 

@@ -1,5 +1,7 @@
 """The Katta hub API (wire-compatible with katta-openapi.json)."""
-from chalicelib.katta import http_config, http_devices, http_users, http_vaults  # noqa: F401 — registers routes
+from chalicelib.katta import (  # noqa: F401 — registers routes
+    http_config, http_devices, http_groups, http_hub, http_out_of_scope, http_users, http_vaults,
+)
 from chalicelib.katta.blueprint import bp
 
 __all__ = ["bp"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from chalicelib.store.table import GSI1, Table, Transaction
+from chalicelib.store.updates import set_or_remove
 from chalicelib.store.users import authority_sort_key
 
 _ITEM_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
@@ -62,10 +63,10 @@ class GroupRepository:
                                condition="attribute_not_exists(pk)")
 
     def update(self, transaction: Transaction, group_id: str, name: str, picture_url: str | None) -> Transaction:
-        return transaction.update(*group_key(group_id), "SET #name = :name, pictureUrl = :pic, gsi1sk = :sort",
-                                  values={":name": name, ":pic": picture_url,
-                                          ":sort": authority_sort_key("GROUP", name, group_id)},
-                                  names={"#name": "name"}, condition="attribute_exists(pk)")
+        expression, names, values = set_or_remove({"name": name, "pictureUrl": picture_url,
+                                                   "gsi1sk": authority_sort_key("GROUP", name, group_id)})
+        return transaction.update(*group_key(group_id), expression, values=values, names=names,
+                                  condition="attribute_exists(pk)")
 
     def add_member(self, transaction: Transaction, group_id: str, user_id: str) -> Transaction:
         pk, sk = group_member_key(group_id, user_id)

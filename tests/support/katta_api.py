@@ -52,8 +52,11 @@ class Actor:
         return device
 
     def create_vault(self, vault_id: str, **fields: Any) -> None:
+        """Creates the vault and, like a desktop client, stores the creator's own access token."""
         response = self.call("PUT", f"/api/vaults/{vault_id}", vault_dto(vault_id, **fields))
         assert response.status_code == 201, response.body
+        token = self.keys.access_token(b"k" * 32)
+        assert self.call("POST", f"/api/vaults/{vault_id}/access-tokens", {self.id: token}).status_code == 200
 
 
 def body(response) -> Any:

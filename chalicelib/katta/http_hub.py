@@ -1,0 +1,65 @@
+"""``/api/users/trusted…`` (web of trust), ``/api/settings`` and ``/api/auditlog``."""
+import re
+
+from chalice import Response
+
+from chalicelib.auth import authenticate
+from chalicelib.katta import audit_events, hub_settings, params, trust
+from chalicelib.katta.blueprint import bp
+from chalicelib.katta.formats import JWS_PATTERN, MAX_JWS_CHARS, HubSettingsInput
+from chalicelib.web import json_response, parse_body, query_param, route
+
+_JWS = re.compile(JWS_PATTERN)
+
+
+def _caller():
+    principal = authenticate(bp.current_request)
+    principal.require_role("user")
+    return principal
+
+
+@route(bp, "/api/users/trusted")
+def get_trusted_users():
+    return json_response(trust.trusted_users(_caller()))
+
+
+@route(bp, "/api/users/trusted/{userId}")
+def get_trusted_user(userId):
+    principal = _caller()
+    return json_response(trust.trusted_user(principal, params.authority_id(userId, "userId")))
+
+
+@route(bp, "/api/users/trusted/{userId}", methods=("PUT",), content_types=["text/plain"])
+def put_trusted_user(userId):
+    principal = _caller()
+    user_id = params.authority_id(userId, "userId")
+    signature = params.text_body(bp.current_request)
+    if len(signature) > MAX_JWS_CHARS or not _JWS.fullmatch(signature):
+        raise params.invalid("body", "must be a compact JWS")
+    trust.sign(principal, user_id, signature)
+    return Response(body="", status_code=204)
+
+
+@route(bp, "/api/settings")
+def get_hub_settings():
+    _caller()
+    return json_response(hub_settings.current())
+
+
+@route(bp, "/api/settings", methods=("PUT",))
+def put_hub_settings():
+    principal = authenticate(bp.current_request)
+    principal.require_role("admin")
+    hub_settings.update(principal, parse_body(bp.current_request, HubSettingsInput))
+    return Response(body="", status_code=204)
+
+
+@route(bp, "/api/auditlog")
+def get_audit_log():
+    principal = authenticate(bp.current_request)
+    principal.require_role("admin")
+    request = bp.current_request
+    types = request.query_params.getlist("type") if request.query_params and "type" in request.query_params else []
+    return json_response(audit_events.events(
+        query_param(request, "startDate"), query_param(request, "endDate"), query_param(request, "paginationId"),
+        query_param(request, "order"), query_param(request, "pageSize"), types))

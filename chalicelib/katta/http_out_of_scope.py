@@ -1,0 +1,51 @@
+"""Routes of the Katta contract this service does not offer: a clear 501 problem, never a stack trace.
+
+Licences and billing have no meaning here; emergency access and legacy
+(vault format 8) devices and keys are out of scope; accounts are managed in the
+identity provider, not through the hub.
+"""
+from chalicelib.errors import NotImplementedYet
+from chalicelib.katta.blueprint import bp
+from chalicelib.web import route
+
+LICENCE = "licences and billing do not exist in Katta Serverless"
+EMERGENCY = "emergency access is not supported by Katta Serverless"
+LEGACY = "legacy vaults (format 8) and legacy devices are not supported by Katta Serverless"
+ACCOUNTS = "accounts are managed in the identity provider, not through this API"
+
+OUT_OF_SCOPE = [
+    ("/api/billing", ("GET",), LICENCE),
+    ("/api/billing/token", ("PUT",), LICENCE),
+    ("/api/license/refresh", ("POST",), LICENCE),
+    ("/api/license/trial", ("PUT",), LICENCE),
+    ("/api/license/user-info", ("GET",), LICENCE),
+    ("/api/emergency-access", ("GET",), EMERGENCY),
+    ("/api/emergency-access/{id}", ("GET", "PUT"), EMERGENCY),
+    ("/api/emergency-access/{processId}/abort", ("DELETE",), EMERGENCY),
+    ("/api/emergency-access/{processId}/complete", ("DELETE",), EMERGENCY),
+    ("/api/emergency-access/{processId}/recovered-key-shares", ("POST",), EMERGENCY),
+    ("/api/vaults/recoverable", ("GET",), EMERGENCY),
+    ("/api/devices/has-legacy-devices", ("GET",), LEGACY),
+    ("/api/devices/legacy-devices", ("GET",), LEGACY),
+    ("/api/devices/{deviceId}/legacy-access-tokens", ("GET",), LEGACY),
+    ("/api/devices/{deviceId}/legacy-device", ("DELETE",), LEGACY),
+    ("/api/vaults/{vaultId}/keys/{deviceId}", ("GET",), LEGACY),
+    ("/api/vaults/{vaultId}/claim-ownership", ("POST",), LEGACY),
+    ("/api/users/me-with-legacy-devices-and-access", ("GET",), LEGACY),
+    ("/api/users", ("POST",), ACCOUNTS),
+    ("/api/users/{id}", ("GET", "PUT", "DELETE"), ACCOUNTS),
+    ("/api/users/{id}/enabled", ("PUT",), ACCOUNTS),
+]
+
+
+def _refuse(message: str):
+    def view(**_path):
+        raise NotImplementedYet(message)
+    return view
+
+
+for _path, _methods, _message in OUT_OF_SCOPE:
+    _view = _refuse(_message)
+    _view.__name__ = "out_of_scope_" + "_".join(filter(None, _path.replace("-", "_").replace("{", "").replace(
+        "}", "").split("/"))) + "_" + "_".join(m.lower() for m in _methods)
+    route(bp, _path, _methods, content_types=["*/*"])(_view)
