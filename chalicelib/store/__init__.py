@@ -13,12 +13,13 @@ Aggregate / item           pk                           sk                      
 identity → user id         ``IDENT#<iss>#<sub>``         ``IDENT``
 user                       ``USER#<userId>``             ``PROFILE``                            ``AUTHORITIES`` / ``USER#<name lower>#<id>``
 device                     ``USER#<userId>``             ``DEVICE#<deviceId>``
+device id claim            ``DEVICE#<deviceId>``         ``OWNER``
 web-of-trust signature     ``USER#<signerId>``           ``TRUST#<signedUserId>``
 group                      ``GROUP#<groupId>``           ``PROFILE``                            ``AUTHORITIES`` / ``GROUP#<name lower>#<id>``
 group member               ``GROUP#<groupId>``           ``MEMBER#<userId>``                    ``AUTH#<userId>`` / ``GROUP#<groupId>``
-vault                      ``VAULT#<vaultId>``           ``PROFILE``
+vault                      ``VAULT#<vaultId>``           ``PROFILE``                            ``VAULTS`` / ``VAULT#<vaultId>``
 vault member (user/group)  ``VAULT#<vaultId>``           ``MEMBER#<authorityId>``               ``AUTH#<authorityId>`` / ``VAULT#<vaultId>``
-vault access token         ``VAULT#<vaultId>``           ``TOKEN#<userId>``
+vault access token         ``VAULT#<vaultId>``           ``TOKEN#<userId>``                     ``TOKENS#<userId>`` / ``VAULT#<vaultId>``
 storage profile            ``STORAGEPROFILE``            ``<profileId>``
 settings                   ``SETTINGS``                  ``HUB``
 audit event                ``AUDIT#<yyyy-mm>``           ``<ISO timestamp>#<eventId>``
@@ -45,6 +46,9 @@ rendezvous sessions are its live slots (one Query on ``RDVUSER#<id>``; slot
 numbers stay below the per-user limit, so a conditional put of a free slot is
 what bounds them); anonymous creations are counted per source (IPv4 address or
 IPv6 /64) and minute by a conditional ADD.
+A caller's access token, vault and direct memberships are ONE BatchGetItem
+(with the user item); a user's tokens (account reset) one Query on gsi1
+``TOKENS#<id>``; all vaults (admin) one Query on gsi1 ``VAULTS``.
 
 Key management: a key ring (head and versions) or a POP ring (``use`` is
 ``sig`` or ``enc``) is one Query; the re-wrap job finds the records below a ring
