@@ -47,6 +47,8 @@ def create_app() -> Chalice:
     app.register_blueprint(katta.bp)
     from chalicelib import rendezvous
     app.register_blueprint(rendezvous.bp)
+    from chalicelib import storage
+    app.register_blueprint(storage.bp)
     _register_key_management(app)
     return app
 

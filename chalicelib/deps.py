@@ -98,6 +98,12 @@ def rendezvous():
     return RendezvousService(RendezvousRepository(table()), get_settings())
 
 
+@functools.lru_cache(maxsize=1)
+def storage_profiles():
+    from chalicelib.store.storage_profiles import StorageProfileRepository
+    return StorageProfileRepository(table())
+
+
 def reset() -> None:
     """Forgets every cached object and client (tests change settings and AWS mocks)."""
     from chalicelib import aws
@@ -107,5 +113,6 @@ def reset() -> None:
     key_rings.cache_clear()
     pop_keys.cache_clear()
     rendezvous.cache_clear()
+    storage_profiles.cache_clear()
     get_settings.cache_clear()
     aws.reset()

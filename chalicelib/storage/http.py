@@ -1,0 +1,95 @@
+"""``/api/storageprofile…`` and ``PUT /api/storage/{vaultId}``: parse, authorize, call the service, serialize."""
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+from chalice import Response
+
+from chalicelib.auth import Principal, authenticate
+from chalicelib.errors import Forbidden, InvalidField
+from chalicelib.pop import bodies
+from chalicelib.storage import buckets, profiles
+from chalicelib.storage.blueprint import bp
+from chalicelib.storage.formats import CreateBucketInput, ProfileInput
+from chalicelib.storage.vault_ids import canonical_vault_id
+from chalicelib.katta.formats import is_uuid
+from chalicelib.web import bool_param, json_response, parse_body, route
+
+FORM = "application/x-www-form-urlencoded"
+IMMUTABLE = "storage profiles are immutable: the only change is archived=true (archive it and create a new one)"
+
+
+def _reader() -> Principal:
+    principal = authenticate(bp.current_request)
+    if not (principal.has_role("user") or principal.has_role("admin")):
+        raise Forbidden("reading storage profiles needs the role 'user'")
+    return principal
+
+
+def _admin() -> Principal:
+    principal = authenticate(bp.current_request)
+    principal.require_role("admin")
+    return principal
+
+
+def _profile_id(value: str) -> str:
+    if not is_uuid(value):
+        raise InvalidField([{"field": "profileId", "reason": "must be a UUID"}])
+    return value.lower()
+
+
+@route(bp, "/api/storageprofile")
+def list_profiles():
+    _reader()
+    request = bp.current_request
+    archived = bool_param(request, "archived") if "archived" in (request.query_params or {}) else None
+    return json_response(profiles.listing(archived))
+
+
+@route(bp, "/api/storageprofile", methods=("POST",))
+def create_profile():
+    principal = _admin()
+    body = parse_body(bp.current_request, ProfileInput)
+    return json_response(profiles.create(principal, body), status=201)
+
+
+@route(bp, "/api/storageprofile/{profileId}")
+def get_profile(profileId):
+    _reader()
+    return json_response(profiles.get(_profile_id(profileId)))
+
+
+@route(bp, "/api/storageprofile/{profileId}", methods=("PUT",), content_types=[FORM, "application/json"])
+def archive_profile(profileId):
+    principal = _admin()
+    profile_id = _profile_id(profileId)
+    _require_archive_only(bp.current_request)
+    profiles.archive(principal, profile_id)
+    return Response(body="", status_code=204)
+
+
+def _require_archive_only(request) -> None:
+    """The contract's form ``archived=true`` (or the JSON ``{"archived": true}``), and nothing else."""
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    raw = request.raw_body or b""
+    try:
+        if content_type == FORM:
+            fields = {k: v[-1] if len(v) == 1 else v for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True,
+                                                                            max_num_fields=32).items()}
+        else:
+            fields = json.loads(raw) if raw else {}
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidField([{"field": "body", "reason": "not a valid form or JSON body"}]) from None
+    if not isinstance(fields, dict) or set(fields) != {"archived"} or fields["archived"] not in (True, "true"):
+        raise InvalidField([{"field": "archived", "reason": IMMUTABLE}])
+
+
+@route(bp, "/api/storage/{vaultId}", methods=("PUT",), content_types=bodies.ACCEPTED_CONTENT_TYPES)
+def create_bucket(vaultId):
+    principal = authenticate(bp.current_request)
+    principal.require_role("user")
+    vault_id = canonical_vault_id(vaultId, field="vaultId")
+    # JSON, or a compact JWE to a POP enc key so no proxy or log sees the credentials.
+    body = bodies.parse_body(bp.current_request, CreateBucketInput)
+    return json_response(buckets.create(principal, vault_id, body))

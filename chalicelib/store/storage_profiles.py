@@ -1,0 +1,37 @@
+"""Storage profiles: one partition, ``STORAGEPROFILE``, one item per profile.
+
+Profiles are immutable once written; the only change is setting ``archived``.
+Listing them is one Query (an installation has a handful, never thousands).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.store.table import Table, Transaction
+
+PARTITION = "STORAGEPROFILE"
+_ITEM_ATTRIBUTES = ("pk", "sk")
+
+
+def _record(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _ITEM_ATTRIBUTES}
+
+
+class StorageProfileRepository:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def get(self, profile_id: str) -> dict[str, Any] | None:
+        item = self.table.get(PARTITION, profile_id)
+        return _record(item) if item else None
+
+    def all(self) -> list[dict[str, Any]]:
+        return [_record(i) for i in self.table.query_all(PARTITION)]
+
+    def create(self, transaction: Transaction, profile: dict[str, Any]) -> Transaction:
+        return transaction.put({"pk": PARTITION, "sk": profile["id"], **profile},
+                               condition="attribute_not_exists(pk)")
+
+    def archive(self, transaction: Transaction, profile_id: str) -> Transaction:
+        return transaction.update(PARTITION, profile_id, "SET #archived = :true", values={":true": True},
+                                  names={"#archived": "archived"}, condition="attribute_exists(pk)")
