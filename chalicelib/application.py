@@ -49,6 +49,8 @@ def create_app() -> Chalice:
     app.register_blueprint(rendezvous.bp)
     from chalicelib import storage
     app.register_blueprint(storage.bp)
+    from chalicelib import tokens
+    app.register_blueprint(tokens.bp)
     _register_key_management(app)
     return app
 

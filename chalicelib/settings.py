@@ -128,6 +128,14 @@ class Settings(BaseSettings):
     access_grant_poll_interval_seconds: float = Field(default=1.0, gt=0, le=10)
     # A successful key retrieval is audited with one PutItem beside the reads.
     audit_key_retrieval_success: bool = True
+    # Token service (docs/tokens-and-storage.md). The STS audience is the client id
+    # AWS IAM (or SeaweedFS) registers for our issuer; vault tokens carry it as a
+    # single string because SeaweedFS reads only a string aud.
+    sts_audience: str = Field(default="sts.amazonaws.com", min_length=1, max_length=255)
+    s3_token_lifetime_seconds: int = Field(default=300, ge=60, le=3600)
+    # Audiences POST /oauth2/token may issue tokens for; empty = every target is refused.
+    token_exchange_audiences: list[str] = Field(default_factory=list)
+    token_exchange_lifetime_seconds: int = Field(default=300, ge=60, le=3600)
 
     @field_validator("public_base_url")
     @classmethod
@@ -164,6 +172,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"trusted_issuers: loopback issuer {local[0]} is refused in stage {self.stage}")
             if urlsplit(self.public_base_url).scheme != "https":
                 raise ValueError(f"public_base_url: must be https in stage {self.stage}")
+        return self
+
+    @model_validator(mode="after")
+    def _token_service_rules(self) -> "Settings":
+        for name in ("s3_token_lifetime_seconds", "token_exchange_lifetime_seconds"):
+            if getattr(self, name) > self.max_token_lifetime_seconds:
+                # POP signing keys are retired on the assumption that no token outlives this bound.
+                raise ValueError(f"{name}: must not exceed max_token_lifetime_seconds")
+        if self.sts_audience in self.token_exchange_audiences:
+            # Vault-scoped STS tokens come only from s3-token: membership checked, vault tag set.
+            raise ValueError("token_exchange_audiences: the STS audience cannot be obtained by token exchange")
+        if any(not audience or len(audience) > 255 for audience in self.token_exchange_audiences):
+            raise ValueError("token_exchange_audiences: each audience must be 1-255 characters")
         return self
 
     def issuer(self, iss: str) -> TrustedIssuer | None:

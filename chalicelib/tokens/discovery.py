@@ -1,0 +1,35 @@
+"""Our OIDC issuer's discovery document: what AWS IAM (or SeaweedFS) reads to trust our tokens.
+
+The issuer is the API's public base URL; the keys are the POP signing keys that
+``/.well-known/jwks.json`` (chalicelib/pop) publishes. There is no
+authorization endpoint: tokens come only from the token endpoint and from
+``POST /api/storage/s3-token``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.crypto.pop import PopKeys
+from chalicelib.settings import Settings
+from chalicelib.tokens import names
+
+CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "scope", "client_id",
+          names.AWS_TAGS_CLAIM, names.FLAT_PRINCIPAL_TAGS_CLAIM]
+
+
+def document(settings: Settings, pop_keys: PopKeys) -> dict[str, Any]:
+    base = settings.public_base_url
+    # During a change of pop_signing_alg the older keys stay published; list every alg in use.
+    algorithms = sorted({key.alg for key in pop_keys.keys("sig")} | {settings.pop_signing_alg})
+    return {
+        "issuer": base,
+        "jwks_uri": base + names.JWKS_PATH,
+        "token_endpoint": base + names.TOKEN_PATH,
+        "grant_types_supported": [names.GRANT_TOKEN_EXCHANGE],
+        "token_endpoint_auth_methods_supported": ["none"],
+        # Required members of OIDC Discovery; our tokens are ID-token-shaped JWTs (iss, sub, aud, exp, iat).
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algorithms,
+        "claims_supported": CLAIMS,
+    }
