@@ -1,4 +1,4 @@
-"""JWKS of the trusted issuers, cached per process.
+"""JWKS of the trusted issuers (and of anything else we fetch keys of), cached per process.
 
 A token with an unknown ``kid`` may mean the issuer rotated its keys, so it
 triggers a refetch — but at most one per cooldown, or a stream of tokens with
@@ -44,18 +44,25 @@ class JwksCache:
 
     def key_for(self, issuer: TrustedIssuer, kid: str | None) -> Any | None:
         """The issuer's key with ``kid``, or None if the issuer does not have it."""
-        entry = self._entries.setdefault(issuer.issuer, _Entry())
+        return _find(self.key_set(issuer.issuer, lambda: self._jwks_uri(issuer), kid), kid)
+
+    def key_set(self, name: str, locate: Callable[[], str], kid: str | None = None) -> KeySet:
+        """The key set cached under ``name``, fetched from the URL ``locate()`` returns.
+
+        A set without the key ``kid`` names is refetched — at most once per cooldown — because
+        its owner may have rotated. JwksUnavailable if no set was ever obtained.
+        """
+        with self._lock:
+            entry = self._entries.setdefault(name, _Entry())
         now = self._clock()
         stale = entry.keys is None or now - entry.fetched_at >= self._settings.jwks_cache_seconds
         if stale and self._may_fetch(entry, now):
-            self._refresh(issuer, entry, now)
-        key = _find(entry.keys, kid)
-        if key is None and not stale and self._may_fetch(entry, now):
-            self._refresh(issuer, entry, now)
-            key = _find(entry.keys, kid)
+            self._refresh(locate, entry, now)
+        if _find(entry.keys, kid) is None and not stale and self._may_fetch(entry, now):
+            self._refresh(locate, entry, now)
         if entry.keys is None:
-            raise JwksUnavailable(f"the keys of {issuer.issuer} are unavailable")
-        return key
+            raise JwksUnavailable(f"the keys of {name} are unavailable")
+        return entry.keys
 
     def _may_fetch(self, entry: _Entry, now: float) -> bool:
         with self._lock:
@@ -64,9 +71,9 @@ class JwksCache:
             entry.attempted_at = now
             return True
 
-    def _refresh(self, issuer: TrustedIssuer, entry: _Entry, now: float) -> None:
+    def _refresh(self, locate: Callable[[], str], entry: _Entry, now: float) -> None:
         try:
-            document = self._fetch(self._jwks_uri(issuer))
+            document = self._fetch(locate())
             keys = KeySet.import_key_set(document)
         except Exception:  # noqa: BLE001
             # Keep serving the keys we had; a bad fetch must not lock everybody out.

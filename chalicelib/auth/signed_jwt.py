@@ -1,0 +1,119 @@
+"""The checks every IdP-signed JWT must pass, whoever accepts it (DESIGN §3, §14).
+
+Shared by the API's bearer verification and the secret server's subject tokens.
+Every decision comes from the accepting side's policy (issuer, audience,
+algorithm allow-list), never from the token: the key comes from the issuer's
+JWKS — ``jku``, ``x5u``, ``jwk`` and ``x5c`` headers are never looked at.
+Failures raise ``Unauthorized`` with a message naming what was wrong; callers
+speaking another error dialect (OAuth) translate it.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Callable, Protocol
+
+from chalicelib.auth.jwks import JwksUnavailable
+from chalicelib.errors import ServiceUnavailable, Unauthorized
+
+MAX_TOKEN_BYTES = 8192
+MAX_KID_LENGTH = 256
+# Keycloak marks access tokens "Bearer"; refresh and ID tokens must not pass.
+ACCEPTED_TYP_CLAIMS = frozenset({"Bearer"})
+ACCEPTED_TYP_HEADERS = frozenset({"JWT", "at+jwt", "application/at+jwt"})
+
+
+class IssuerPolicy(Protocol):
+    issuer: str
+    audience: str
+    algorithms: list[str]
+
+
+KeyLookup = Callable[[str | None], Any]
+
+
+def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(header, payload) of a compact JWS, not yet verified — only to find issuer and key."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise Unauthorized("the token is too large")
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise Unauthorized("the token is not a compact JWS")
+    return _decode_segment(segments[0], "header"), _decode_segment(segments[1], "payload")
+
+
+def verify(token: str, header: dict[str, Any], policy: IssuerPolicy, key_for: KeyLookup, *,
+           now: float, leeway: int) -> dict[str, Any]:
+    """The verified claims of ``token`` (whose decoded header is ``header``) under ``policy``.
+
+    ``key_for(kid)`` returns the issuer's key with that id, None if it has none, or
+    raises ``JwksUnavailable`` (a 503: the issuer may be down, the token may be fine).
+    """
+    from joserfc import jws
+    from joserfc.errors import JoseError
+
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in policy.algorithms:
+        raise Unauthorized("the token's algorithm is not allowed for its issuer")
+    if "crit" in header:
+        raise Unauthorized("the token has critical header parameters we do not understand")
+    typ = header.get("typ")
+    if typ is not None and typ not in ACCEPTED_TYP_HEADERS:
+        raise Unauthorized("the token's type is not an access token")
+    kid = header.get("kid")
+    if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH):
+        raise Unauthorized("the token's key id is malformed")
+    try:
+        key = key_for(kid)
+    except JwksUnavailable:
+        raise ServiceUnavailable("the identity provider's keys are unavailable, retry later") from None
+    if key is None:
+        raise Unauthorized("the token was not signed by a key of its issuer")
+    try:
+        verified = jws.deserialize_compact(token, key, algorithms=[alg])
+        claims = json.loads(verified.payload)
+    except (JoseError, ValueError, TypeError):
+        raise Unauthorized("the token's signature is invalid") from None
+    if not isinstance(claims, dict):
+        raise Unauthorized("the token's payload is not a JSON object")
+    check_claims(policy, claims, now=now, leeway=leeway)
+    return claims
+
+
+def check_claims(policy: IssuerPolicy, claims: dict[str, Any], *, now: float, leeway: int) -> None:
+    exp = claims.get("exp")
+    if not is_number(exp):
+        raise Unauthorized("the token has no expiry")
+    if now > exp + leeway:
+        raise Unauthorized("the token has expired")
+    nbf = claims.get("nbf")
+    if nbf is not None and (not is_number(nbf) or nbf > now + leeway):
+        raise Unauthorized("the token is not valid yet")
+    iat = claims.get("iat")
+    if iat is not None and (not is_number(iat) or iat > now + leeway):
+        raise Unauthorized("the token was issued in the future")
+    if claims.get("iss") != policy.issuer:
+        raise Unauthorized("the token's issuer is not trusted")
+    audience = claims.get("aud")
+    audiences = [audience] if isinstance(audience, str) else audience
+    if not isinstance(audiences, list) or policy.audience not in audiences:
+        raise Unauthorized("the token is not meant for this service")
+    if "typ" in claims and claims["typ"] not in ACCEPTED_TYP_CLAIMS:
+        raise Unauthorized("the token is not an access token")
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise Unauthorized("the token has no subject")
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _decode_segment(segment: str, name: str) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise Unauthorized(f"the token's {name} is not base64url JSON") from None
+    if not isinstance(value, dict):
+        raise Unauthorized(f"the token's {name} is not a JSON object")
+    return value
