@@ -8,6 +8,7 @@ import time
 from chalice import Chalice, Response
 
 from chalicelib import errors, logs
+from chalicelib.secrets.oauth import OAUTH_JSON
 from chalicelib.settings import get_settings
 from chalicelib.web import PROBLEM_JSON, problem_response, request_id_of
 
@@ -28,14 +29,16 @@ def create_app() -> Chalice:
 
     @app.middleware("http")
     def problems_only(event, get_response):
-        """Chalice's own errors (unknown method, media type) become problem JSON too."""
+        """Chalice's own errors (unknown method, media type) become problem JSON too.
+
+        OAuth endpoints answer RFC 6749 JSON (``OAUTH_JSON``), which passes unchanged."""
         started = time.perf_counter()
         response: Response = get_response(event)
         _access_log.info("request", extra={
             "request_id": request_id_of(event), "method": event.method, "path": event.path,
             "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1)})
         content_type = {k.lower(): v for k, v in (response.headers or {}).items()}.get("content-type", "")
-        if response.status_code >= 400 and not content_type.startswith(PROBLEM_JSON):
+        if response.status_code >= 400 and not content_type.startswith((PROBLEM_JSON, OAUTH_JSON)):
             error_class = _CHALICE_ERRORS.get(response.status_code, errors.ApiError)
             detail = _chalice_message(response.body)
             kept = {k: v for k, v in (response.headers or {}).items() if k.lower() == "allow"}
@@ -47,6 +50,8 @@ def create_app() -> Chalice:
     app.register_blueprint(katta.bp)
     from chalicelib import rendezvous
     app.register_blueprint(rendezvous.bp)
+    from chalicelib import secrets
+    app.register_blueprint(secrets.bp)
     from chalicelib import storage
     app.register_blueprint(storage.bp)
     from chalicelib import tokens

@@ -104,6 +104,29 @@ def storage_profiles():
     return StorageProfileRepository(table())
 
 
+@functools.lru_cache(maxsize=1)
+def secret_server_jwks():
+    """Key sets of the secret server's registered IdPs and resource servers fetched by URL."""
+    from chalicelib.auth.jwks import JwksCache
+    return JwksCache(get_settings())
+
+
+@functools.lru_cache(maxsize=1)
+def secret_server():
+    from chalicelib.secrets.keys import RegisteredKeys
+    from chalicelib.secrets.service import SecretServer
+    from chalicelib.store.secrets import SecretServerRepository
+    return SecretServer(SecretServerRepository(table()), key_rings(), pop_keys(),
+                        RegisteredKeys(secret_server_jwks()), get_settings())
+
+
+@functools.lru_cache(maxsize=1)
+def secret_server_registry():
+    from chalicelib.secrets.registry import Registry
+    from chalicelib.store.secrets import SecretServerRepository
+    return Registry(SecretServerRepository(table()), get_settings())
+
+
 def reset() -> None:
     """Forgets every cached object and client (tests change settings and AWS mocks)."""
     from chalicelib import aws
@@ -113,6 +136,8 @@ def reset() -> None:
     key_rings.cache_clear()
     pop_keys.cache_clear()
     rendezvous.cache_clear()
+    for accessor in (secret_server_jwks, secret_server, secret_server_registry):
+        accessor.cache_clear()
     storage_profiles.cache_clear()
     get_settings.cache_clear()
     aws.reset()

@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     access_grant_poll_interval_seconds: float = Field(default=1.0, gt=0, le=10)
     # A successful key retrieval is audited with one PutItem beside the reads.
     audit_key_retrieval_success: bool = True
+    # Secret server (docs/secret-server.md): lifetime of a release token, and the
+    # longest a client assertion may live (its jti is remembered that long).
+    secret_server_token_lifetime_seconds: int = Field(default=60, ge=10, le=600)
+    secret_server_assertion_max_lifetime_seconds: int = Field(default=300, ge=30, le=600)
     # Token service (docs/tokens-and-storage.md). The STS audience is the client id
     # AWS IAM (or SeaweedFS) registers for our issuer; vault tokens carry it as a
     # single string because SeaweedFS reads only a string aud.
@@ -152,6 +156,12 @@ class Settings(BaseSettings):
         lead = self.pop_jwks_cache_seconds + self.key_ring_cache_seconds
         if self.pop_rotation_seconds <= lead:
             raise ValueError(f"pop_rotation_seconds: must exceed pop_jwks_cache_seconds + key_ring_cache_seconds ({lead})")
+        return self
+
+    @model_validator(mode="after")
+    def _secret_tokens_within_signing_limit(self) -> "Settings":
+        if self.secret_server_token_lifetime_seconds > self.max_token_lifetime_seconds:
+            raise ValueError("secret_server_token_lifetime_seconds: must not exceed max_token_lifetime_seconds")
         return self
 
     @model_validator(mode="after")

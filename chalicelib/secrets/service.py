@@ -1,0 +1,224 @@
+"""The secret server's rules (DESIGN §8): who may have which user's secret, and in what form.
+
+A release needs three proofs: the caller is a registered resource server
+(``private_key_jwt``), it asks for itself (``audience``), and the user signed
+in at a registered IdP whose token names the secret server. The user's secret
+is then released only inside a JWE to the resource server's registered ``enc``
+key, inside a JWT signed by our active POP key. The plaintext exists only in
+this function's memory.
+
+Every outcome is audited — the release with its key ids, or the refusal with
+the reason — in the same transaction that spends the assertion's ``jti``.
+A warm release is one BatchGetItem and one TransactWriteItems, and no KMS call.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets as random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from chalicelib import audit
+from chalicelib.auth import signed_jwt
+from chalicelib.crypto import envelope
+from chalicelib.crypto.keyring import KeyRings
+from chalicelib.crypto.pop import PopKeys
+from chalicelib.errors import Unauthorized
+from chalicelib.secrets import client_auth, keysets
+from chalicelib.secrets.client_auth import Assertion, AuthenticatedClient
+from chalicelib.secrets.form import JWT_TOKEN_TYPE, ExchangeRequest
+from chalicelib.secrets.keys import RegisteredKeys
+from chalicelib.secrets.oauth import INVALID_CLIENT, INVALID_GRANT, INVALID_TARGET, OAuthError
+from chalicelib.settings import Settings
+from chalicelib.store.secrets import SecretServerRepository, secret_key
+from chalicelib.store.table import ConditionFailed, Transaction
+
+RING = "secret"
+PURPOSE = "secret-server"
+SECRET_BYTES = 32
+TOKEN_PATH = "/secret-server/token-exchange"
+# Explicit typing (RFC 8725 §3.11): a release token is never mistaken for another token of ours.
+RELEASE_TOKEN_TYPE = "secret+jwt"
+MAX_SUBJECT_LENGTH = 255
+_AUDIT_TEXT = 256
+
+
+def secret_identity(issuer: str, subject: str, purpose: str = PURPOSE) -> str:
+    """The AAD identity of a user's secret: a record moved to another user does not open."""
+    return "secret:" + json.dumps([issuer, subject, purpose], separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class IdpPolicy:
+    """A registered IdP as ``signed_jwt`` sees it."""
+
+    issuer: str
+    audience: str
+    algorithms: list[str]
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> "IdpPolicy":
+        return cls(item["issuer"], item["audience"], list(item["algorithms"]))
+
+
+@dataclass
+class _Outcome:
+    """What the audit event of one exchange says; filled in as the exchange proceeds."""
+
+    assertion: Assertion | None = None
+    client: AuthenticatedClient | None = None
+    issuer: str | None = None
+    subject: str | None = None
+
+    def details(self) -> dict[str, Any]:
+        found = client_auth.describe(self.assertion)
+        found["clientAuthenticated"] = self.client is not None
+        if self.issuer:
+            found["issuer"] = self.issuer[:_AUDIT_TEXT]
+        if self.subject:
+            found["subject"] = self.subject[:_AUDIT_TEXT]
+        return found
+
+
+class SecretServer:
+    def __init__(self, repository: SecretServerRepository, rings: KeyRings, pop: PopKeys,
+                 keys: RegisteredKeys, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self._repository = repository
+        self._rings = rings
+        self._pop = pop
+        self._keys = keys
+        self._settings = settings
+        self._clock = clock
+
+    @property
+    def token_endpoint(self) -> str:
+        return self._settings.public_base_url + TOKEN_PATH
+
+    def exchange(self, request: ExchangeRequest) -> dict[str, Any]:
+        """The token response for ``request``; OAuthError (audited) if it is refused."""
+        outcome = _Outcome()
+        try:
+            return self._exchange(request, outcome)
+        except OAuthError as refusal:
+            raise self._refuse(refusal, outcome) from None
+
+    def _exchange(self, request: ExchangeRequest, outcome: _Outcome) -> dict[str, Any]:
+        outcome.assertion = client_auth.read_assertion(request.client_assertion, request.client_id)
+        outcome.issuer, outcome.subject = _peek_subject(request.subject_token)
+        items = self._repository.read_for_release(outcome.assertion.client_id, outcome.issuer,
+                                                  outcome.subject, PURPOSE)
+        now = self._clock()
+        outcome.client = client = client_auth.authenticate(
+            outcome.assertion, items.resource_server, self._keys, token_endpoint=self.token_endpoint,
+            now=now, leeway=self._settings.clock_leeway_seconds,
+            max_lifetime=self._settings.secret_server_assertion_max_lifetime_seconds)
+        if request.audience != client.client_id:
+            raise OAuthError(INVALID_TARGET, "audience must be the authenticated resource server itself")
+        user = self._verify_subject(request.subject_token, items.idp, now)
+        issuer, subject = user["iss"], user["sub"]
+        recipient = keysets.encryption_key(client.keys)
+        if recipient is None:
+            raise OAuthError(INVALID_CLIENT, "the client's JWKS has no usable encryption key")
+        secret, version, created = self._secret(issuer, subject, items.secret)
+        response, details = self._release_token(client, subject, secret, recipient, int(now))
+        transaction = self._repository.spend_assertion(Transaction(), client.client_id, client.jti,
+                                                       client.expires_at, int(now))
+        audit.record(transaction, "SECRET_RELEASE", **outcome.details(), **details, secretVersion=version,
+                     secretCreated=created)
+        try:
+            self._repository.commit(transaction)
+        except ConditionFailed:
+            outcome.client = None  # spent by an earlier exchange: nothing more to spend
+            raise OAuthError(INVALID_CLIENT, "client_assertion: this assertion (jti) was already used") from None
+        return response
+
+    def _verify_subject(self, token: str, idp: dict[str, Any] | None, now: float) -> dict[str, Any]:
+        try:
+            header, _claims = signed_jwt.decode_unverified(token)
+            if idp is None:
+                raise Unauthorized("its issuer is not a registered identity provider")
+            policy = IdpPolicy.of(idp)
+            claims = signed_jwt.verify(token, header, policy, lambda kid: _find(self._keys.key_set(idp, kid), kid),
+                                       now=now, leeway=self._settings.clock_leeway_seconds)
+        except Unauthorized as error:
+            raise OAuthError(INVALID_GRANT, "subject_token: " + error.detail.replace("the token", "it")) from None
+        if len(claims["sub"]) > MAX_SUBJECT_LENGTH:
+            raise OAuthError(INVALID_GRANT, f"subject_token: sub is longer than {MAX_SUBJECT_LENGTH} characters")
+        return claims
+
+    def _secret(self, issuer: str, subject: str, item: dict[str, Any] | None) -> tuple[bytes, int, bool]:
+        """(secret, ring version, created now): read, or created by the first request to get there."""
+        identity = secret_identity(issuer, subject)
+        if item is None:
+            secret = os.urandom(SECRET_BYTES)
+            pk, sk = secret_key(issuer, subject, PURPOSE)
+            attributes = self._rings.seal_attributes(RING, pk, sk, secret, identity)
+            try:
+                self._repository.create_secret(issuer, subject, PURPOSE, attributes, int(self._clock()))
+                return secret, envelope.version_of(RING, attributes["sealed"]), True
+            except ConditionFailed:
+                item = self._repository.secret(issuer, subject, PURPOSE)  # a concurrent first request won
+                if item is None:
+                    raise
+        record = bytes(item["sealed"])
+        return self._rings.open(RING, record, identity), envelope.version_of(RING, record), False
+
+    def _release_token(self, client: AuthenticatedClient, subject: str, secret: bytes,
+                       recipient: tuple[Any, str], now: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        from joserfc import jwe
+
+        key, alg = recipient
+        sealed = jwe.encrypt_compact({"alg": alg, "enc": keysets.CONTENT_ENCRYPTION, "kid": key.kid}, secret, key,
+                                     algorithms=[alg, keysets.CONTENT_ENCRYPTION])
+        lifetime = self._settings.secret_server_token_lifetime_seconds
+        token_id = random.token_urlsafe(16)
+        claims = {"iss": self._settings.public_base_url, "sub": subject, "aud": client.client_id, "iat": now,
+                  "exp": now + lifetime, "jti": token_id, "secret": {client.client_id: sealed}}
+        token = self._pop.sign_jwt(claims, {"typ": RELEASE_TOKEN_TYPE})
+        signing_kid = signed_jwt.decode_unverified(token)[0].get("kid")
+        response = {"access_token": token, "issued_token_type": JWT_TOKEN_TYPE, "token_type": "N_A",
+                    "expires_in": lifetime}
+        return response, {"encryptionKid": key.kid, "encryptionAlg": alg, "signingKid": signing_kid,
+                          "tokenId": token_id}
+
+    def _refuse(self, refusal: OAuthError, outcome: _Outcome) -> OAuthError:
+        """Audits ``refusal``, spending the assertion if the client was authenticated."""
+        transaction = Transaction()
+        client = outcome.client
+        if client is not None:
+            self._repository.spend_assertion(transaction, client.client_id, client.jti, client.expires_at,
+                                             int(self._clock()))
+        details = {**outcome.details(), "error": refusal.error, "reason": refusal.description[:_AUDIT_TEXT]}
+        try:
+            self._repository.commit(audit.record(transaction, "SECRET_REFUSAL", **details))
+        except ConditionFailed:
+            # The assertion was spent before: that is the refusal that counts.
+            refusal = OAuthError(INVALID_CLIENT, "client_assertion: this assertion (jti) was already used")
+            outcome.client = None
+            details = {**outcome.details(), "error": refusal.error, "reason": refusal.description}
+            self._repository.commit(audit.record(Transaction(), "SECRET_REFUSAL", **details))
+        return refusal
+
+
+def _peek_subject(token: str) -> tuple[str | None, str | None]:
+    """(iss, sub) of the unverified subject token, to read its IdP and secret in the same call."""
+    try:
+        _header, claims = signed_jwt.decode_unverified(token)
+    except Unauthorized:
+        return None, None
+    issuer, subject = claims.get("iss"), claims.get("sub")
+    if not isinstance(issuer, str) or not issuer or "#" in issuer or len(issuer) > 512:
+        return None, None
+    if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_LENGTH:
+        return issuer, None
+    return issuer, subject
+
+
+def _find(key_set, kid: str | None):
+    """The key an IdP signed with: by ``kid``, or the only signing-capable key if there is none."""
+    candidates = [k for k in key_set.keys if k.get("use") in (None, "sig")]
+    if kid is None:
+        return candidates[0] if len(candidates) == 1 else None
+    return next((k for k in candidates if k.kid == kid), None)

@@ -1,0 +1,1 @@
+"""Runnable examples of using Katta from a backend (never deployed)."""
