@@ -276,14 +276,32 @@ def test_autoprovisioning_may_require_a_role(aws, test_issuer):
     assert resolve(allowed, autoprovision_required_role="katta-user").user_id
 
 
-def test_disabled_account_is_forbidden(client, issuer):
+def test_disabled_account_is_forbidden_until_enabled_again(client, issuer):
     token = issuer.token("erin")
     assert client.http.get("/api/users/me", headers=bearer(token)).status_code == 200
     user_id = str(uuid.uuid5(uuid.NAMESPACE_OID, "erin"))
-    deps.table().update(f"USER#{user_id}", "PROFILE", "SET disabled = :d", values={":d": True})
+    admin = bearer(issuer.token("root", realm_access={"roles": ["user", "admin"]}))
+    plain = {"Content-Type": "text/plain"}
+    assert client.http.put(f"/api/users/{user_id}/enabled", body="false", headers={**admin, **plain}).status_code == 204
     response = client.http.get("/api/users/me", headers=bearer(token))
     assert response.status_code == 403
     assert json.loads(response.body)["detail"] == "this account is disabled"
+    assert client.http.put(f"/api/users/{user_id}/enabled", body="true", headers={**admin, **plain}).status_code == 204
+    assert client.http.get("/api/users/me", headers=bearer(token)).status_code == 200
+
+
+def test_only_admins_enable_accounts_and_nobody_disables_themselves(client, issuer):
+    plain = {"Content-Type": "text/plain"}
+    erin = str(uuid.uuid5(uuid.NAMESPACE_OID, "erin"))
+    assert client.http.get("/api/users/me", headers=bearer(issuer.token("erin"))).status_code == 200
+    user = bearer(issuer.token("frank"))
+    assert client.http.put(f"/api/users/{erin}/enabled", body="false", headers={**user, **plain}).status_code == 403
+    admin_token = issuer.token("root", realm_access={"roles": ["user", "admin"]})
+    root = str(uuid.uuid5(uuid.NAMESPACE_OID, "root"))
+    response = client.http.put(f"/api/users/{root}/enabled", body="false", headers={**bearer(admin_token), **plain})
+    assert response.status_code == 409
+    unknown = client.http.put("/api/users/nobody/enabled", body="false", headers={**bearer(admin_token), **plain})
+    assert unknown.status_code == 404
 
 
 def test_roles_and_groups_from_configured_claim_paths(aws, test_issuer):

@@ -74,6 +74,8 @@ ROUTES = [
     Route("POST", "/api/users/me/access-tokens", lambda w: "/api/users/me/access-tokens", members(200),
           body=lambda w: {w.vault_id: JWE}),
     Route("GET", "/api/users", lambda w: "/api/users", admin(200)),
+    Route("PUT", "/api/users/{id}/enabled", lambda w: f"/api/users/{CAROL}/enabled", admin(204),
+          body=lambda w: "false", content_type="text/plain"),
     Route("GET", "/api/devices", lambda w: f"/api/devices?ids={w.device.id}", everyone(200)),
     Route("GET", "/api/devices/{deviceId}", lambda w: f"/api/devices/{w.device.id}", {"owner": 200}, default=404),
     # The owner's key: an update for the owner, a conflict for anybody else.

@@ -11,7 +11,7 @@ from chalicelib.web import route
 LICENCE = "licences and billing do not exist in Katta Serverless"
 EMERGENCY = "emergency access is not supported by Katta Serverless"
 LEGACY = "legacy vaults (format 8) and legacy devices are not supported by Katta Serverless"
-ACCOUNTS = "accounts are managed in the identity provider, not through this API"
+ACCOUNTS = "accounts are created and edited in the identity provider, not through this API"
 
 OUT_OF_SCOPE = [
     ("/api/billing", ("GET",), LICENCE),
@@ -34,7 +34,6 @@ OUT_OF_SCOPE = [
     ("/api/users/me-with-legacy-devices-and-access", ("GET",), LEGACY),
     ("/api/users", ("POST",), ACCOUNTS),
     ("/api/users/{id}", ("GET", "PUT", "DELETE"), ACCOUNTS),
-    ("/api/users/{id}/enabled", ("PUT",), ACCOUNTS),
 ]
 
 

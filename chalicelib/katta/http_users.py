@@ -44,3 +44,11 @@ def get_users():
     principal = authenticate(bp.current_request)
     principal.require_role("admin")
     return json_response(users.all_users())
+
+
+@route(bp, "/api/users/{id}/enabled", methods=("PUT",), content_types=["text/plain"])
+def put_user_enabled(id):  # noqa: A002 - the contract's path parameter name
+    principal = authenticate(bp.current_request)
+    principal.require_role("admin")
+    users.set_enabled(principal, params.authority_id(id, "id"), params.boolean_body(bp.current_request))
+    return Response(body="", status_code=204)

@@ -5,7 +5,7 @@ from typing import Any
 
 from chalicelib import audit, deps
 from chalicelib.auth import Principal
-from chalicelib.errors import NotFound
+from chalicelib.errors import Conflict, NotFound
 from chalicelib.katta import events
 from chalicelib.katta.devices import device_dto
 from chalicelib.katta.formats import UserKeysInput
@@ -71,6 +71,20 @@ def reset(principal: Principal) -> None:
     final = users.set_attributes(Transaction(), user_id, dict.fromkeys((*_KEY_FIELDS, "setupCode")))
     audit.record(final, events.USER_ACCOUNT_RESET, resetBy=user_id)
     events.commit_bulk(steps, final)
+
+
+def set_enabled(principal: Principal, user_id: str, enabled: bool) -> None:
+    """An admin enables or disables an account; a disabled one is refused with 403 on every request."""
+    if user_id == principal.user_id and not enabled:
+        raise Conflict("you cannot disable your own account")
+    user = deps.users().get(user_id)
+    if user is None:
+        raise NotFound("no such user")
+    if user.get("disabled", False) == enabled:  # a change: disabled now and enabling, or the reverse
+        transaction = deps.users().set_attributes(Transaction(), user_id, {"disabled": None if enabled else True})
+        audit.record(transaction, events.USER_ENABLED_CHANGE, userId=user_id, enabled=enabled,
+                     changedBy=principal.user_id)
+        deps.table().commit(transaction)
 
 
 def all_users() -> list[dict[str, Any]]:
