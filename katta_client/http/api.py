@@ -85,7 +85,8 @@ class KattaApi:
     # -- plumbing ----------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
-                json_body: Any = None, text_body: Optional[str] = None, auth: bool = True,
+                json_body: Any = None, text_body: Optional[str] = None, content_type: str = "text/plain",
+                auth: bool = True,
                 expect: Iterable[int] = (200,), errors: Optional[dict[int, type[KattaApiError]]] = None,
                 timeout: Optional[tuple[float, float]] = None) -> requests.Response:
         """Send one request; return the response if its status is in ``expect``, raise otherwise."""
@@ -95,7 +96,7 @@ class KattaApi:
             headers["Content-Type"] = "application/json"
             data = json.dumps(json_body).encode()
         elif text_body is not None:
-            headers["Content-Type"] = "text/plain"
+            headers["Content-Type"] = content_type
             data = text_body.encode()
         token = self._token() if auth else None
         response = self._send(method, path, params, headers, data, token, timeout)
@@ -179,6 +180,10 @@ class KattaApi:
         if with_member_size:
             params["withMemberSize"] = "true"
         return cast(list[AuthorityDto], self._json("GET", "/api/authorities/search", params=params))
+
+    def authorities(self, ids: Iterable[str]) -> list[AuthorityDto]:
+        """Users and groups by id (``GET /api/authorities?ids=…``)."""
+        return cast(list[AuthorityDto], self._json("GET", "/api/authorities", params={"ids": list(ids)}))
 
     # -- devices -----------------------------------------------------------------------------
 
@@ -306,6 +311,15 @@ class KattaApi:
         response = self.request("PUT", f"/api/storage/{_segment(vault_id)}", json_body=request,
                                 expect=(200, 201, 204))
         return response.json() if response.content else {}
+
+    def create_vault_storage_sealed(self, vault_id: str, compact_jwe: str) -> None:
+        """As :meth:`create_vault_storage`, the body sealed to a POP key (``application/jose``)."""
+        self.request("PUT", f"/api/storage/{_segment(vault_id)}", text_body=compact_jwe,
+                     content_type="application/jose", expect=(200, 201, 204))
+
+    def pop_document(self) -> dict[str, Any]:
+        """``GET /pop``: the server's published POP keys and which one of each use is active."""
+        return cast(dict[str, Any], self._json("GET", "/pop", auth=False))
 
     def s3_token(self, vault_id: str) -> S3TokenResponse:
         """A short-lived web-identity token for STS ``AssumeRoleWithWebIdentity`` on this vault."""

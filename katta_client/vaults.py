@@ -1,0 +1,241 @@
+"""Vault flows of the desktop client, after the "open connection" flow (:mod:`katta_client.flows`).
+
+* **create**: new vault keys (member key + recovery key pair) and seeds; ``vault.uvf`` and
+  ``uvf/jwks.json`` go to the server with ``PUT /api/vaults/{id}`` (the creator becomes OWNER),
+  then the owner's own access token, then the bucket: ``s3-token`` → ``AssumeRoleWithWebIdentity``
+  on the profile's create-bucket role → ``PUT /api/storage/{id}`` with the temporary credentials,
+  sealed to the server's POP key, so the server creates the bucket and its UVF template.
+* **grant**: the member key encrypted to each member's ECDH public key (``access-tokens``).
+* **unlock**: access token → member key (and, for owners, the recovery key) → ``vault.uvf`` → seeds.
+* **open storage**: ``s3-token`` → ``AssumeRoleWithWebIdentity`` on the access role → the bucket.
+
+Nothing secret is written to disk: keys live in memory for one command.
+"""
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from .crypto import DecryptionFailed, KattaCryptoError, UvfVault, VaultKeys, VaultMetadata, vault_uvf_origin
+from .flows import Connection
+from .http import KattaApi
+from .http.models import AuthorityDto, MemberDto, StorageProfileDto, VaultDto
+from .pop_body import seal_json
+from .storage import Bucket, assume_role, bucket_name, s3_client
+
+PROTOCOL_S3STS = "S3STS"
+STORAGE_MEMBER = "cloud.katta.storage"
+
+
+class VaultError(Exception):
+    """A vault flow cannot go on; the message says why and what to do."""
+
+
+@dataclass
+class UnlockedVault:
+    """A vault's keys and contents crypto, in memory for one command."""
+
+    vault: VaultDto
+    keys: VaultKeys
+    uvf: UvfVault
+
+    @property
+    def id(self) -> str:
+        return str(self.vault["id"])
+
+    @property
+    def name(self) -> str:
+        return str(self.vault.get("name", ""))
+
+    @property
+    def storage(self) -> Mapping[str, Any]:
+        return self.uvf.metadata.storage or {}
+
+
+# -- storage profiles ------------------------------------------------------------------------
+
+def choose_profile(api: KattaApi, profile_id: Optional[str] = None) -> StorageProfileDto:
+    """The named profile, or the only (first by name) live S3 STS profile."""
+    if profile_id:
+        profile = api.get_storage_profile(profile_id)
+        if profile.get("archived"):
+            raise VaultError(f"storage profile {profile_id} is archived; choose another (`--profile`)")
+        if profile.get("protocol") != PROTOCOL_S3STS:
+            raise VaultError(f"storage profile {profile_id} is not an S3 STS profile; the client creates "
+                             "buckets only through STS")
+        return profile
+    candidates = [p for p in api.storage_profiles(archived=False) if p.get("protocol") == PROTOCOL_S3STS]
+    if not candidates:
+        raise VaultError("the server offers no S3 STS storage profile; an admin must create one first")
+    return candidates[0]
+
+
+# -- creating a vault ------------------------------------------------------------------------
+
+def create_vault(api: KattaApi, connection: Connection, name: str, profile: StorageProfileDto, *,
+                 description: str = "", region: Optional[str] = None) -> UnlockedVault:
+    """Create the vault record, the owner's access token, and the bucket with its UVF template."""
+    vault_id = str(uuid.uuid4())
+    region = region or profile.get("region") or "us-east-1"
+    if region not in (profile.get("regions") or [region]):
+        raise VaultError(f"region {region} is not offered by storage profile {profile.get('name')}")
+    keys = VaultKeys.create()
+    metadata = VaultMetadata.create(storage={
+        "provider": profile["id"], "defaultPath": bucket_name(profile, vault_id), "nickname": name,
+        "region": region})
+    vault_uvf = keys.encrypt_metadata(metadata, origin=vault_uvf_origin(api.base_url + "/api", vault_id))
+    dto: VaultDto = {"id": vault_id, "name": name, "description": description,
+                     "uvfMetadataFile": vault_uvf, "uvfKeySet": keys.jwks_json()}
+    if not api.put_vault(vault_id, dto):
+        raise VaultError(f"vault id {vault_id} already existed; try again")
+    api.grant_access(vault_id, {connection.user["id"]: keys.encrypt_for_user(
+        connection.user_keys.ecdh_public_key, owner=True)})
+    uvf = UvfVault(metadata)
+    _create_bucket(api, vault_id, profile, region, vault_uvf, uvf)
+    return UnlockedVault(vault=api.get_vault(vault_id), keys=keys, uvf=uvf)
+
+
+def _create_bucket(api: KattaApi, vault_id: str, profile: StorageProfileDto, region: str, vault_uvf: str,
+                   uvf: UvfVault) -> None:
+    token = api.s3_token(vault_id)["access_token"]
+    credentials = assume_role(profile, profile.get("stsRoleCreateBucketClient", ""), token,
+                              session_name="katta-create-bucket")
+    root_objects = uvf.root_dir_objects()
+    (dir_uvf,) = root_objects.values()
+    root_hash = uvf.dir_prefix(uvf.root_dir_id).split("/")
+    body = {
+        "vaultId": vault_id, "storageConfigId": profile["id"], "vaultUvf": vault_uvf,
+        "dirUvf": base64.urlsafe_b64encode(dir_uvf).decode().rstrip("="),
+        "rootDirHash": root_hash[1] + root_hash[2],
+        "awsAccessKey": credentials.access_key, "awsSecretKey": credentials.secret_key,
+        "sessionToken": credentials.session_token, "region": region,
+    }
+    # Sealed to the key service: the credentials never travel or get logged in the clear.
+    api.create_vault_storage_sealed(vault_id, seal_json(api.pop_document(), body))
+
+
+# -- members and access ----------------------------------------------------------------------
+
+def find_authority(api: KattaApi, who: str) -> AuthorityDto:
+    """A user or group by id, exact name, or unique name prefix (``authorities/search``)."""
+    query = who.strip()
+    if not query:
+        raise VaultError("name a user or group")
+    found = api.search_authorities(query)
+    for matches in ([a for a in found if a.get("id") == query],
+                    [a for a in found if str(a.get("name", "")).casefold() == query.casefold()],
+                    found):
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            names = ", ".join(f"{a.get('name')} ({a.get('id')})" for a in matches[:5])
+            raise VaultError(f"{who!r} matches several users or groups: {names}; give the id")
+    if query.count("-") == 4:  # looks like an id the search (by name) does not find
+        by_id = [a for a in api.authorities([query]) if a.get("id") == query]
+        if by_id:
+            return by_id[0]
+    raise VaultError(f"no user or group named {who!r}")
+
+
+def add_member(api: KattaApi, vault_id: str, who: str, role: str = "MEMBER") -> AuthorityDto:
+    authority = find_authority(api, who)
+    if authority.get("type") == "GROUP":
+        api.add_group(vault_id, authority["id"], role)  # type: ignore[arg-type]
+    else:
+        api.add_user(vault_id, authority["id"], role)  # type: ignore[arg-type]
+    return authority
+
+
+def remove_member(api: KattaApi, vault_id: str, who: str) -> MemberDto:
+    wanted = who.strip().casefold()
+    members = api.members(vault_id)
+    matches = [m for m in members if str(m.get("id", "")).casefold() == wanted] or \
+              [m for m in members if str(m.get("name", "")).casefold() == wanted] or \
+              [m for m in members if str(m.get("name", "")).casefold().startswith(wanted)]
+    if not matches:
+        raise VaultError(f"{who!r} is not a direct member of this vault")
+    if len(matches) > 1:
+        raise VaultError(f"{who!r} matches several members; give the id")
+    api.remove_member(vault_id, matches[0]["id"])
+    return matches[0]
+
+
+def grant_access(api: KattaApi, unlocked: UnlockedVault, who: Sequence[str] = ()) -> list[MemberDto]:
+    """Encrypt the member key to each user awaiting a grant (all of them, or those named)."""
+    waiting: list[MemberDto] = list(api.users_requiring_access_grant(unlocked.id))  # type: ignore[arg-type]
+    if who:
+        chosen = []
+        for name in who:
+            wanted = name.strip().casefold()
+            match = [m for m in waiting if str(m.get("id", "")).casefold() == wanted
+                     or str(m.get("name", "")).casefold() == wanted]
+            if not match:
+                raise VaultError(f"{name!r} is not awaiting access: not a member, no user keys yet "
+                                 "(they must run `katta init`), or already granted")
+            chosen.extend(m for m in match if m not in chosen)
+        waiting = chosen
+    tokens: dict[str, str] = {}
+    for member in waiting:
+        public_key = member.get("ecdhPublicKey")
+        if not public_key:
+            continue
+        try:
+            tokens[member["id"]] = unlocked.keys.encrypt_for_user(public_key, owner=member.get("vaultRole") == "OWNER"
+                                                                  and unlocked.keys.is_owner)
+        except KattaCryptoError as exc:
+            raise VaultError(f"the public key of {member.get('name')} is unusable ({exc})") from None
+    if tokens:
+        api.grant_access(unlocked.id, tokens)
+    return [m for m in waiting if m.get("id") in tokens]
+
+
+# -- unlocking and storage -------------------------------------------------------------------
+
+def unlock_vault(api: KattaApi, connection: Connection, vault_id: str) -> UnlockedVault:
+    """Access token → member key → ``vault.uvf`` → seeds."""
+    vault = api.get_vault(vault_id)
+    token = api.access_token(vault_id)
+    try:
+        payload = connection.user_keys.decrypt_access_token(token)
+    except DecryptionFailed:
+        raise VaultError("your access token for this vault does not open with your user keys "
+                         "(were your keys reset? ask an owner to grant access again)") from None
+    document = vault.get("uvfMetadataFile") or api.vault_uvf(vault_id)
+    keys = VaultKeys.from_access_token(payload, vault.get("uvfKeySet") or api.vault_jwks(vault_id))
+    try:
+        metadata = keys.decrypt_metadata(document)
+    except DecryptionFailed:
+        raise VaultError("vault.uvf does not open with the member key from your access token") from None
+    return UnlockedVault(vault=vault, keys=keys, uvf=UvfVault(metadata))
+
+
+def open_bucket(api: KattaApi, unlocked: UnlockedVault) -> Bucket:
+    """The vault's bucket through the profile's access role."""
+    provider = unlocked.storage.get("provider")
+    if not provider:
+        raise VaultError("vault.uvf names no storage profile (cloud.katta.storage.provider)")
+    profile = api.get_storage_profile(str(provider))
+    token = api.s3_token(unlocked.id)["access_token"]
+    credentials = assume_role(profile, profile.get("stsRoleAccessBucketAssumeRoleWithWebIdentity", ""), token)
+    return Bucket(s3_client(profile, credentials), bucket_name(profile, unlocked.id))
+
+
+def resolve_vault(api: KattaApi, wanted: str) -> dict[str, Any]:
+    """An accessible vault by id or by (unique) name."""
+    vaults: Iterable[dict[str, Any]] = api.accessible_vaults()  # type: ignore[assignment]
+    vaults = list(vaults)
+    text = wanted.strip()
+    try:
+        canonical = str(uuid.UUID(text))
+    except ValueError:
+        canonical = None
+    matches = [v for v in vaults if v.get("id") == canonical] if canonical else []
+    matches = matches or [v for v in vaults if v.get("name") == text] or \
+        [v for v in vaults if str(v.get("name", "")).casefold() == text.casefold()]
+    if not matches:
+        raise VaultError(f"you have no vault {wanted!r}; see `katta vault list`")
+    if len(matches) > 1:
+        raise VaultError(f"several of your vaults are named {wanted!r}; use the id")
+    return matches[0]
