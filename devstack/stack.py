@@ -101,6 +101,8 @@ def main() -> int:
         seaweed = start_seaweed(issuer=env["KATTA_PUBLIC_BASE_URL"], port=S3_PORT)
         stack.processes.append(("seaweed", seaweed.process))
         env.update(seaweed.server_environment())
+        # An S3 STS storage profile on this SeaweedFS, so `katta vault create` works at once.
+        subprocess.run([python, "-m", "devstack.seed_profile"], cwd=ROOT, env=env, check=True)
         idp = stack.start("idp", [python, "-m", "devstack.idp", "--host", HOST, "--port", str(IDP_PORT)], env)
         wait_for(f"http://{HOST}:{IDP_PORT}/realms/katta/.well-known/openid-configuration", "dev IdP", idp)
         api = stack.start("api", [str(Path(python).parent / "chalice"), "local", "--stage", "local",

@@ -1,8 +1,9 @@
 """The run command's stack, over HTTP only: what a new user sees after `scripts/run-local`.
 
 Starts ``devstack.stack`` (moto server, dev IdP, ``chalice local``) on its fixed ports, checks the
-foundation's promises, stops it with SIGINT and checks that nothing is left behind — twice, since
-a second run must not trip over the first.
+foundation's promises, runs ``katta demo`` (alice and bob, a vault on the seeded SeaweedFS storage
+profile), stops it with SIGINT and checks that nothing is left behind — twice, since a second run
+must not trip over the first.
 """
 from __future__ import annotations
 
@@ -68,13 +69,24 @@ def assert_invalid_token(response: requests.Response, case: str) -> None:
     assert response.json()["status"] == 401
 
 
-def test_run_command_stack_twice():
-    for _run in range(2):
+def test_run_command_stack_twice(tmp_path):
+    for run in range(2):
         process = start_stack()
         try:
             check_foundation()
+            check_demo(tmp_path / f"run{run}")
         finally:
             stop_stack(process)
+
+
+def check_demo(config_dir: Path) -> None:
+    """What a new user tries first: the whole sequence, on the storage profile the stack seeded."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KATTA_", "AWS_"))}
+    env["KATTA_KEYCHAIN"] = "file"
+    demo = subprocess.run([str(Path(sys.executable).parent / "katta"), "--config-dir", str(config_dir), "demo"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "Hello bob!" in demo.stdout and "Demo complete" in demo.stdout
 
 
 def check_foundation() -> None:

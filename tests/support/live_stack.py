@@ -10,6 +10,11 @@ Use the ``live_stack`` fixture (``from tests.support.live_stack import live_stac
 shared by the whole test session — started on first use, stopped at exit; the child also exits
 when its stdin closes, so it never outlives pytest. Tests isolate themselves by user name
 (``stack.new_user()``), not by restarting the stack.
+
+With storage (the ``live_storage_stack`` fixture, a second shared stack) the child also runs
+SeaweedFS (S3 + STS) trusting the API's issuer, gives the API ``seaweed.server_environment()``
+and seeds an S3 STS storage profile on it; ``stack.storage`` says where and how to reach it
+with SeaweedFS's admin identity (to inspect buckets as an attacker with storage access would).
 """
 from __future__ import annotations
 
@@ -17,8 +22,11 @@ import atexit
 import itertools
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +37,31 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 READY = "KATTA-LIVE-API "
+STORAGE = "KATTA-LIVE-STORAGE "
+WITH_STORAGE_ENV = "KATTA_LIVE_WITH_SEAWEED"
+
+
+@dataclass(frozen=True)
+class LiveStorage:
+    """The stack's SeaweedFS and the storage profile seeded on it."""
+
+    endpoint_url: str
+    admin_access_key: str
+    admin_secret_key: str = field(repr=False)
+    bucket_prefix: str = "katta-"
+    profile_id: str = ""
+
+    def admin_s3(self):  # type: ignore[no-untyped-def]
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(
+            "s3", endpoint_url=self.endpoint_url, region_name="us-east-1",
+            aws_access_key_id=self.admin_access_key, aws_secret_access_key=self.admin_secret_key,
+            aws_session_token=None, config=Config(s3={"addressing_style": "path"}))
+
+    def bucket(self, vault_id: str) -> str:
+        return self.bucket_prefix + vault_id
 
 
 @dataclass
@@ -38,6 +71,7 @@ class LiveStack:
     api_url: str
     process: subprocess.Popen
     log: list[str] = field(default_factory=list)
+    storage: Optional[LiveStorage] = None
     _names: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -74,13 +108,16 @@ def child_environment(issuer: str) -> dict[str, str]:
     return env
 
 
-def start_live_stack(timeout: float = 60.0) -> LiveStack:
+def start_live_stack(timeout: float = 60.0, *, storage: bool = False) -> LiveStack:
     from devstack.idp import DevIdP
 
     idp = DevIdP()
     handle = idp.serve(HOST, 0)
+    env = child_environment(idp.issuer)
+    if storage:
+        env[WITH_STORAGE_ENV] = "1"
     process = subprocess.Popen([sys.executable, "-m", "tests.support.live_stack"], cwd=ROOT,
-                               env=child_environment(idp.issuer), stdin=subprocess.PIPE,
+                               env=env, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log: list[str] = []
     ready: dict[str, str] = {}
@@ -90,6 +127,8 @@ def start_live_stack(timeout: float = 60.0) -> LiveStack:
         assert process.stdout is not None
         for line in process.stdout:
             log.append(line.rstrip())
+            if line.startswith(STORAGE):
+                ready["storage"] = line[len(STORAGE):].strip()
             if line.startswith(READY) and not done.is_set():
                 ready["url"] = line[len(READY):].strip()
                 done.set()
@@ -100,25 +139,37 @@ def start_live_stack(timeout: float = 60.0) -> LiveStack:
         process.kill()
         handle.stop()
         raise RuntimeError("the live API did not start:\n" + "\n".join(log[-40:]))
-    return LiveStack(idp=idp, idp_handle=handle, api_url=ready["url"], process=process, log=log)
+    live_storage = LiveStorage(**json.loads(ready["storage"])) if "storage" in ready else None
+    if storage and live_storage is None:
+        process.kill()
+        handle.stop()
+        raise RuntimeError("the live API started without its storage:\n" + "\n".join(log[-40:]))
+    return LiveStack(idp=idp, idp_handle=handle, api_url=ready["url"], process=process, log=log,
+                     storage=live_storage)
 
 
-_shared: Optional[LiveStack] = None
+_shared: dict[bool, LiveStack] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_live_stack() -> LiveStack:
-    global _shared
+def shared_live_stack(storage: bool = False) -> LiveStack:
     with _shared_lock:
-        if _shared is None or _shared.process.poll() is not None:
-            _shared = start_live_stack()
-            atexit.register(_shared.stop)
-        return _shared
+        stack = _shared.get(storage)
+        if stack is None or stack.process.poll() is not None:
+            stack = _shared[storage] = start_live_stack(storage=storage)
+            atexit.register(stack.stop)
+        return stack
 
 
 @pytest.fixture
 def live_stack() -> LiveStack:
     return shared_live_stack()
+
+
+@pytest.fixture
+def live_storage_stack() -> LiveStack:
+    """A live stack whose API reaches SeaweedFS through a seeded S3 STS storage profile."""
+    return shared_live_stack(storage=True)
 
 
 # -- the child process -------------------------------------------------------------------------
@@ -147,18 +198,40 @@ def _serve_api() -> None:
     server = ThreadedHTTPServer((HOST, 0), handler)
     url = f"http://{HOST}:{server.server_address[1]}"
     os.environ["KATTA_PUBLIC_BASE_URL"] = url
+    seaweed = _start_storage(url) if os.environ.get(WITH_STORAGE_ENV) == "1" else None
     import app  # reads the settings: the environment is complete now
 
     holder["app"] = app.app
     holder["config"] = Config(chalice_stage="local", user_provided_params={"lambda_timeout": 29})
 
-    def exit_with_parent() -> None:
-        sys.stdin.read()  # returns when the parent closes the pipe or dies
+    def exit_now(*_args: object) -> None:
+        if seaweed is not None:  # weed runs in its own session: it would outlive us
+            seaweed.stop()
+            shutil.rmtree(seaweed.state_dir, ignore_errors=True)
         os._exit(0)
 
+    def exit_with_parent() -> None:
+        sys.stdin.read()  # returns when the parent closes the pipe or dies
+        exit_now()
+
+    signal.signal(signal.SIGTERM, exit_now)
     threading.Thread(target=exit_with_parent, daemon=True).start()
     print(READY + url, flush=True)
     server.serve_forever()
+
+
+def _start_storage(issuer: str):  # type: ignore[no-untyped-def]
+    """SeaweedFS trusting ``issuer``, its settings in our environment, a storage profile seeded."""
+    from devstack.seaweed import start_seaweed
+    from devstack.seed_profile import seed_storage_profile
+
+    seaweed = start_seaweed(issuer=issuer, port=0, state_dir=tempfile.mkdtemp(prefix="katta-live-seaweed-"))
+    os.environ.update(seaweed.server_environment())
+    profile = seed_storage_profile(os.environ["KATTA_TABLE_NAME"])
+    print(STORAGE + json.dumps({"endpoint_url": seaweed.endpoint_url, "admin_access_key": seaweed.admin.access_key,
+                                "admin_secret_key": seaweed.admin.secret_key,
+                                "bucket_prefix": seaweed.bucket_prefix, "profile_id": profile["id"]}), flush=True)
+    return seaweed
 
 
 if __name__ == "__main__":

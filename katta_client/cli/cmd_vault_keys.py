@@ -1,0 +1,175 @@
+"""``katta vault create|use|add|remove|grant|archive|unlock``: the commands that need vault keys.
+
+They join ``katta vault list|show|members`` (``cmd_vault``) in the same ``vault`` group.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+
+from .context import Context
+from .errors import CliError
+from .output import fields, table
+from .vault_session import (
+    CurrentVaults,
+    add_vault_option,
+    connect,
+    run_explained,
+    selected_vault,
+    unlock_selected,
+    vault_commands,
+)
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    commands = vault_commands(subparsers)
+
+    create = commands.add_parser("create", parents=[common], help="create a vault, its keys and its bucket")
+    create.add_argument("name", metavar="NAME")
+    create.add_argument("--description", default="", help="a description shown to members")
+    create.add_argument("--profile", metavar="ID", help="storage profile id (default: the first S3 STS profile)")
+    create.add_argument("--region", help="bucket region (default: the profile's default region)")
+    create.set_defaults(handler=run_explained(run_create))
+
+    use = commands.add_parser("use", parents=[common], help="make a vault the current one for later commands")
+    use.add_argument("vault", metavar="NAME|ID")
+    use.set_defaults(handler=run_explained(run_use))
+
+    add = commands.add_parser("add", parents=[common], help="add a user or group as a member")
+    add.add_argument("who", metavar="USER", help="user or group: id, name, or unique start of the name")
+    add.add_argument("--owner", action="store_true", help="add as OWNER instead of MEMBER")
+    add_vault_option(add)
+    add.set_defaults(handler=run_explained(run_add))
+
+    remove = commands.add_parser("remove", parents=[common], help="remove a direct member")
+    remove.add_argument("who", metavar="USER")
+    add_vault_option(remove)
+    remove.set_defaults(handler=run_explained(run_remove))
+
+    grant = commands.add_parser("grant", parents=[common],
+                                help="give members their access token (default: everyone awaiting one)")
+    grant.add_argument("who", metavar="USER", nargs="*")
+    add_vault_option(grant)
+    grant.set_defaults(handler=run_explained(run_grant))
+
+    archive = commands.add_parser("archive", parents=[common], help="archive a vault (no more access)")
+    archive.add_argument("--undo", action="store_true", help="reactivate an archived vault")
+    add_vault_option(archive)
+    archive.set_defaults(handler=run_explained(run_archive))
+
+    unlock = commands.add_parser("unlock", parents=[common],
+                                 help="check that you can unlock a vault and show what was unlocked")
+    add_vault_option(unlock)
+    unlock.set_defaults(handler=run_explained(run_unlock))
+
+
+def run_create(ctx: Context, args: argparse.Namespace) -> int:
+    from ..vaults import choose_profile, create_vault
+
+    name = args.name.strip()
+    if not name:
+        raise CliError("give the vault a name")
+    connection = connect(ctx)
+    profile = choose_profile(ctx.api, args.profile)
+    with ctx.err.status(f"Creating vault {name} on {profile.get('name')}…") if not ctx.json_output else contextlib.nullcontext():
+        unlocked = create_vault(ctx.api, connection, name, profile, description=args.description, region=args.region)
+    CurrentVaults(ctx).set(unlocked.id, unlocked.name)
+    storage = unlocked.storage
+    if ctx.json_output:
+        ctx.emit_json({"id": unlocked.id, "name": unlocked.name, "storageProfile": profile.get("id"),
+                       "bucket": storage.get("defaultPath"), "region": storage.get("region")})
+        return 0
+    ctx.out.print(f"Created vault {unlocked.name} ({unlocked.id}); it is now the current vault.", markup=False)
+    ctx.out.print(fields((("Storage profile", f"{profile.get('name')} ({profile.get('id')})"),
+                          ("Bucket", storage.get("defaultPath")), ("Region", storage.get("region")))))
+    return 0
+
+
+def run_use(ctx: Context, args: argparse.Namespace) -> int:
+    vault = selected_vault(ctx, args)
+    CurrentVaults(ctx).set(vault["id"], vault.get("name", ""))
+    if ctx.json_output:
+        ctx.emit_json({"id": vault["id"], "name": vault.get("name")})
+    else:
+        ctx.out.print(f"The current vault is now {vault.get('name')} ({vault['id']}).", markup=False)
+    return 0
+
+
+def run_add(ctx: Context, args: argparse.Namespace) -> int:
+    from ..vaults import add_member
+
+    vault = selected_vault(ctx, args)
+    authority = add_member(ctx.api, vault["id"], args.who, "OWNER" if args.owner else "MEMBER")
+    if ctx.json_output:
+        ctx.emit_json({"vault": vault["id"], "added": authority, "role": "OWNER" if args.owner else "MEMBER"})
+        return 0
+    ctx.out.print(f"Added {authority.get('name')} ({authority.get('id')}) to {vault.get('name')}. "
+                  "Run `katta vault grant` to give them the vault key.", markup=False)
+    return 0
+
+
+def run_remove(ctx: Context, args: argparse.Namespace) -> int:
+    from ..vaults import remove_member
+
+    vault = selected_vault(ctx, args)
+    member = remove_member(ctx.api, vault["id"], args.who)
+    if ctx.json_output:
+        ctx.emit_json({"vault": vault["id"], "removed": member.get("id")})
+        return 0
+    ctx.out.print(f"Removed {member.get('name')} from {vault.get('name')}. Files they already read stay "
+                  "readable to them; the vault key is not rotated.", markup=False)
+    return 0
+
+
+def run_grant(ctx: Context, args: argparse.Namespace) -> int:
+    from ..vaults import grant_access
+
+    unlocked = unlock_selected(ctx, args)
+    granted = grant_access(ctx.api, unlocked, args.who)
+    if ctx.json_output:
+        ctx.emit_json({"vault": unlocked.id, "granted": [{"id": m.get("id"), "name": m.get("name")}
+                                                         for m in granted]})
+        return 0
+    if not granted:
+        ctx.out.print("Nobody is awaiting access (members need user keys first: `katta init`).", markup=False)
+        return 0
+    ctx.out.print(f"Granted access to {unlocked.name}:", markup=False)
+    ctx.out.print(table(("ID", "NAME", "ROLE"), ((m.get("id"), m.get("name"), m.get("vaultRole")) for m in granted)))
+    return 0
+
+
+def run_archive(ctx: Context, args: argparse.Namespace) -> int:
+    vault = selected_vault(ctx, args)
+    result = ctx.api.set_archived(vault["id"], not args.undo)
+    if ctx.json_output:
+        ctx.emit_json(result)
+        return 0
+    state = "reactivated" if args.undo else "archived"
+    ctx.out.print(f"Vault {vault.get('name')} ({vault['id']}) is {state}.", markup=False)
+    return 0
+
+
+def run_unlock(ctx: Context, args: argparse.Namespace) -> int:
+    unlocked = unlock_selected(ctx, args)
+    metadata = unlocked.uvf.metadata
+    storage = unlocked.storage
+    summary = {"id": unlocked.id, "name": unlocked.name, "owner": unlocked.keys.is_owner,
+               "recoveryKeyId": unlocked.keys.recovery_key_id, "seeds": len(metadata.seeds),
+               "fileFormat": "AES-256-GCM-32k", "nameFormat": "AES-SIV-512-B64URL",
+               "rootDirectory": unlocked.uvf.dir_prefix(unlocked.uvf.root_dir_id),
+               "storageProfile": storage.get("provider"), "bucket": storage.get("defaultPath")}
+    if ctx.json_output:
+        ctx.emit_json(summary)
+        return 0
+    ctx.out.print(f"Unlocked {unlocked.name}: the member key opened vault.uvf (nothing was stored on disk).",
+                  markup=False)
+    ctx.out.print(fields((
+        ("Vault", f"{unlocked.name} ({unlocked.id})"),
+        ("Access", "owner (member key + recovery key)" if unlocked.keys.is_owner else "member (member key)"),
+        ("Recovery key", summary["recoveryKeyId"]),
+        ("Seeds", summary["seeds"]),
+        ("Formats", "AES-256-GCM-32k content, AES-SIV-512-B64URL names"),
+        ("Root directory", summary["rootDirectory"]),
+        ("Bucket", f"{storage.get('defaultPath')} (profile {storage.get('provider')})"),
+    )))
+    return 0
