@@ -1,12 +1,13 @@
 """``katta vault list|show|members`` (the commands that need only the API).
 
-``create``, ``add``, ``remove``, ``grant``, ``archive`` and ``unlock`` need the vault crypto
-and are added beside these."""
+``create``, ``add``, ``remove``, ``grant``, ``archive`` and ``unlock`` need the vault crypto;
+they live in ``cmd_vault_keys`` and join this group."""
 from __future__ import annotations
 
 import argparse
 import uuid
 
+from . import cmd_vault_keys
 from .context import Context
 from .errors import CliError
 from .output import fields, table
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     members = commands.add_parser("members", parents=[common], help="list a vault's members")
     members.add_argument("vault_id", metavar="VAULT_ID")
     members.set_defaults(handler=run_members)
+    cmd_vault_keys.add_commands(commands, common)
 
 
 def vault_id(value: str) -> str:

@@ -1,6 +1,7 @@
 """``katta vault create|use|add|remove|grant|archive|unlock``: the commands that need vault keys.
 
-They join ``katta vault list|show|members`` (``cmd_vault``) in the same ``vault`` group.
+``cmd_vault`` owns the ``vault`` group and calls :func:`add_commands` to put these beside
+``list|show|members``.
 """
 from __future__ import annotations
 
@@ -17,13 +18,10 @@ from .vault_session import (
     run_explained,
     selected_vault,
     unlock_selected,
-    vault_commands,
 )
 
 
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    commands = vault_commands(subparsers)
-
+def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     create = commands.add_parser("create", parents=[common], help="create a vault, its keys and its bucket")
     create.add_argument("name", metavar="NAME")
     create.add_argument("--description", default="", help="a description shown to members")

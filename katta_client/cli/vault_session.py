@@ -19,12 +19,6 @@ from .errors import CliError
 VAULTS_FILE = "vaults.json"
 
 
-def vault_commands(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """The ``katta vault`` group's own subcommands, registered by ``cmd_vault``, to add ours beside them."""
-    vault = subparsers.choices["vault"]
-    return next(a for a in vault._actions if isinstance(a, argparse._SubParsersAction))
-
-
 def add_vault_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vault", metavar="NAME|ID",
                         help="the vault (default: the current one, see `katta vault use`)")
