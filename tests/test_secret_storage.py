@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import traceback
 
 import boto3
 import pytest
@@ -22,14 +23,25 @@ def _raw_secret_item(world, username: str) -> dict:
     return boto3.client("dynamodb").get_item(TableName="katta-test", Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
 
 
-def test_twenty_concurrent_first_requests_get_one_secret(world):
+def test_twenty_concurrent_first_requests_get_one_secret(world, monkeypatch):
+    # moto's TransactWriteItems deep-copies its tables and is not thread-safe, so transactions
+    # (spent jti + audit event, ring creation) take turns; the reads and the conditional put
+    # that creates the secret still race.
+    from chalicelib.store.table import Table
+    moto_lock, commit = threading.Lock(), Table.commit
+
+    def one_transaction_at_a_time(table, transaction):
+        with moto_lock:
+            return commit(table, transaction)
+
+    monkeypatch.setattr(Table, "commit", one_transaction_at_a_time)
     backend = world.register()
     deps.pop_keys().active("sig")  # the POP ring exists before traffic (its rotation job makes it)
     service = deps.secret_server()
     requests = [ExchangeRequest(world.user_token("carol"), backend.client_id, backend.client_assertion(), None)
                 for _ in range(20)]
     tokens: list[str] = []
-    failures: list[BaseException] = []
+    failures: list[str] = []
     start = threading.Barrier(len(requests))
 
     def exchange(request: ExchangeRequest) -> None:
@@ -37,14 +49,14 @@ def test_twenty_concurrent_first_requests_get_one_secret(world):
         try:
             tokens.append(service.exchange(request)["access_token"])
         except BaseException as error:  # noqa: BLE001 — reported below
-            failures.append(error)
+            failures.append("".join(traceback.format_exception(error)))
 
     threads = [threading.Thread(target=exchange, args=(r,)) for r in requests]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert not failures, failures
+    assert not failures, failures[0]
     secrets = {backend.open_release(token).secret for token in tokens}
     assert len(tokens) == 20 and len(secrets) == 1
     assert sum(e["secretCreated"] for e in world.audit_events("SECRET_RELEASE")) == 1
