@@ -184,7 +184,7 @@ def free_port_pairs(count: int, exclude: frozenset[int] = frozenset()) -> list[i
             probe.close()
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -320,7 +320,7 @@ def start_seaweed(issuer: str = DEFAULT_ISSUER, jwks_uri: str | None = None,
     if port:
         if port + GRPC_OFFSET > 65535:
             raise ValueError(f"port {port}: SeaweedFS also listens on port + {GRPC_OFFSET} (gRPC), which must exist")
-        busy = [number for number in (port, port + GRPC_OFFSET) if not _port_free(number)]
+        busy = [number for number in (port, port + GRPC_OFFSET) if not port_free(number)]
         if busy:
             raise OSError(f"port {busy[0]} is in use: is another SeaweedFS (or local stack) running?")
     state_dir = Path(state_dir)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from devstack.seaweed import GRPC_OFFSET, port_free, start_seaweed
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".devstack"
@@ -31,16 +32,6 @@ def local_environment() -> dict[str, str]:
     env.pop("AWS_SESSION_TOKEN", None)
     env.pop("AWS_PROFILE", None)
     return env
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 def wait_for(url: str, name: str, process: subprocess.Popen, seconds: float = 60) -> None:
@@ -82,7 +73,7 @@ class Stack:
 
 
 def main() -> int:
-    busy = [port for port in (MOTO_PORT, IDP_PORT, API_PORT, S3_PORT, S3_PORT + 10000) if not port_free(port)]
+    busy = [port for port in (MOTO_PORT, IDP_PORT, API_PORT, S3_PORT, S3_PORT + GRPC_OFFSET) if not port_free(port)]
     if busy:
         print(f"ports in use: {', '.join(map(str, busy))} — is another local stack running?", file=sys.stderr)
         return 1
@@ -95,8 +86,6 @@ def main() -> int:
         moto = stack.start("moto", [python, "-m", "moto.server", "-H", HOST, "-p", str(MOTO_PORT)], env)
         wait_for(f"http://{HOST}:{MOTO_PORT}/moto-api/", "moto", moto)
         subprocess.run([python, "-m", "devstack.bootstrap_aws"], cwd=ROOT, env=env, check=True)
-        from devstack.seaweed import start_seaweed
-
         # SeaweedFS fetches our JWKS only on the first STS call, so it may start before the API.
         seaweed = start_seaweed(issuer=env["KATTA_PUBLIC_BASE_URL"], port=S3_PORT)
         stack.processes.append(("seaweed", seaweed.process))
