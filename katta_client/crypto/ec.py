@@ -128,12 +128,16 @@ def public_key_from_jwk(jwk: object, what: str = "epk") -> ec.EllipticCurvePubli
     y = b64url_decode(jwk.get("y"), f"{what}.y")
     if len(x) != _COORD_LEN or len(y) != _COORD_LEN:
         raise InvalidKey(f"{what} coordinates have the wrong length for P-384")
+    x_int, y_int = int.from_bytes(x, "big"), int.from_bytes(y, "big")
     try:
-        return ec.EllipticCurvePublicNumbers(
-            int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP384R1()
-        ).public_key()
+        key = ec.EllipticCurvePublicNumbers(x_int, y_int, ec.SECP384R1()).public_key()
     except ValueError:
         raise InvalidKey(f"{what} is not a valid point on P-384") from None
+    # OpenSSL reduces coordinates mod p: x + p would pass as x. SEC 1 §2.3.4 wants both below p.
+    numbers = key.public_numbers()
+    if (numbers.x, numbers.y) != (x_int, y_int):
+        raise InvalidKey(f"{what} coordinates are not below the field prime of P-384")
+    return key
 
 
 def public_key_to_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:

@@ -1,0 +1,672 @@
+"""The attack catalog (DESIGN §3, §14; docs/attack-catalog.md): one test per attack and surface.
+
+Every token-accepting surface gets every attack that applies to it, and must answer with its
+exact refusal — never a success, never a 5xx:
+
+* API bearer tokens: 401 with ``WWW-Authenticate: Bearer … error="invalid_token"``;
+* ``POST /secret-server/token-exchange``: subject tokens 400 ``invalid_grant``, client
+  assertions 401 ``invalid_client`` with a ``private_key_jwt`` challenge;
+* the resource-server helper's verification of our release tokens: ``InvalidRelease``;
+* JWE request bodies to a POP key: 400 problem JSON; oversized bodies 413;
+* the client's JWE parsing: ``UnsafeParameter``, ``InvalidKey`` or ``InvalidFormat``.
+
+Each surface also has a control test: its genuine token is accepted, so that every refusal
+here is a refusal of the attack and not of a broken recipe. The app runs once per module
+(moto, one table, one registered IdP and backend): every attack is refused and changes nothing.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+import pytest
+from joserfc import jwe
+from joserfc.jwk import ECKey
+
+from katta_client import crypto
+from katta_client.crypto import InvalidFormat, InvalidKey, UnsafeParameter
+from katta_client.crypto import jwe as client_jwe
+from katta_client.resource_server import InvalidRelease, ResourceServer, ResourceServerKeys
+from tests.support import attacks
+from tests.support.attacks import JWS_ATTACKS, P256, P384, Recipe, forged_jwe, invalid_epks, with_protected
+from tests.support.katta_keys import DeviceKeys, UserKeys, new_vault_id, vault_dto
+from tests.support.tokens import TokenIssuer
+
+BASE_URL = "https://katta.test"
+SECRET_AUDIENCE = "secret-server"
+SECRET_TOKEN_ENDPOINT = BASE_URL + "/secret-server/token-exchange"
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+JOSE = "application/jose"
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+# -- the app, once per module ---------------------------------------------------------------------
+
+@dataclass
+class Env:
+    client: Any
+    issuer: TokenIssuer
+    idp: Any
+    backend_id: str
+    backend_keys: ResourceServerKeys
+    alice_keys: UserKeys
+    vault_id: str
+
+    def call(self, method: str, path: str, *, token: str | None = None, body: Any = None,
+             content_type: str = JSON, headers: dict[str, str] | None = None):
+        sent = {"Content-Type": content_type, **(headers or {})}
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        return self.client.http.request(method, path, headers=sent, body=body or b"")
+
+    def alice(self, **claims: Any) -> str:
+        return self.issuer.token("alice", **claims)
+
+    def assertion(self, **claims: Any) -> str:
+        return attacks.sign({"alg": "ES256", "kid": self.backend_keys.signing.kid},
+                            {**assertion_claims(self.backend_id), **claims}, self.backend_keys.signing)
+
+    def subject(self) -> str:
+        return self.idp.mint("alice", aud=SECRET_AUDIENCE)
+
+    def ours(self, claims: dict[str, Any]) -> str:
+        """A token signed by our own POP key (as s3-token and the exchanges sign theirs)."""
+        from chalicelib import deps
+        return deps.pop_keys().sign_jwt({**claims, "exp": int(time.time()) + 120})
+
+
+def assertion_claims(client_id: str) -> dict[str, Any]:
+    now = int(time.time())
+    return {"iss": client_id, "sub": client_id, "aud": SECRET_TOKEN_ENDPOINT, "iat": now, "exp": now + 60,
+            "jti": uuid.uuid4().hex}
+
+
+@pytest.fixture(scope="module")
+def env():
+    from moto import mock_aws
+
+    from chalicelib import deps
+
+    with mock_aws():
+        with pytest.MonkeyPatch.context() as patch:
+            yield from _app(patch)
+        deps.reset()  # after the patches are undone: reset() clears the real accessors
+
+
+def _app(patch: pytest.MonkeyPatch):
+    import boto3
+    from chalice.test import Client
+
+    from chalicelib import deps
+    from chalicelib.auth.jwks import JwksCache
+    from chalicelib.settings import get_settings
+    from chalicelib.store.schema import create_table
+    from devstack.idp import DevIdP
+    from tests.support.kms import create_management_key
+
+    deps.reset()
+    create_table(boto3.client("dynamodb"), os.environ["KATTA_TABLE_NAME"])
+    create_management_key()
+    issuer = TokenIssuer()
+    cache = JwksCache(get_settings(), fetch=issuer.fetch)
+    patch.setattr(deps, "jwks", lambda: cache)
+    # Registered key sets are inline here: the secret server must never fetch anything.
+    offline = JwksCache(get_settings(), fetch=_no_fetch)
+    patch.setattr(deps, "secret_server_jwks", lambda: offline)
+    import app
+    with Client(app.app) as client:
+        yield _populate(client, issuer, DevIdP())
+
+
+def _no_fetch(url: str) -> Any:
+    raise OSError(f"the secret server tried to fetch {url}")
+
+
+def _populate(client, issuer: TokenIssuer, idp) -> Env:
+    admin = {"Authorization": "Bearer " + issuer.token("root", realm_access={"roles": ["user", "admin"]}),
+             "Content-Type": JSON}
+    response = client.http.put("/secret-server/admin/idps", headers=admin, body=json.dumps(
+        {"issuer": idp.issuer, "audience": SECRET_AUDIENCE, "jwks": idp.jwks(), "algorithms": ["ES256"]}))
+    assert response.status_code == 201, response.body
+    backend_id, keys = "notes-backend", ResourceServerKeys.generate()
+    response = client.http.put(f"/secret-server/admin/resource-servers/{backend_id}", headers=admin,
+                               body=json.dumps({"jwks": keys.public_jwks()}))
+    assert response.status_code in (200, 201), response.body
+    world = Env(client, issuer, idp, backend_id, keys, UserKeys.generate(), new_vault_id())
+    alice = {"Authorization": "Bearer " + world.alice(), "Content-Type": JSON}
+    assert client.http.put("/api/users/me", headers=alice, body=json.dumps(world.alice_keys.user_dto())).status_code == 201
+    assert client.http.put(f"/api/vaults/{world.vault_id}", headers=alice,
+                           body=json.dumps(vault_dto(world.vault_id))).status_code == 201
+    return world
+
+
+# -- JWS surfaces -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int | None
+    headers: dict[str, str]
+    body: Any
+    error: Exception | None = None
+
+
+def _outcome(response) -> Outcome:
+    try:
+        body = json.loads(response.body) if response.body else None
+    except ValueError:
+        body = response.body
+    return Outcome(response.status_code, dict(response.headers), body)
+
+
+def _release_token(env: Env, claims: dict[str, Any], key: Any, header: dict[str, Any] | None = None) -> str:
+    return attacks.sign({"alg": "ES256", "kid": key.kid, "typ": "secret+jwt", **(header or {})}, claims, key)
+
+
+class Surface:
+    """One place that accepts a JWS: how its genuine token is made, sent and refused."""
+
+    name: str
+    # attack -> (status, error) where this surface refuses it differently from its default.
+    overrides: dict[str, tuple[int, str]] = {}
+    skips: frozenset[str] = frozenset()
+
+    def recipe(self, env: Env) -> Recipe: ...
+
+    def send(self, env: Env, token: str) -> Outcome: ...
+
+    def assert_accepted(self, outcome: Outcome) -> None: ...
+
+    def assert_refused(self, outcome: Outcome, attack: str) -> None: ...
+
+
+def _idp_claims(env: Env) -> dict[str, Any]:
+    return env.issuer.claims("alice")
+
+
+class ApiSurface(Surface):
+    def __init__(self, name: str, method: str, request: Callable[[Env], tuple[str, Any]], success: int) -> None:
+        self.name, self.method, self.request, self.success = name, method, request, success
+
+    def recipe(self, env: Env) -> Recipe:
+        return Recipe(key=env.issuer.key, claims=lambda: _idp_claims(env),
+                      foreign=lambda: env.ours({**_idp_claims(env), "iss": BASE_URL}),
+                      retype=lambda r: r.token(claims={"typ": "ID"}))
+
+    def send(self, env: Env, token: str) -> Outcome:
+        path, body = self.request(env)
+        return _outcome(env.call(self.method, path, token=token, body=body))
+
+    def assert_accepted(self, outcome: Outcome) -> None:
+        assert outcome.status == self.success, outcome.body
+
+    def assert_refused(self, outcome: Outcome, attack: str) -> None:
+        assert outcome.status == 401, (outcome.status, outcome.body)
+        assert outcome.headers["Content-Type"].startswith("application/problem+json")
+        challenge = outcome.headers["WWW-Authenticate"]
+        assert challenge.startswith('Bearer realm="katta"') and 'error="invalid_token"' in challenge, challenge
+
+
+def _oauth_refusal(outcome: Outcome, status: int, error: str) -> None:
+    assert (outcome.status, (outcome.body or {}).get("error")) == (status, error), outcome.body
+    assert outcome.headers["Content-Type"].startswith("application/json")
+    assert outcome.headers["Cache-Control"] == "no-store"
+    assert set(outcome.body) == {"error", "error_description"}
+
+
+def _secret_form(env: Env, subject: str, assertion: str) -> dict[str, str]:
+    return {"grant_type": TOKEN_EXCHANGE, "subject_token": subject, "subject_token_type": JWT_TOKEN_TYPE,
+            "audience": env.backend_id, "client_assertion_type": JWT_BEARER, "client_assertion": assertion}
+
+
+def _secret_exchange(env: Env, form: dict[str, str]) -> Outcome:
+    return _outcome(env.call("POST", "/secret-server/token-exchange", body=urlencode(form), content_type=FORM))
+
+
+class SecretSubjectSurface(Surface):
+    name = "secret-exchange-subject-token"
+    # The form caps every parameter at 8192 characters before any token is read.
+    overrides = {"oversized-token": (400, "invalid_request")}
+
+    def recipe(self, env: Env) -> Recipe:
+        def claims() -> dict[str, Any]:
+            return attacks.segment_json(env.subject(), 1)
+        return Recipe(key=env.idp.signing_key, claims=claims, header={"typ": "JWT"},
+                      foreign=lambda: env.ours({**claims(), "iss": BASE_URL}),
+                      retype=lambda r: r.token(claims={"typ": "ID"}))
+
+    def send(self, env: Env, token: str) -> Outcome:
+        return _secret_exchange(env, _secret_form(env, token, env.assertion()))
+
+    def assert_accepted(self, outcome: Outcome) -> None:
+        assert outcome.status == 200 and outcome.body["issued_token_type"] == JWT_TOKEN_TYPE, outcome.body
+
+    def assert_refused(self, outcome: Outcome, attack: str) -> None:
+        _oauth_refusal(outcome, *self.overrides.get(attack, (400, "invalid_grant")))
+
+
+class SecretAssertionSurface(SecretSubjectSurface):
+    name = "secret-exchange-client-assertion"
+    overrides = {"oversized-token": (400, "invalid_request")}
+    skips = frozenset({"wrong-token-type"})  # an assertion has no token type to confuse
+
+    def recipe(self, env: Env) -> Recipe:
+        # Ours: a token of this service (iss = sub = our issuer) presented as the client's proof.
+        return Recipe(key=env.backend_keys.signing, claims=lambda: assertion_claims(env.backend_id),
+                      foreign=lambda: env.ours({**assertion_claims(env.backend_id), "iss": BASE_URL, "sub": BASE_URL}))
+
+    def send(self, env: Env, token: str) -> Outcome:
+        return _secret_exchange(env, _secret_form(env, env.subject(), token))
+
+    def assert_refused(self, outcome: Outcome, attack: str) -> None:
+        status, error = self.overrides.get(attack, (401, "invalid_client"))
+        _oauth_refusal(outcome, status, error)
+        if status == 401:
+            assert outcome.headers["WWW-Authenticate"].startswith('private_key_jwt realm="katta-secret-server"')
+
+
+class StaticJwks:
+    """The resource server's view of our ``/.well-known/jwks.json``; it never posts."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+
+    def post_form(self, url: str, form: dict[str, str]) -> tuple[int, Any]:
+        raise AssertionError("the helper must not call the token endpoint while verifying")
+
+    def get_json(self, url: str) -> Any:
+        assert url == BASE_URL + "/.well-known/jwks.json", url
+        return self.document
+
+
+# Our POP signing key as the helper sees it (the helper is tested without the app).
+SERVER_KEY = ECKey.generate_key("P-256", parameters={"use": "sig", "alg": "ES256"}, auto_kid=True)
+
+
+class ReleaseSurface(Surface):
+    """``katta_client.resource_server``: a backend verifying a release token of ours."""
+
+    name = "resource-server-release-token"
+    # The helper reads release tokens from our answers only (capped at MAX_RESPONSE_BYTES).
+    skips = frozenset({"oversized-token"})
+
+    def __init__(self) -> None:
+        self.keys = ResourceServerKeys.generate()
+
+    def helper(self) -> ResourceServer:
+        return ResourceServer("notes-backend", BASE_URL, self.keys,
+                              transport=StaticJwks({"keys": [SERVER_KEY.as_dict(private=False)]}))
+
+    def sealed_secret(self) -> str:
+        enc = self.keys.encryption
+        return jwe.encrypt_compact({"alg": "ECDH-ES+A256KW", "enc": "A256GCM", "kid": enc.kid}, os.urandom(32), enc,
+                                   algorithms=["ECDH-ES+A256KW", "A256GCM"])
+
+    def claims(self, secret: str | None = None) -> dict[str, Any]:
+        now = int(time.time())
+        return {"iss": BASE_URL, "sub": "alice", "aud": "notes-backend", "iat": now, "exp": now + 60,
+                "jti": uuid.uuid4().hex, "secret": {"notes-backend": secret or self.sealed_secret()}}
+
+    def recipe(self, env: Env) -> Recipe:
+        from devstack.idp import DevIdP
+        idp = DevIdP()
+        return Recipe(key=SERVER_KEY, claims=self.claims, header={"typ": "secret+jwt"}, leeway=30,
+                      # An IdP's token dressed as a release: every claim right, the key not ours.
+                      foreign=lambda: idp.sign(self.claims(), {"typ": "secret+jwt"}),
+                      # Another token of ours (an exchanged access token) addressed to the backend.
+                      retype=lambda r: r.token(header={"typ": "at+jwt"}))
+
+    def send(self, env: Env, token: str) -> Outcome:
+        try:
+            return Outcome(None, {}, self.helper().open_release(token))
+        except Exception as error:  # noqa: BLE001 — the type is what the test checks
+            return Outcome(None, {}, None, error)
+
+    def assert_accepted(self, outcome: Outcome) -> None:
+        assert outcome.error is None and len(outcome.body.secret) == 32, outcome.error
+
+    def assert_refused(self, outcome: Outcome, attack: str) -> None:
+        assert isinstance(outcome.error, InvalidRelease), repr(outcome.error)
+
+
+def _new_vault(env: Env) -> tuple[str, Any]:
+    vault_id = new_vault_id()
+    return f"/api/vaults/{vault_id}", vault_dto(vault_id)
+
+
+API_SURFACES = [
+    ApiSurface("api-get-users-me", "GET", lambda e: ("/api/users/me", None), 200),
+    ApiSurface("api-get-vaults-accessible", "GET", lambda e: ("/api/vaults/accessible", None), 200),
+    ApiSurface("api-put-users-me", "PUT", lambda e: ("/api/users/me", e.alice_keys.user_dto()), 201),
+    ApiSurface("api-put-vault", "PUT", _new_vault, 201),
+]
+JWS_SURFACES: list[Surface] = [*API_SURFACES, SecretSubjectSurface(),
+                               SecretAssertionSurface(), ReleaseSurface()]
+
+
+def _cases() -> list[Any]:
+    return [pytest.param(surface, attack, id=f"{surface.name}-{attack}")
+            for surface in JWS_SURFACES for attack in JWS_ATTACKS if attack not in surface.skips]
+
+
+@pytest.mark.parametrize("surface", [pytest.param(s, id=s.name) for s in JWS_SURFACES])
+def test_control_a_genuine_token_is_accepted(env, surface):
+    surface.assert_accepted(surface.send(env, surface.recipe(env).token()))
+
+
+@pytest.mark.parametrize("surface, attack", _cases())
+def test_forged_token_is_refused(env, surface, attack):
+    outcome = surface.send(env, JWS_ATTACKS[attack](surface.recipe(env)))
+    assert outcome.status is None or outcome.status < 500, outcome.body
+    surface.assert_refused(outcome, attack)
+
+
+def test_no_key_is_ever_fetched_from_a_token_header(env):
+    """jku/x5u name the attacker's URL: the only URL the API ever fetches is the issuer's configured JWKS."""
+    api = API_SURFACES[0]
+    for attack in ("jku-header", "x5u-header", "jwk-header", "x5c-header"):
+        assert api.send(env, JWS_ATTACKS[attack](api.recipe(env))).status == 401
+    assert set(env.issuer.fetches) == {env.issuer.issuer + "/protocol/openid-connect/certs"}
+
+
+# -- JWE request bodies to a POP enc key (PUT /api/storage/{vaultId}, Content-Type: application/jose) --
+
+def _pop_enc_jwk() -> dict[str, Any]:
+    from chalicelib import deps
+    keys = deps.pop_keys()
+    kid = keys.active("enc").kid
+    return next(k for k in keys.jwks()["keys"] if k["kid"] == kid)
+
+
+def _to_pop(jwk: dict[str, Any], plaintext: bytes) -> str:
+    key = ECKey.import_key(jwk)
+    return jwe.encrypt_compact({"alg": jwk["alg"], "enc": "A256GCM", "kid": jwk["kid"]}, plaintext, key,
+                               algorithms=[jwk["alg"], "A256GCM"])
+
+
+def _pop_header(jwk: dict[str, Any], **members: Any) -> dict[str, Any]:
+    valid_epk = attacks.valid_small_point_jwk(P256)
+    return {"alg": jwk["alg"], "enc": "A256GCM", "kid": jwk["kid"], "epk": valid_epk, **members}
+
+
+def _flattened(compact: str) -> str:
+    protected, encrypted_key, iv, ciphertext, tag = compact.split(".")
+    return json.dumps({"protected": protected, "encrypted_key": encrypted_key, "iv": iv,
+                       "ciphertext": ciphertext, "tag": tag})
+
+
+def _jws_instead(_: Any = None) -> str:
+    return attacks.sign({"alg": "ES256", "kid": attacks.ATTACKER_KEY.kid}, {"vaultId": "x"}, attacks.ATTACKER_KEY)
+
+
+POP_BODY_ATTACKS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "zip": lambda k: with_protected(_to_pop(k, b"{}"), zip="DEF"),
+    "pbes2-p2c-2^31": lambda k: forged_jwe(attacks.pbes2_header(kid=k["kid"])),
+    **{name: (lambda k, epk=epk: forged_jwe(_pop_header(k, epk=epk))) for name, epk in invalid_epks(P256).items()},
+    "alg-none": lambda k: forged_jwe({"alg": "none", "enc": "A256GCM", "kid": k["kid"]}, encrypted_key=False),
+    "alg-dir": lambda k: forged_jwe({"alg": "dir", "enc": "A256GCM", "kid": k["kid"]}, encrypted_key=False),
+    "kid-path-traversal": lambda k: forged_jwe(_pop_header(k, kid=attacks.KID_TRAVERSAL)),
+    "kid-huge": lambda k: forged_jwe(_pop_header(k, kid="k" * 4096)),
+    "json-serialized": lambda k: _flattened(_to_pop(k, b"{}")),
+    "jws-instead-of-jwe": _jws_instead,
+}
+
+
+def _put_storage(env: Env, body: str | bytes, content_type: str = JOSE) -> Outcome:
+    return _outcome(env.call("PUT", f"/api/storage/{env.vault_id}", token=env.alice(), body=body,
+                             content_type=content_type))
+
+
+def test_control_a_genuine_jwe_body_is_decrypted_then_validated(env):
+    outcome = _put_storage(env, _to_pop(_pop_enc_jwk(), b"{}"))
+    # Refused by the body model, which only a decrypted body reaches.
+    assert outcome.status == 400 and "vaultId" in {e["field"] for e in outcome.body["errors"]}, outcome.body
+
+
+@pytest.mark.parametrize("attack", POP_BODY_ATTACKS)
+def test_hostile_jwe_body_is_refused(env, attack):
+    outcome = _put_storage(env, POP_BODY_ATTACKS[attack](_pop_enc_jwk()))
+    assert outcome.status == 400, outcome.body
+    assert outcome.headers["Content-Type"].startswith("application/problem+json")
+    assert "vaultId" not in json.dumps(outcome.body.get("errors", [])), "refused only after decryption"
+
+
+# -- JWE-shaped strings the API stores opaque: format checks only -------------------------------------
+
+MALFORMED_JWE_STRINGS: dict[str, str] = {
+    "json-serialized": json.dumps({"protected": "e30", "encrypted_key": "", "iv": "AAAA", "ciphertext": "AAAA",
+                                   "tag": "AAAA"}),
+    "three-segments": "eyJhbGciOiJub25lIn0.e30.",
+    "six-segments": "e30.AAAA.AAAA.AAAA.AAAA.AAAA",
+    "empty-header": ".AAAA.AAAA.AAAA.AAAA",
+    "not-ascii": "e30.AAAA.AAAÄ.AAAA.AAAA",
+    "oversized": "e30." + "A" * 16 * 1024 + ".AAAA.AAAA.AAAA",
+}
+
+
+def _user_keys_with(env: Env, value: str) -> tuple[str, str, Any]:
+    return "PUT", "/api/users/me", {**env.alice_keys.user_dto(), "privateKeys": value}
+
+
+def _device_with(env: Env, value: str) -> tuple[str, str, Any]:
+    device = DeviceKeys.generate()
+    return "PUT", f"/api/devices/{device.id}", {**device.dto(), "userPrivateKey": value}
+
+
+def _access_token_with(env: Env, value: str) -> tuple[str, str, Any]:
+    from tests.support.katta_api import user_id_of
+    return "POST", f"/api/vaults/{env.vault_id}/access-tokens", {user_id_of("alice"): value}
+
+
+OPAQUE_JWE_FIELDS = {"users-me-privateKeys": _user_keys_with, "device-userPrivateKey": _device_with,
+                     "vault-access-token": _access_token_with}
+
+
+@pytest.mark.parametrize("field", OPAQUE_JWE_FIELDS)
+def test_control_a_well_formed_jwe_string_is_stored(env, field):
+    method, path, body = OPAQUE_JWE_FIELDS[field](env, env.alice_keys.access_token(b"k" * 32))
+    assert env.call(method, path, token=env.alice(), body=body).status_code in (200, 201)
+
+
+@pytest.mark.parametrize("field, shape", [pytest.param(f, s, id=f"{f}-{s}")
+                                          for f in OPAQUE_JWE_FIELDS for s in MALFORMED_JWE_STRINGS])
+def test_malformed_jwe_string_is_a_400(env, field, shape):
+    method, path, body = OPAQUE_JWE_FIELDS[field](env, MALFORMED_JWE_STRINGS[shape])
+    outcome = _outcome(env.call(method, path, token=env.alice(), body=body))
+    assert outcome.status == 400, outcome.body
+    assert outcome.headers["Content-Type"].startswith("application/problem+json") and outcome.body["errors"]
+
+
+# -- oversized request bodies (KATTA_MAX_BODY_BYTES) ---------------------------------------------------
+
+def _oversized() -> str:
+    from chalicelib.settings import get_settings
+    return "A" * (get_settings().max_body_bytes + 1024)
+
+
+def _problem_413(outcome: Outcome) -> None:
+    assert outcome.status == 413, outcome.body
+    assert outcome.headers["Content-Type"].startswith("application/problem+json")
+
+
+OVERSIZED_BODIES: dict[str, tuple[Callable[[Env], Outcome], Callable[[Outcome], None]]] = {
+    "api-put-users-me": (lambda e: _outcome(e.call("PUT", "/api/users/me", token=e.alice(),
+                                                    body=json.dumps({"language": _oversized()}))), _problem_413),
+    "api-put-vault": (lambda e: _outcome(e.call("PUT", f"/api/vaults/{new_vault_id()}", token=e.alice(),
+                                                 body=json.dumps({**vault_dto("x"), "description": _oversized()}))),
+                      _problem_413),
+    "storage-json-body": (lambda e: _put_storage(e, json.dumps({"vaultId": _oversized()}), JSON), _problem_413),
+    "storage-jose-body": (lambda e: _put_storage(e, _oversized()), _problem_413),
+    "secret-exchange": (lambda e: _secret_exchange(e, {**_secret_form(e, e.subject(), e.assertion()),
+                                                       "padding": _oversized()}),
+                        lambda o: _oauth_refusal(o, 400, "invalid_request")),
+}
+
+
+@pytest.mark.parametrize("surface", OVERSIZED_BODIES)
+def test_oversized_body_is_refused(env, surface):
+    send, refused = OVERSIZED_BODIES[surface]
+    refused(send(env))
+
+
+# -- the client's JWE parsing (katta_client.crypto) ----------------------------------------------------
+
+ACCOUNT_KEY = "5c0f8ee4-0f6d-4c5e-9d0a-3f1e2b7c9a10"
+
+
+@dataclass
+class ClientSurface:
+    """One public decrypting function of the client, with a genuine input for it."""
+
+    genuine: Callable[[], str]
+    open: Callable[[str], Any]
+    ecdh: bool
+    json: bool = False
+
+
+@pytest.fixture(scope="module")
+def client_keys():
+    user, vault, device = crypto.UserKeys.create(), crypto.VaultKeys.create(), crypto.DeviceKeys.create()
+    # The account-key JWE at the lowest p2c the reader accepts: the catalog stays fast.
+    private_keys = user.encrypt_with_account_key(ACCOUNT_KEY, iterations=client_jwe.PBES2_MIN_ITERATIONS)
+    return {
+        "access-token": ClientSurface(lambda: vault.encrypt_for_user(user.encoded_ecdh_public_key),
+                                      user.decrypt_access_token, ecdh=True),
+        "device-user-private-key": ClientSurface(
+            lambda: user.encrypt_for_device(device),
+            lambda t: crypto.UserKeys.decrypt_on_device(t, device, user.ecdh_public_key, user.ecdsa_public_key),
+            ecdh=True),
+        "account-key-private-keys": ClientSurface(
+            lambda: private_keys,
+            lambda t: crypto.UserKeys.recover_with_account_key(t, ACCOUNT_KEY, user.ecdh_public_key,
+                                                               user.ecdsa_public_key),
+            ecdh=False),
+        "vault-uvf-member-key": ClientSurface(lambda: vault.encrypt_metadata(crypto.VaultMetadata.create()),
+                                              vault.decrypt_metadata, ecdh=False, json=True),
+        "vault-uvf-recovery-key": ClientSurface(
+            lambda: vault.encrypt_metadata(crypto.VaultMetadata.create()),
+            lambda d: crypto.decrypt_vault_metadata_with_recovery_key(d, vault.recovery_private_key),
+            ecdh=True, json=True),
+    }
+
+
+def _recipient_index(document: dict[str, Any], alg: str) -> int:
+    return next(i for i, r in enumerate(document["recipients"]) if r["header"]["alg"] == alg)
+
+
+def _uvf_with(document: str, *, protected: dict[str, Any] | None = None, unprotected: dict[str, Any] | None = None,
+              recipient: dict[str, Any] | None = None, alg: str = "ECDH-ES+A256KW") -> str:
+    doc = json.loads(document)
+    if protected is not None:
+        doc["protected"] = attacks.b64u_json({**attacks.segment_json(doc["protected"], 0), **protected})
+    if unprotected is not None:
+        doc["unprotected"] = unprotected
+    if recipient is not None:
+        index = _recipient_index(doc, alg)
+        doc["recipients"][index]["header"] = {**doc["recipients"][index]["header"], **recipient}
+    return json.dumps(doc)
+
+
+def _compact_cases() -> dict[str, tuple[Callable[[ClientSurface], str], type[Exception], bool]]:
+    """attack -> (build from a surface, the exact exception, ECDH surfaces only)."""
+    cases: dict[str, tuple[Callable[[ClientSurface], str], type[Exception], bool]] = {
+        "zip": (lambda s: with_protected(s.genuine(), zip="DEF"), UnsafeParameter, False),
+        "pbes2-p2c-2^31": (lambda s: forged_jwe(attacks.pbes2_header()), UnsafeParameter, False),
+        "alg-none": (lambda s: forged_jwe({"alg": "none", "enc": "A256GCM"}, encrypted_key=False),
+                     UnsafeParameter, False),
+        "alg-dir": (lambda s: forged_jwe({"alg": "dir", "enc": "A256GCM"}, encrypted_key=False),
+                    UnsafeParameter, False),
+        "json-serialized": (lambda s: _flattened(s.genuine()), InvalidFormat, False),
+        "jws-instead-of-jwe": (_jws_instead_of(), InvalidFormat, False),
+        "oversized": (lambda s: with_protected(s.genuine(), pad="A" * client_jwe.MAX_JWE_LENGTH), InvalidFormat,
+                      False),
+    }
+    for name, epk in invalid_epks(P384).items():
+        cases[name] = (lambda s, epk=epk: with_protected(s.genuine(), epk=epk), InvalidKey, True)
+    return cases
+
+
+def _jws_instead_of() -> Callable[[ClientSurface], str]:
+    return lambda s: _jws_instead()
+
+
+def _json_cases() -> dict[str, tuple[Callable[[ClientSurface], str], type[Exception], bool]]:
+    cases: dict[str, tuple[Callable[[ClientSurface], str], type[Exception], bool]] = {
+        "zip": (lambda s: _uvf_with(s.genuine(), protected={"zip": "DEF"}), UnsafeParameter, False),
+        "zip-unprotected": (lambda s: _uvf_with(s.genuine(), unprotected={"zip": "DEF"}), UnsafeParameter, False),
+        "zip-per-recipient": (lambda s: _uvf_with(s.genuine(), recipient={"zip": "DEF"}, alg="A256KW"),
+                              UnsafeParameter, False),
+        "compact-instead-of-json": (lambda s: forged_jwe({"alg": "A256KW", "enc": "A256GCM"}), InvalidFormat, False),
+        "oversized": (lambda s: _uvf_with(s.genuine(), unprotected={"pad": "A" * client_jwe.MAX_JWE_LENGTH}),
+                      InvalidFormat, False),
+    }
+    for name, epk in invalid_epks(P384).items():
+        cases[name] = (lambda s, epk=epk: _uvf_with(s.genuine(), recipient={"epk": epk}), InvalidKey, True)
+    return cases
+
+
+COMPACT_CLIENT = ("access-token", "device-user-private-key", "account-key-private-keys")
+JSON_CLIENT = ("vault-uvf-member-key", "vault-uvf-recovery-key")
+ECDH_CLIENT = frozenset({"access-token", "device-user-private-key", "vault-uvf-recovery-key"})
+
+
+def _client_cases() -> list[Any]:
+    params = []
+    for names, cases in ((COMPACT_CLIENT, _compact_cases()), (JSON_CLIENT, _json_cases())):
+        for surface in names:
+            for attack, (_build, _error, ecdh_only) in cases.items():
+                if not ecdh_only or surface in ECDH_CLIENT:
+                    params.append(pytest.param(surface, attack, id=f"{surface}-{attack}"))
+    return params
+
+
+@pytest.mark.parametrize("surface", [*COMPACT_CLIENT, *JSON_CLIENT])
+def test_control_the_client_opens_a_genuine_jwe(client_keys, surface):
+    assert client_keys[surface].open(client_keys[surface].genuine()) is not None
+
+
+@pytest.mark.parametrize("surface, attack", _client_cases())
+def test_client_refuses_hostile_jwe_with_its_distinct_error(client_keys, surface, attack):
+    cases = _json_cases() if surface in JSON_CLIENT else _compact_cases()
+    build, expected, _ecdh_only = cases[attack]
+    with pytest.raises(crypto.KattaCryptoError) as refused:
+        client_keys[surface].open(build(client_keys[surface]))
+    assert type(refused.value) is expected, repr(refused.value)
+
+
+# -- the resource-server helper's secret JWE ----------------------------------------------------------
+
+def _release_secret_attacks(keys: ResourceServerKeys) -> dict[str, str]:
+    enc = keys.encryption
+    genuine = jwe.encrypt_compact({"alg": "ECDH-ES+A256KW", "enc": "A256GCM", "kid": enc.kid}, os.urandom(32), enc,
+                                  algorithms=["ECDH-ES+A256KW", "A256GCM"])
+    base = {"alg": "ECDH-ES+A256KW", "enc": "A256GCM", "kid": enc.kid, "epk": attacks.valid_small_point_jwk(P256)}
+    return {
+        "zip": with_protected(genuine, zip="DEF"),
+        "pbes2-p2c-2^31": forged_jwe(attacks.pbes2_header(kid=enc.kid)),
+        "alg-none": forged_jwe({"alg": "none", "enc": "A256GCM", "kid": enc.kid}, encrypted_key=False),
+        **{name: forged_jwe({**base, "epk": epk}) for name, epk in invalid_epks(P256).items()},
+        "json-serialized": _flattened(genuine),
+    }
+
+
+RELEASE = ReleaseSurface()
+
+
+@pytest.mark.parametrize("attack", list(_release_secret_attacks(RELEASE.keys)))
+def test_resource_server_refuses_a_hostile_secret_jwe(attack):
+    sealed = _release_secret_attacks(RELEASE.keys)[attack]
+    token = attacks.sign({"alg": "ES256", "kid": SERVER_KEY.kid, "typ": "secret+jwt"}, RELEASE.claims(sealed),
+                         SERVER_KEY)
+    with pytest.raises(InvalidRelease):
+        RELEASE.helper().open_release(token)
