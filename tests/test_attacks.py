@@ -4,6 +4,7 @@ Every token-accepting surface gets every attack that applies to it, and must ans
 exact refusal — never a success, never a 5xx:
 
 * API bearer tokens: 401 with ``WWW-Authenticate: Bearer … error="invalid_token"``;
+* ``POST /oauth2/token`` subject tokens: 400 ``invalid_grant``;
 * ``POST /secret-server/token-exchange``: subject tokens 400 ``invalid_grant``, client
   assertions 401 ``invalid_client`` with a ``private_key_jwt`` challenge;
 * the resource-server helper's verification of our release tokens: ``InvalidRelease``;
@@ -39,12 +40,14 @@ from tests.support.katta_keys import DeviceKeys, UserKeys, new_vault_id, vault_d
 from tests.support.tokens import TokenIssuer
 
 BASE_URL = "https://katta.test"
+EXCHANGE_AUDIENCE = "https://reports.katta.test"
 SECRET_AUDIENCE = "secret-server"
 SECRET_TOKEN_ENDPOINT = BASE_URL + "/secret-server/token-exchange"
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 JOSE = "application/jose"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -115,6 +118,7 @@ def _app(patch: pytest.MonkeyPatch):
     from devstack.idp import DevIdP
     from tests.support.kms import create_management_key
 
+    patch.setenv("KATTA_TOKEN_EXCHANGE_AUDIENCES", json.dumps([EXCHANGE_AUDIENCE]))
     deps.reset()
     create_table(boto3.client("dynamodb"), os.environ["KATTA_TABLE_NAME"])
     create_management_key()
@@ -124,6 +128,7 @@ def _app(patch: pytest.MonkeyPatch):
     # Registered key sets are inline here: the secret server must never fetch anything.
     offline = JwksCache(get_settings(), fetch=_no_fetch)
     patch.setattr(deps, "secret_server_jwks", lambda: offline)
+    assert get_settings().token_exchange_audiences == [EXCHANGE_AUDIENCE]
     import app
     with Client(app.app) as client:
         yield _populate(client, issuer, DevIdP())
@@ -222,6 +227,24 @@ def _oauth_refusal(outcome: Outcome, status: int, error: str) -> None:
     assert outcome.headers["Content-Type"].startswith("application/json")
     assert outcome.headers["Cache-Control"] == "no-store"
     assert set(outcome.body) == {"error", "error_description"}
+
+
+class ExchangeSubjectSurface(Surface):
+    name = "oauth2-token-subject-token"
+
+    def recipe(self, env: Env) -> Recipe:
+        return ApiSurface.recipe(self, env)  # the same trusted IdP's access tokens
+
+    def send(self, env: Env, token: str) -> Outcome:
+        form = {"grant_type": TOKEN_EXCHANGE, "subject_token": token, "subject_token_type": ACCESS_TOKEN_TYPE,
+                "audience": EXCHANGE_AUDIENCE}
+        return _outcome(env.call("POST", "/oauth2/token", body=urlencode(form), content_type=FORM))
+
+    def assert_accepted(self, outcome: Outcome) -> None:
+        assert outcome.status == 200 and outcome.body["issued_token_type"] == ACCESS_TOKEN_TYPE, outcome.body
+
+    def assert_refused(self, outcome: Outcome, attack: str) -> None:
+        _oauth_refusal(outcome, *self.overrides.get(attack, (400, "invalid_grant")))
 
 
 def _secret_form(env: Env, subject: str, assertion: str) -> dict[str, str]:
@@ -350,7 +373,7 @@ API_SURFACES = [
     ApiSurface("api-put-users-me", "PUT", lambda e: ("/api/users/me", e.alice_keys.user_dto()), 201),
     ApiSurface("api-put-vault", "PUT", _new_vault, 201),
 ]
-JWS_SURFACES: list[Surface] = [*API_SURFACES, SecretSubjectSurface(),
+JWS_SURFACES: list[Surface] = [*API_SURFACES, ExchangeSubjectSurface(), SecretSubjectSurface(),
                                SecretAssertionSurface(), ReleaseSurface()]
 
 
@@ -507,6 +530,9 @@ OVERSIZED_BODIES: dict[str, tuple[Callable[[Env], Outcome], Callable[[Outcome], 
                       _problem_413),
     "storage-json-body": (lambda e: _put_storage(e, json.dumps({"vaultId": _oversized()}), JSON), _problem_413),
     "storage-jose-body": (lambda e: _put_storage(e, _oversized()), _problem_413),
+    "oauth2-token": (lambda e: _outcome(e.call("POST", "/oauth2/token", content_type=FORM, body=urlencode(
+        {"grant_type": TOKEN_EXCHANGE, "subject_token": _oversized()}))),
+        lambda o: _oauth_refusal(o, 400, "invalid_request")),
     "secret-exchange": (lambda e: _secret_exchange(e, {**_secret_form(e, e.subject(), e.assertion()),
                                                        "padding": _oversized()}),
                         lambda o: _oauth_refusal(o, 400, "invalid_request")),
