@@ -17,7 +17,8 @@ import socket
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .crypto import DecryptionFailed, DeviceKeys, KattaCryptoError, UserKeys, generate_account_key
+from .crypto import (DecryptionFailed, DeviceKeys, KattaCryptoError, UserKeys, device_id_for_public_key,
+                     generate_account_key)
 from .http import DeviceNotFound, KattaApi
 from .http.models import DeviceDto, UserDto
 from .keychain import Keychain
@@ -28,6 +29,12 @@ _NAME_FORBIDDEN = re.compile(r'[*<>"]')  # DeviceDto.name pattern [^*<>"]*
 
 class FlowError(Exception):
     """The flow cannot go on; the message says why and what to do."""
+
+
+class DeviceAlreadyRegistered(FlowError):
+    """Linking a device the server already knows for this user."""
+
+    reason = "device_already_exists"  # MSC4108's failure reason, sent to the new device
 
 
 @dataclass
@@ -79,13 +86,16 @@ def open_connection(api: KattaApi, keychain: Keychain, server: str, user: str, *
         registered = api.get_device(device.device_id)
     except DeviceNotFound:
         return _recover(api, me, device, account_key(), device_name)
+    return Connection(user=me, user_keys=_open_device_copy(registered, device, me), device=device)
+
+
+def _open_device_copy(registered: DeviceDto, device: DeviceKeys, me: UserDto) -> UserKeys:
     try:
-        keys = UserKeys.decrypt_on_device(registered.get("userPrivateKey", ""), device,
+        return UserKeys.decrypt_on_device(registered.get("userPrivateKey", ""), device,
                                           me["ecdhPublicKey"], me.get("ecdsaPublicKey"))
     except KattaCryptoError as exc:
         raise FlowError(f"this device's copy of the user keys does not open ({exc}); "
                         "remove the device (`katta device remove`) and recover with the account key") from None
-    return Connection(user=me, user_keys=keys, device=device)
 
 
 def register_device(api: KattaApi, keys: UserKeys, device: DeviceKeys, name: Optional[str]) -> None:
@@ -129,4 +139,71 @@ def _recover(api: KattaApi, me: UserDto, device: DeviceKeys, account_key: str, n
         api.put_me({"ecdsaPublicKey": keys.encoded_ecdsa_public_key,
                     "privateKeys": keys.encrypt_with_account_key(account_key)})
     register_device(api, keys, device, name)
+    return Connection(user=me, user_keys=keys, device=device, registered_device=True)
+
+
+# -- device linking (katta device link|join, docs/device-linking.md) ---------------------------
+
+def unlock_with_device_key(api: KattaApi, keychain: Keychain, server: str, user: str) -> Connection:
+    """The user keys of a device that is set up already; creates and asks for nothing."""
+    stored = keychain.device_key(server, user)
+    if stored is None:
+        raise FlowError(f"this device has no device key for {user} at {server}; run `katta init` first")
+    try:
+        device = DeviceKeys.from_pkcs8(stored)
+    except KattaCryptoError:
+        raise FlowError(f"the stored device key for {user} at {server} is unreadable") from None
+    me = api.get_me()
+    if not me.get("ecdhPublicKey"):
+        raise FlowError("this account has no user keys yet; run `katta init` to create them")
+    try:
+        registered = api.get_device(device.device_id)
+    except DeviceNotFound:
+        raise FlowError("this device is not registered, so it cannot hand your keys on; "
+                        "run `katta init` (with the account key) first") from None
+    return Connection(user=me, user_keys=_open_device_copy(registered, device, me), device=device)
+
+
+def register_linked_device(api: KattaApi, keys: UserKeys, device_id: str, public_key: str, name: str,
+                           device_type: str = DEVICE_TYPE) -> None:
+    """``PUT /api/devices/{id}`` for another device: the user keys as a JWE to its public key.
+
+    The id must be the one the key implies, so a device cannot be registered under a name
+    that another key will later claim.
+    """
+    try:
+        implied = device_id_for_public_key(public_key)
+    except KattaCryptoError:
+        raise FlowError("the offered device key is not a usable P-384 public key") from None
+    if implied != device_id:
+        raise FlowError("the offered device id does not belong to the offered device key")
+    try:
+        api.get_device(device_id)
+    except DeviceNotFound:
+        pass
+    else:
+        raise DeviceAlreadyRegistered(f"the device {device_id[:12]}… is registered already")
+    api.put_device(device_id, {
+        "id": device_id,
+        "name": _NAME_FORBIDDEN.sub("", name).strip() or "katta device",
+        "type": device_type,
+        "publicKey": public_key,
+        "userPrivateKey": keys.encrypt_for_device(public_key),
+    })
+
+
+def adopt_linked_device(api: KattaApi, keychain: Keychain, server: str, user: str,
+                        device: DeviceKeys) -> Connection:
+    """After linking: check that the server knows ``device`` for us, open the user keys with it,
+    and only then keep its key in the key chain (a failed link stores nothing)."""
+    me = api.get_me()
+    try:
+        registered = api.get_device(device.device_id)
+    except DeviceNotFound:
+        raise FlowError("the server does not know this device for your account: the other device "
+                        "registered it for someone else or not at all") from None
+    if not me.get("ecdhPublicKey"):
+        raise FlowError("this account has no user keys; nothing to unlock")
+    keys = _open_device_copy(registered, device, me)
+    keychain.save_device_key(server, user, device.to_pkcs8())
     return Connection(user=me, user_keys=keys, device=device, registered_device=True)

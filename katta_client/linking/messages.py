@@ -82,17 +82,24 @@ class LoginProtocols:
 
 @dataclass(frozen=True)
 class LoginProtocol:
-    """New -> existing: the protocol chosen (RFC 8628 device grant) and where to approve it."""
+    """New -> existing: the protocol chosen (RFC 8628 device grant) and where to approve it.
+
+    ``user_code`` is our addition to MSC4108's ``device_authorization_grant`` object: RFC 8628
+    makes ``verification_uri_complete`` optional, and without it the user needs the code.
+    """
     TYPE: ClassVar[str] = PROTOCOL
     protocol: str
     device_id: str
     verification_uri: str
     verification_uri_complete: str | None = None
+    user_code: str | None = None
 
     def to_json(self) -> dict:
         grant = {"verification_uri": self.verification_uri}
         if self.verification_uri_complete is not None:
             grant["verification_uri_complete"] = self.verification_uri_complete
+        if self.user_code is not None:
+            grant["user_code"] = self.user_code
         return {"type": self.TYPE, "protocol": self.protocol,
                 DEVICE_AUTHORIZATION_GRANT: grant, "device_id": self.device_id}
 
@@ -107,6 +114,7 @@ class LoginProtocol:
             _require(obj, "device_id", str),
             _require(grant, "verification_uri", str),
             _require(grant, "verification_uri_complete", str, optional=True),
+            _require(grant, "user_code", str, optional=True),
         )
 
 

@@ -11,6 +11,20 @@ QR shown by the existing device (intent 1) -- ``start_existing_device`` / ``join
     E: <- OK                           N: show check code, device_offer ->
     E: user types check code, register the device, m.login.success ->
 
+The new device may not be signed in yet (MSC4108's sign-in through the other device):
+instead of its device key it first sends ``m.login.protocol`` with an RFC 8628 device
+authorization it started at the IdP. With the QR code shown by the existing device::
+
+    E: create rendezvous, show QR      N: scan, INITIATE ->
+    E: <- OK                           N: show check code, m.login.protocol ->
+    E: user types check code, show verification URI and user code, m.login.protocol_accepted ->
+                                       N: poll the IdP until approved, device_offer ->
+    E: register the device, m.login.success ->
+
+The existing device shows the verification URI only after the check code matched:
+otherwise a shoulder-surfer's device authorization could be approved by the user.
+It never sees the new device's tokens.
+
 QR shown by the new device (intent 0) -- ``start_new_device`` / ``scan_new_device``::
 
     N: create rendezvous, show QR      E: scan, INITIATE ->
@@ -57,6 +71,8 @@ from .messages import (
     DeviceOffer,
     LoginDeclined,
     LoginFailure,
+    LoginProtocol,
+    LoginProtocolAccepted,
     LoginProtocols,
     LoginSuccess,
     Message,
@@ -72,6 +88,9 @@ class Timing:
     """How long to wait for the other device and how often to look."""
 
     wait_timeout: float = 120.0  # seconds, bound on each wait for the other device
+    # seconds the existing device waits for the new one to be approved at the IdP and
+    # answer; the rendezvous lives at most 300 s anyway
+    sign_in_timeout: float = 300.0
     poll_interval: float = 1.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
@@ -91,6 +110,10 @@ class _Mailbox:
         self._base_url = base_url
         self.token = token
         self._timing = timing
+
+    @property
+    def timing(self) -> Timing:
+        return self._timing
 
     def aad(self) -> bytes:
         """AAD for the next write, which replaces the payload at ``self.token``."""
@@ -114,10 +137,11 @@ class _Mailbox:
         except RendezvousPayloadTooLarge:
             raise MessageTooLarge("the rendezvous server refused the message as too large") from None
 
-    def read(self) -> tuple[str, bytes]:
+    def read(self, timeout: float | None = None) -> tuple[str, bytes]:
         """Wait for the other device's write; returns its data and the AAD it was sealed with."""
         clock, sleep = self._timing.clock, self._timing.sleep
-        deadline = clock() + self._timing.wait_timeout
+        timeout = self._timing.wait_timeout if timeout is None else timeout
+        deadline = clock() + timeout
         while True:
             try:
                 state = self.fetch()
@@ -131,8 +155,7 @@ class _Mailbox:
                     return state.data, aad
             now = clock()
             if now >= deadline:
-                raise ChannelTimeout(
-                    f"the other device did not answer within {self._timing.wait_timeout:g} seconds")
+                raise ChannelTimeout(f"the other device did not answer within {timeout:g} seconds")
             sleep(min(self._timing.poll_interval, deadline - now))
 
     def delete(self) -> None:
@@ -182,6 +205,11 @@ class _Session:
             raise
         self._check_code_confirmed = True
 
+    @property
+    def closed(self) -> bool:
+        """True once this device's end of the channel is closed: the session is over."""
+        return self._channel is not None and self._channel.closed
+
     def cancel(self) -> None:
         """The user gave up: tell the other device if it is our turn, and drop the rendezvous."""
         if self._channel is not None and not self._channel.closed:
@@ -228,9 +256,9 @@ class _Session:
         channel = self._established()
         self._mailbox.write(channel.seal(encode_message(message), self._mailbox.aad()))
 
-    def _receive(self, expected: type) -> Message:
+    def _receive(self, expected: type | tuple[type, ...], timeout: float | None = None) -> Message:
         channel = self._established()
-        data, aad = self._mailbox.read()
+        data, aad = self._mailbox.read(timeout)
         try:
             plaintext = channel.open(data, aad)
         except ChannelTampered:
@@ -251,7 +279,8 @@ class _Session:
             raise LinkingRefused("the other device declined the request", "declined")
         if not isinstance(message, expected):
             self._fail(UNEXPECTED_MESSAGE_RECEIVED)
-            raise ProtocolViolation(f"expected '{expected.TYPE}', received '{message.TYPE}'")
+            wanted = " or ".join(f"'{kind.TYPE}'" for kind in (expected if isinstance(expected, tuple) else (expected,)))
+            raise ProtocolViolation(f"expected {wanted}, received '{message.TYPE}'")
         return message
 
     def _fail(self, reason: str) -> None:
@@ -270,6 +299,8 @@ class ExistingDeviceSession(_Session):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._offer: DeviceOffer | None = None
+        self._sign_in: LoginProtocol | None = None
+        self._sign_in_accepted = False
         self._done = False
 
     def connect(self) -> None:
@@ -278,12 +309,52 @@ class ExistingDeviceSession(_Session):
         if self.role is Role.SCANNER:
             self._send(LoginProtocols((DEVICE_AUTHORIZATION_GRANT,), self.qr.base_url))
 
+    def receive_request(self) -> DeviceOffer | LoginProtocol:
+        """Wait for the new device's first message: its key and name, or a sign-in request.
+
+        A ``LoginProtocol`` means the new device is not signed in: confirm the check code,
+        then ``accept_sign_in()`` and show what it returns, then ``receive_device_offer()``.
+        """
+        if self._offer is not None or self._sign_in is not None:
+            raise ChannelError("the new device's request has already been received")
+        message = self._receive((DeviceOffer, LoginProtocol))
+        if isinstance(message, LoginProtocol):
+            self._sign_in = message
+        else:
+            self._offer = message
+        return message
+
+    def accept_sign_in(self) -> LoginProtocol:
+        """Tell the new device its sign-in will be approved; returns the authorization to show.
+
+        Refused until the check code matched on this device (when it showed the QR code):
+        the user must never approve a device authorization that may be a shoulder-surfer's.
+        """
+        if self._sign_in is None:
+            raise ChannelError("the new device asked for no sign-in")
+        if self._sign_in_accepted:
+            raise ChannelError("the sign-in has already been accepted")
+        if self.role is Role.GENERATOR and not self._check_code_confirmed:
+            raise ChannelError("the check code must be confirmed before the sign-in is shown or accepted")
+        self._send(LoginProtocolAccepted())
+        self._sign_in_accepted = True
+        return self._sign_in
+
     def receive_device_offer(self) -> DeviceOffer:
-        """Wait for the new device's key and name."""
+        """Wait for the new device's key and name (after its sign-in, if it asked for one)."""
         if self._offer is not None:
             raise ChannelError("the device offer has already been received")
-        self._offer = self._receive(DeviceOffer)
-        return self._offer
+        if self._sign_in is None:
+            self._offer = self._receive(DeviceOffer)
+            return self._offer
+        if not self._sign_in_accepted:
+            raise ChannelError("accept or decline the new device's sign-in first")
+        offer = self._receive(DeviceOffer, self._mailbox.timing.sign_in_timeout)
+        if offer.device_id != self._sign_in.device_id:
+            self._fail(UNEXPECTED_MESSAGE_RECEIVED)
+            raise ProtocolViolation("the device offer names another device than the sign-in request")
+        self._offer = offer
+        return offer
 
     def register(self, register_device: Callable[[DeviceOffer], None]) -> None:
         """Call ``register_device`` (``PUT /api/devices/{id}``), then tell the new device.
@@ -321,6 +392,7 @@ class NewDeviceSession(_Session):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._offer_sent = False
+        self._sign_in: LoginProtocol | None = None
 
     def connect(self) -> None:
         """Establish the channel; when this device showed the QR code, also await ``m.login.protocols``."""
@@ -331,11 +403,32 @@ class NewDeviceSession(_Session):
                 self._fail(UNEXPECTED_MESSAGE_RECEIVED)
                 raise ProtocolViolation("the existing device names a different server than our QR code")
 
+    def request_sign_in(self, request: LoginProtocol) -> None:
+        """Ask the existing device's user to approve our device authorization; waits for
+        ``m.login.protocol_accepted`` (the user has to type the check code there first)."""
+        if self._sign_in is not None or self._offer_sent:
+            raise ChannelError("the sign-in request or device offer has already been sent")
+        if self.role is Role.GENERATOR and not self._check_code_confirmed:
+            raise ChannelError("the check code must be confirmed before the sign-in is requested")
+        self._send(request)
+        self._sign_in = request
+        self._receive(LoginProtocolAccepted)
+
+    def sign_in_failed(self, reason: str) -> None:
+        """The IdP did not sign us in (expired, declined): tell the existing device and end."""
+        if self._sign_in is None:
+            raise ChannelError("no sign-in was requested")
+        if reason not in FAILURE_REASONS:
+            raise ValueError(f"unknown failure reason {reason!r}")
+        self._fail(reason)
+
     def send_device_offer(self, offer: DeviceOffer) -> None:
         if self._offer_sent:
             raise ChannelError("the device offer has already been sent")
         if self.role is Role.GENERATOR and not self._check_code_confirmed:
             raise ChannelError("the check code must be confirmed before the device key is offered")
+        if self._sign_in is not None and offer.device_id != self._sign_in.device_id:
+            raise ChannelError("the device offer must name the device that requested the sign-in")
         self._send(offer)
         self._offer_sent = True
 
