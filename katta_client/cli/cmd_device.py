@@ -1,8 +1,9 @@
-"""``katta device list|remove`` (``link`` and ``join`` come with device linking)."""
+"""``katta device list|remove``; ``link`` and ``join`` live in cmd_link."""
 from __future__ import annotations
 
 import argparse
 
+from . import cmd_link
 from .context import Context
 from .errors import CliError
 from .output import table
@@ -16,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     remove = commands.add_parser("remove", parents=[common], help="remove a device (it loses access to your keys)")
     remove.add_argument("device_id", metavar="DEVICE_ID", help="device id, or a unique prefix of it")
     remove.set_defaults(handler=run_remove)
+    cmd_link.register(commands, common)
 
 
 def _this_device_id(ctx: Context) -> str | None:
