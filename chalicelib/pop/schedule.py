@@ -15,6 +15,7 @@ def rotate_pop_keys() -> dict:
         if step is None:
             log.info("pop rotation skipped: another instance holds the lock", extra={"use": use})
         elif step["created"] or step["activated"] or step["retired"]:
-            log.info("pop rotation", extra={"use": use, "created": step["created"],
-                                            "activated": step["activated"], "retired": step["retired"]})
+            # LogRecord owns the name "created"; hence the kid suffixes.
+            log.info("pop rotation", extra={"use": use, "created_kid": step["created"],
+                                            "activated_kid": step["activated"], "retired_kids": step["retired"]})
     return outcome

@@ -43,7 +43,15 @@ class AwsCalls:
 
 @pytest.fixture
 def kms_key(aws):
-    """The management key (``alias/katta-management``) in the moto account of ``aws``."""
+    """The management key (``alias/katta-management``) in the moto account of ``aws``.
+
+    Also loads the test settings now: chalice.test.Client runs handlers with the
+    'dev' stage's environment from .chalice/config.json, so settings first read
+    inside a handler would name the dev table and key.
+    """
+    from chalicelib.settings import get_settings
+
+    get_settings()
     return create_management_key()
 
 
