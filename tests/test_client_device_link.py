@@ -38,14 +38,8 @@ from tests.support.device_link import (
     creator_transport,
     existing_device,
     run_pair,
-    serialize_http,
 )
 from tests.support.live_stack import live_stack  # noqa: F401 - fixture
-
-
-@pytest.fixture(autouse=True)
-def one_request_at_a_time(monkeypatch):
-    serialize_http(monkeypatch)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 
 from katta_client.cli import cmd_link, main
 from katta_client.linking import QrIntent, QrPayload
-from tests.support.device_link import FAST, serialize_http
+from tests.support.device_link import FAST
 from tests.support.live_stack import live_stack  # noqa: F401 - fixture
 
 WAIT = 30.0
@@ -95,7 +95,6 @@ def cli_environment(monkeypatch, live_stack):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(cmd_link, "TIMING", FAST)
     monkeypatch.setattr(live_stack.idp, "device_poll_interval", 1)
-    serialize_http(monkeypatch)
 
 
 class Devices:

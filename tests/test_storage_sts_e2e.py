@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+from tests.support.app_server import threaded_app_server
 from tests.support.katta_keys import vault_dto
 from tests.support.tokens import TokenIssuer
 
@@ -68,8 +69,6 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from chalice.config import Config as ChaliceConfig
-    from chalice.local import ChaliceRequestHandler, ThreadedHTTPServer
     from moto.server import ThreadedMotoServer
 
     from chalicelib import deps
@@ -80,13 +79,7 @@ def stack(tmp_path_factory):
     moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()
-    holder: dict = {}
-
-    def handler(request, client_address, server):
-        return ChaliceRequestHandler(request, client_address, server, app_object=holder["app"],
-                                     config=ChaliceConfig(chalice_stage="local"))
-
-    server = ThreadedHTTPServer((HOST, 0), handler)
+    server, attach = threaded_app_server(HOST)
     url = f"http://{HOST}:{server.server_address[1]}"
     idp = TokenIssuer()
     with pytest.MonkeyPatch.context() as patch:
@@ -100,7 +93,7 @@ def stack(tmp_path_factory):
         patch.setattr(deps, "jwks", lambda: cache)
         deps.bearer_verifier.cache_clear()
         import app
-        holder["app"] = app.app
+        attach(app.app)
         threading.Thread(target=server.serve_forever, name="katta-e2e-api", daemon=True).start()
         try:
             with seaweed_module.start_seaweed(url, url + "/.well-known/jwks.json", PREFIX, port=0,

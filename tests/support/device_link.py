@@ -103,24 +103,3 @@ class Interfering:
 
     def delete(self, rendezvous_id):  # type: ignore[no-untyped-def]
         return self.inner.delete(rendezvous_id)
-
-
-_HTTP_LOCK = threading.Lock()
-
-
-def serialize_http(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """One HTTP request at a time from this process.
-
-    The live stack serves the app with ``chalice.local``'s handler on a threading server without
-    ``LocalChalice``'s thread-local ``current_request``: two concurrent requests can swap their
-    bodies. The two devices of a linking test poll and write concurrently, so they take turns here.
-    """
-    import requests
-
-    original = requests.Session.request
-
-    def one_at_a_time(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        with _HTTP_LOCK:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(requests.Session, "request", one_at_a_time)

@@ -176,8 +176,6 @@ def live_storage_stack() -> LiveStack:
 
 def _serve_api() -> None:
     import boto3
-    from chalice.config import Config
-    from chalice.local import ChaliceRequestHandler, ThreadedHTTPServer
     from moto.server import ThreadedMotoServer
 
     from devstack.bootstrap_aws import bootstrap
@@ -189,20 +187,15 @@ def _serve_api() -> None:
     bootstrap(os.environ["KATTA_TABLE_NAME"], os.environ["KATTA_KMS_KEY_ID"])
     del boto3  # bootstrap made its own clients; the app makes its own too
 
-    holder: dict[str, object] = {}
+    from tests.support.app_server import threaded_app_server
 
-    def handler(request, client_address, server):  # the app is imported after the port is known
-        return ChaliceRequestHandler(request, client_address, server, app_object=holder["app"],
-                                     config=holder["config"])
-
-    server = ThreadedHTTPServer((HOST, 0), handler)
+    server, attach = threaded_app_server(HOST)
     url = f"http://{HOST}:{server.server_address[1]}"
     os.environ["KATTA_PUBLIC_BASE_URL"] = url
     seaweed = _start_storage(url) if os.environ.get(WITH_STORAGE_ENV) == "1" else None
     import app  # reads the settings: the environment is complete now
 
-    holder["app"] = app.app
-    holder["config"] = Config(chalice_stage="local", user_provided_params={"lambda_timeout": 29})
+    attach(app.app)
 
     def exit_now(*_args: object) -> None:
         if seaweed is not None:  # weed runs in its own session: it would outlive us
