@@ -55,6 +55,10 @@ def to_api_error(exc: Exception) -> errors.ApiError | None:
         return exc
     if isinstance(exc, ValidationError):
         return errors.InvalidField(validation_errors(exc))
+    from chalicelib.store.table import ConditionFailed
+    if isinstance(exc, ConditionFailed):
+        # A conditional write lost a race no service rule resolved: a conflict, never a bug.
+        return errors.Conflict("the data changed while this request was processed; reload and retry")
     try:
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError:  # pragma: no cover - botocore ships with every Lambda runtime
