@@ -33,24 +33,33 @@ ALL_TYPES = frozenset({
     VAULT_KEY_RETRIEVE, SIGN_WOT_ID, SETTING_WOT_UPDATE,
 })
 
-# DynamoDB transactions hold at most 100 items; bulk steps leave room for the final change.
-_BULK_CHUNK = 90
+# DynamoDB transactions hold at most 100 items.
+_MAX_TRANSACTION_ITEMS = 100
 
 
 def commit_bulk(steps: list[Callable[[Transaction], object]], final: Transaction) -> None:
-    """Applies one-item ``steps`` in chunks, then ``final`` (the change and its audit event).
+    """Applies ``steps``, then ``final`` (the change and its audit event) — in ONE transaction when
+    they fit, so that a failure leaves nothing half-done.
 
-    For changes larger than one transaction (deleting a vault or a group, an
-    account reset): a failure part-way leaves only steps done that a retry
-    repeats harmlessly, and the audit event is written once everything is.
+    Changes larger than one transaction (deleting a vault or a group, an account
+    reset, with many items) go in chunks: a failure part-way leaves only steps
+    done that a retry repeats harmlessly, and the audit event is written once
+    everything is.
     """
+    chunks = [Transaction()]
+    for step in steps:
+        scratch = Transaction()
+        step(scratch)
+        if len(chunks[-1].ops) + len(scratch.ops) > _MAX_TRANSACTION_ITEMS:
+            chunks.append(Transaction())
+        chunks[-1].ops.extend(scratch.ops)
+    if len(chunks[-1].ops) + len(final.ops) <= _MAX_TRANSACTION_ITEMS:
+        chunks[-1].ops.extend(final.ops)
+    else:
+        chunks.append(final)
     table = deps.table()
-    for start in range(0, len(steps), _BULK_CHUNK):
-        transaction = Transaction()
-        for step in steps[start:start + _BULK_CHUNK]:
-            step(transaction)
-        table.commit(transaction)
-    table.commit(final)
+    for chunk in chunks:
+        table.commit(chunk)
 
 
 def instant(moment: dt.datetime | None = None) -> str:
