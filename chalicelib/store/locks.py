@@ -14,10 +14,13 @@ class Locks:
         self.table = table
 
     def acquire(self, name: str, owner: str, ttl_seconds: int, now: int) -> bool:
+        # The holder itself may take the lease again: botocore retries a put whose answer was
+        # lost (a timeout after DynamoDB wrote it), and that retry must not lock its own writer out.
         try:
             self.table.put({"pk": f"LOCK#{name}", "sk": "LOCK", "owner": owner, "acquired_at": now,
                             "expires_at": now + ttl_seconds},
-                           condition="attribute_not_exists(pk) OR expires_at <= :now", values={":now": now})
+                           condition="attribute_not_exists(pk) OR expires_at <= :now OR #owner = :owner",
+                           values={":now": now, ":owner": owner}, names={"#owner": "owner"})
         except ConditionFailed:
             return False
         return True
