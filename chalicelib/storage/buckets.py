@@ -95,11 +95,12 @@ def create(principal: Principal, vault_id: str, body: CreateBucketInput) -> dict
         _create_bucket(s3, bucket, body.region)
         try:
             _put_template(s3, bucket, body, profile)
+            # Inside the cleanup: a bucket whose creation was not recorded would turn the client's retry into a 409.
+            deps.table().put(audit.event_item(EVENT, {"createdBy": principal.user_id, "vaultId": vault_id,
+                                                      "storageProfileId": profile["id"], "bucket": bucket}))
         except BaseException:
             _remove_half_written(s3, bucket, body.rootDirHash)
             raise
-    deps.table().put(audit.event_item(EVENT, {"createdBy": principal.user_id, "vaultId": vault_id,
-                                              "storageProfileId": profile["id"], "bucket": bucket}))
     return {}
 
 
