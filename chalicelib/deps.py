@@ -73,7 +73,7 @@ def bearer_verifier():
 @functools.lru_cache(maxsize=1)
 def accounts():
     from chalicelib.auth.accounts import AccountService
-    return AccountService(get_settings(), users())
+    return AccountService(get_settings(), users(), groups())
 
 
 @functools.lru_cache(maxsize=1)

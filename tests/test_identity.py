@@ -253,7 +253,7 @@ def resolve(token_claims: dict, **settings_options):
         issuer=ISSUER, audience=AUDIENCE, jwks_uri="https://idp.test/jwks",
         **settings_options.pop("issuer_options", {}))], **settings_options)
     from chalicelib.auth.bearer import VerifiedToken
-    return AccountService(settings, deps.users()).resolve(VerifiedToken(settings.trusted_issuers[0], token_claims))
+    return AccountService(settings, deps.users(), deps.groups()).resolve(VerifiedToken(settings.trusted_issuers[0], token_claims))
 
 
 def test_autoprovisioning_creates_the_account_once(aws, test_issuer):
@@ -321,6 +321,6 @@ def test_a_subject_from_another_issuer_cannot_take_over_an_account(aws, test_iss
                                                        jwks_uri="https://other.test/jwks")])
     from chalicelib.auth.bearer import VerifiedToken
     with pytest.raises(Unauthorized, match="another identity"):
-        AccountService(settings, deps.users()).resolve(
+        AccountService(settings, deps.users(), deps.groups()).resolve(
             VerifiedToken(settings.trusted_issuers[0], test_issuer.claims("erin", iss="https://other.test")))
 

@@ -13,6 +13,7 @@ from typing import Any
 from chalicelib.auth.bearer import VerifiedToken
 from chalicelib.errors import Forbidden, InsufficientScope, Unauthorized
 from chalicelib.settings import Settings
+from chalicelib.store.groups import GroupRepository
 from chalicelib.store.users import UserRepository
 
 # The contract's pattern for user ids (DeviceDto.owner, MemberDto.id).
@@ -38,9 +39,10 @@ class Principal:
 
 
 class AccountService:
-    def __init__(self, settings: Settings, users: UserRepository) -> None:
+    def __init__(self, settings: Settings, users: UserRepository, groups: GroupRepository) -> None:
         self._settings = settings
         self._users = users
+        self._groups = groups
 
     def resolve(self, token: VerifiedToken) -> Principal:
         claims = token.claims
@@ -72,6 +74,9 @@ class AccountService:
         required = self._settings.autoprovision_required_role
         if required and required not in roles:
             raise Unauthorized(f"accounts are provisioned only for users with the role '{required}'")
+        if self._groups.get(user_id) is not None:
+            # Members are keyed by id alone: an account named like a group would share its memberships.
+            raise Unauthorized("the token's subject collides with a group; ask an administrator")
         user = {"id": user_id, "iss": iss, "sub": sub, "name": name, "email": email,
                 "createdAt": int(time.time())}
         if not self._users.create(user):

@@ -8,7 +8,8 @@ creates a group named like the IdP group once and then both sources agree.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 from chalicelib import deps
 from chalicelib.auth import Principal
@@ -17,6 +18,26 @@ from chalicelib.katta.formats import Role, is_authority_id
 
 _NOT_ID = re.compile(r"[^-_.a-z0-9]+")
 _RANK = {Role.MEMBER.value: 1, Role.OWNER.value: 2}
+GROUP = "GROUP"
+
+
+@dataclass(frozen=True)
+class Authorities:
+    """The caller by kind. User and group ids share one namespace of member ids, so a membership
+    counts only if its kind matches too: a token's group claim named like a user id, or a subject
+    named like a group, must never borrow that member's role."""
+
+    user_id: str
+    group_ids: tuple[str, ...]
+
+    def __iter__(self) -> Iterator[str]:
+        """Every member id to look up."""
+        return iter(dict.fromkeys((self.user_id, *self.group_ids)))
+
+    def holds(self, authority_id: str, member: dict[str, Any]) -> bool:
+        if member.get("authorityType") == GROUP:
+            return authority_id in self.group_ids
+        return authority_id == self.user_id
 
 
 def group_id(name: str) -> str:
@@ -29,14 +50,14 @@ def claim_group_ids(principal: Principal) -> list[str]:
     return [g for g in dict.fromkeys(ids) if is_authority_id(g)]
 
 
-def authority_ids(principal: Principal) -> list[str]:
+def authority_ids(principal: Principal) -> Authorities:
     """The caller's user id and every group they belong to (one Query for the admin-managed ones)."""
     admin_groups = deps.groups().group_ids_of(principal.user_id)
-    return list(dict.fromkeys([principal.user_id, *claim_group_ids(principal), *admin_groups]))
+    return Authorities(principal.user_id, tuple(dict.fromkeys([*claim_group_ids(principal), *admin_groups])))
 
 
-def best_role(members: dict[str, dict[str, Any]], authorities: Iterable[str]) -> str | None:
-    roles = [members[a]["role"] for a in authorities if a in members]
+def best_role(members: dict[str, dict[str, Any]], authorities: Authorities) -> str | None:
+    roles = [m["role"] for a, m in members.items() if authorities.holds(a, m)]
     return max(roles, key=_RANK.__getitem__) if roles else None
 
 

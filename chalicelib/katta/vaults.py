@@ -83,9 +83,11 @@ def get(principal: Principal, vault_id: str) -> dict[str, Any]:
 def accessible(principal: Principal, role: str | None) -> list[dict[str, Any]]:
     """The caller's vaults: a Query per authority and one BatchGetItem, whatever the table holds."""
     roles: dict[str, str] = {}
-    for authority in access.authority_ids(principal):
+    authorities = access.authority_ids(principal)
+    for authority in authorities:
         for membership in deps.vaults().memberships(authority):
-            roles[membership["vaultId"]] = access.higher(membership["role"], roles.get(membership["vaultId"]))
+            if authorities.holds(authority, membership):
+                roles[membership["vaultId"]] = access.higher(membership["role"], roles.get(membership["vaultId"]))
     wanted = [v for v, r in roles.items() if role is None or r == role]
     vaults = deps.vaults().get_many(wanted)
     return sorted((vault_dto(v, with_metadata=False) for v in vaults), key=lambda d: d["name"].lower())
@@ -283,14 +285,16 @@ def _apply_member_change(transaction: Transaction, principal: Principal, vault_i
 def retrieve_token(principal: Principal, vault_id: str, even_if_archived: bool,
                    ip_address: str | None = None) -> str:
     """The caller's access token: ONE BatchGetItem for a direct member or a claim-group member."""
-    view = deps.vaults().retrieval_view(vault_id, principal.user_id, access.claim_group_ids(principal))
+    claim = access.Authorities(principal.user_id, tuple(access.claim_group_ids(principal)))
+    view = deps.vaults().retrieval_view(vault_id, principal.user_id, claim.group_ids)
     if view.vault is None:
         raise NotFound("no such vault")
-    has_access = bool(view.members)
+    has_access = access.best_role(view.members, claim) is not None
     if not has_access:
         # Only members through an admin-managed group pay for these two reads.
-        groups = deps.groups().group_ids_of(principal.user_id)
-        has_access = bool(groups and deps.vaults().members_of(vault_id, groups))
+        groups = access.Authorities(principal.user_id, tuple(deps.groups().group_ids_of(principal.user_id)))
+        has_access = bool(groups.group_ids) and access.best_role(
+            deps.vaults().members_of(vault_id, groups.group_ids), groups) is not None
     if not has_access:
         _audit_retrieval(principal, vault_id, "UNAUTHORIZED", ip_address)
         raise Forbidden("you are not a member of this vault")
