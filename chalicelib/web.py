@@ -55,6 +55,9 @@ def to_api_error(exc: Exception) -> errors.ApiError | None:
         return exc
     if isinstance(exc, ValidationError):
         return errors.InvalidField(validation_errors(exc))
+    if isinstance(exc, RecursionError):
+        # json.loads on a hostile body (thousands of nested brackets) ends here.
+        return errors.InvalidField([{"field": "body", "reason": "nested too deeply"}])
     from chalicelib.store.table import ConditionFailed
     if isinstance(exc, ConditionFailed):
         # A conditional write lost a race no service rule resolved: a conflict, never a bug.

@@ -197,7 +197,7 @@ class ResourceServer:
     def _verified_claims(self, token: str) -> dict[str, Any]:
         try:
             header = _segment_json(token.split(".")[0])
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, RecursionError):
             raise InvalidRelease("the access token is not a JWS") from None
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in SIGNING_ALGORITHMS:
@@ -244,7 +244,7 @@ class ResourceServer:
     def _decrypt(self, compact: str) -> bytes:
         try:
             header = _segment_json(compact.split(".")[0])
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, RecursionError):
             raise InvalidRelease("the secret is not a compact JWE") from None
         if "zip" in header or header.get("enc") != CONTENT_ENCRYPTION:
             raise InvalidRelease(f"the secret's JWE must use enc {CONTENT_ENCRYPTION} without zip")

@@ -434,6 +434,7 @@ def _jws_instead(_: Any = None) -> str:
 
 POP_BODY_ATTACKS: dict[str, Callable[[dict[str, Any]], str]] = {
     "zip": lambda k: with_protected(_to_pop(k, b"{}"), zip="DEF"),
+    "enc-not-a-string": lambda k: forged_jwe({"alg": k["alg"], "enc": ["A256GCM"], "kid": k["kid"]}),
     "pbes2-p2c-2^31": lambda k: forged_jwe(attacks.pbes2_header(kid=k["kid"])),
     **{name: (lambda k, epk=epk: forged_jwe(_pop_header(k, epk=epk))) for name, epk in invalid_epks(P256).items()},
     "alg-none": lambda k: forged_jwe({"alg": "none", "enc": "A256GCM", "kid": k["kid"]}, encrypted_key=False),

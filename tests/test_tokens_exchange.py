@@ -284,3 +284,9 @@ def test_token_lifetimes_are_bounded_by_the_signing_limit(monkeypatch):
         monkeypatch.undo()
         get_settings.cache_clear()
 
+
+
+def test_an_opaque_subject_token_is_refused(ex):
+    # Even where an issuer checks opaque tokens at userinfo: they carry no audience and no expiry.
+    response = exchange(ex, *request(ex, subject="an-opaque-token"))
+    assert "must be a JWT" in refused(response, "invalid_grant")

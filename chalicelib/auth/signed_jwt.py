@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from typing import Any, Callable, Protocol
 
 from chalicelib.auth.jwks import JwksUnavailable
@@ -58,7 +59,7 @@ def verify(token: str, header: dict[str, Any], policy: IssuerPolicy, key_for: Ke
     if "crit" in header:
         raise Unauthorized("the token has critical header parameters we do not understand")
     typ = header.get("typ")
-    if typ is not None and typ not in ACCEPTED_TYP_HEADERS:
+    if typ is not None and (not isinstance(typ, str) or typ not in ACCEPTED_TYP_HEADERS):
         raise Unauthorized("the token's type is not an access token")
     kid = header.get("kid")
     if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH):
@@ -105,14 +106,15 @@ def check_claims(policy: IssuerPolicy, claims: dict[str, Any], *, now: float, le
 
 
 def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    # json.loads reads NaN and Infinity: an exp of NaN compares false to everything and never expires.
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _decode_segment(segment: str, name: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Unauthorized(f"the token's {name} is not base64url JSON") from None
     if not isinstance(value, dict):
         raise Unauthorized(f"the token's {name} is not a JSON object")

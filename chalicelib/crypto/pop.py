@@ -156,7 +156,7 @@ class PopKeys:
             raise InvalidJwe(f"not a compact JWE: {exc}") from None
         if "zip" in header:
             raise InvalidJwe("compressed JWEs (zip) are refused")
-        if header.get("enc") not in jose.CONTENT_ENCRYPTIONS:
+        if not isinstance(header.get("enc"), str) or header["enc"] not in jose.CONTENT_ENCRYPTIONS:
             raise InvalidJwe(f"enc must be one of {', '.join(sorted(jose.CONTENT_ENCRYPTIONS))}")
         kid = header.get("kid")
         if not isinstance(kid, str):

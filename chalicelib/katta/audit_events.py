@@ -32,6 +32,9 @@ def events(start: str | None, end: str | None, pagination_id: str | None, order:
     start_at, end_at = parse_instant(start, "startDate"), parse_instant(end, "endDate")
     if start_at > end_at:
         raise _invalid("startDate", "must not be after endDate")
+    # No event lies in the future, and reading costs one Query per month: a far end (up to the
+    # year 9999) must neither cost thousands of Queries nor overflow the month arithmetic.
+    end_at = min(end_at, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1))
     order = order or "desc"
     if order not in ("asc", "desc"):
         raise _invalid("order", "must be asc or desc")

@@ -1,6 +1,8 @@
 """Path, query and plain-text inputs of the Katta API, validated like the JSON bodies."""
 from __future__ import annotations
 
+import re
+
 from typing import Annotated
 
 from chalice.app import Request
@@ -52,8 +54,9 @@ def non_negative_int(request: Request, name: str, default: int) -> int:
     value = query_param(request, name)
     if value is None:
         return default
-    if not value.isdigit():
-        raise invalid(name, "must be a non-negative integer")
+    # ASCII digits only (isdigit() also takes '²'), and int32 as in the contract.
+    if not re.fullmatch(r"[0-9]{1,9}", value):
+        raise invalid(name, "must be a non-negative integer below 10^9")
     return int(value)
 
 

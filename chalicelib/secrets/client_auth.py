@@ -9,6 +9,7 @@ the outcome, so an assertion opens at most one exchange.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,8 +104,9 @@ def authenticate(assertion: Assertion, registration: dict[str, Any] | None, keys
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
         raise OAuthError(INVALID_CLIENT, f"client_assertion: jti must be a string of 1 to {MAX_JTI_LENGTH} characters")
+    # Spent until strictly after the last moment the assertion is accepted (exp may be fractional).
     return AuthenticatedClient(assertion.client_id, registration, key_set, key.kid or "", jti,
-                               int(claims["exp"]) + leeway)
+                               math.ceil(claims["exp"]) + leeway + 1)
 
 
 def _check_lifetime(claims: dict[str, Any], *, now: float, leeway: int, max_lifetime: int) -> None:

@@ -126,6 +126,9 @@ def exchange(request: ExchangeRequest, *, clock: Callable[[], float] = time.time
     if _unverified_issuer(request.subject_token) == settings.public_base_url:
         raise OAuthError(INVALID_GRANT, "tokens issued by this service cannot be exchanged")
     try:
+        if request.subject_token.count(".") != 2:
+            # An opaque token names no audience and no expiry: nothing to narrow, nothing to bound.
+            raise errors.Unauthorized("the subject token must be a JWT")
         verified = deps.bearer_verifier().verify(request.subject_token)
         principal = deps.accounts().resolve(verified)
     except (errors.Unauthorized, errors.Forbidden) as refused:

@@ -180,6 +180,10 @@ JWS_ATTACKS: dict[str, Callable[[Recipe], str]] = {
     "json-flattened": lambda r: _serialized(r, general=False),
     "json-general": lambda r: _serialized(r, general=True),
     "oversized-token": lambda r: r.token(claims={"padding": "A" * 9000}),
+    # Found by review: values of the wrong JSON type reached checks that assumed strings or numbers.
+    "typ-not-a-string": lambda r: r.token(header={"typ": ["JWT"]}),
+    "exp-nan": lambda r: r.token(claims={"exp": float("nan")}),
+    "nested-json-header": lambda r: ".".join([b64u(b"[" * 5000), b64u_json(r.claims()), b64u(b"sig")]),
 }
 
 
