@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
+from botocore.exceptions import ClientError
+
 from chalicelib import aws, errors
 
 TTL_ATTRIBUTE = "expires_at"
@@ -199,7 +201,9 @@ class Table:
         items = [{kind: {**body, "TableName": self.name}} for op in transaction.ops for kind, body in op.items()]
         try:
             self.client.transact_write_items(TransactItems=items)
-        except self.client.exceptions.TransactionCanceledException as exc:
+        except ClientError as exc:
+            if _code(exc) != "TransactionCanceledException":
+                raise
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
             if "ConditionalCheckFailed" in reasons:
                 raise ConditionFailed(reasons) from None
@@ -209,5 +213,13 @@ class Table:
     def _conditional(self, call, params: dict[str, Any]) -> dict[str, Any]:
         try:
             return call(**params)
-        except self.client.exceptions.ConditionalCheckFailedException:
-            raise ConditionFailed() from None
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise ConditionFailed() from None
+            raise
+
+
+def _code(error: ClientError) -> str:
+    # By code, not by class: each botocore client builds its own exception classes, so a class
+    # taken from one client instance does not catch the same error raised through another.
+    return error.response.get("Error", {}).get("Code", "")
