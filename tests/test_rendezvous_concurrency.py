@@ -7,52 +7,21 @@ same atomicity — and nothing more: our read-decide-write steps still interleav
 """
 from __future__ import annotations
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-
-import pytest
-from moto.dynamodb.models import DynamoDBBackend
 
 from chalicelib import errors
 from chalicelib.rendezvous.service import Creator, RendezvousService
 from chalicelib.settings import Settings
 from chalicelib.store.rendezvous import RendezvousRepository
 from chalicelib.store.table import Table
+from tests.support.atomic import atomic_items, race  # noqa: F401 — fixture
 
 THREADS = 8
-
-
-@pytest.fixture
-def atomic_items(aws, monkeypatch):
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item"):
-        original = getattr(DynamoDBBackend, name)
-
-        def serialised(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
-        monkeypatch.setattr(DynamoDBBackend, name, serialised)
 
 
 def instance(clock=time.time, **overrides) -> RendezvousService:
     settings = Settings(**overrides)
     return RendezvousService(RendezvousRepository(Table(settings.table_name)), settings, clock=clock)
-
-
-def race(calls):
-    """Runs the calls together; returns each one's result or the ApiError it raised."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call):
-        barrier.wait()
-        try:
-            return call()
-        except errors.ApiError as error:
-            return error
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def test_concurrent_writes_with_one_token_have_exactly_one_winner(atomic_items):

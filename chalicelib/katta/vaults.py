@@ -216,6 +216,7 @@ def put_member(principal: Principal, vault_id: str, authority_id: str, authority
     changes = {authority_id: role}
     _check_owner_remains(contents, changes)
     transaction = Transaction()
+    _guard_owners(transaction, vault_id, contents, changes)
     _apply_member_change(transaction, principal, vault_id, authority_id, authority_type, current, role)
     deps.table().commit(transaction)
     return current is None
@@ -235,6 +236,7 @@ def set_members(principal: Principal, vault_id: str, wanted: dict[str, str]) -> 
         raise BadRequest(f"at most {MAX_MEMBER_CHANGES} members can change in one request")
     _check_owner_remains(contents, changes)
     transaction = Transaction()
+    _guard_owners(transaction, vault_id, contents, changes)
     for authority_id, role in changes.items():
         current = contents.members.get(authority_id)
         authority_type = found[authority_id][0] if authority_id in found else current["authorityType"]
@@ -249,10 +251,13 @@ def remove_member(principal: Principal, vault_id: str, authority_id: str) -> Non
         return
     _check_owner_remains(contents, {authority_id: None})
     transaction = Transaction()
+    _guard_owners(transaction, vault_id, contents, {authority_id: None})
     _apply_member_change(transaction, principal, vault_id, authority_id, current["authorityType"], current, None)
     try:
         deps.table().commit(transaction)
     except ConditionFailed:
+        if deps.vaults().members_of(vault_id, [authority_id]):
+            raise Conflict("the vault's members changed meanwhile; reload and retry") from None
         return  # removed concurrently: the outcome the caller wanted
 
 
@@ -263,6 +268,18 @@ def _check_owner_remains(contents: VaultContents, changes: dict[str, str | None]
         raise Conflict("a vault must keep at least one owner")
 
 
+def _guard_owners(transaction: Transaction, vault_id: str, contents: VaultContents,
+                  changes: dict[str, str | None]) -> None:
+    """A change that demotes or removes an owner holds only while the other owners it counted on still are:
+    two owners demoting each other at once must not leave the vault without one."""
+    owner = Role.OWNER.value
+    if not any(contents.members.get(a, {}).get("role") == owner and r != owner for a, r in changes.items()):
+        return
+    for authority_id, member in contents.members.items():
+        if member["role"] == owner and authority_id not in changes:
+            deps.vaults().require_role(transaction, vault_id, authority_id, owner)
+
+
 def _apply_member_change(transaction: Transaction, principal: Principal, vault_id: str, authority_id: str,
                          authority_type: str, current: dict[str, Any] | None, role: str | None) -> None:
     repository = deps.vaults()
@@ -271,7 +288,9 @@ def _apply_member_change(transaction: Transaction, principal: Principal, vault_i
         audit.record(transaction, events.VAULT_MEMBER_REMOVE, removedBy=principal.user_id, vaultId=vault_id,
                      authorityId=authority_id)
     else:
-        repository.put_member(transaction, vault_id, authority_id, authority_type, role)
+        # Conditional on what was read: two requests adding the same member are one add and one conflict.
+        repository.put_member(transaction, vault_id, authority_id, authority_type, role,
+                              was=current["role"] if current else None, new=current is None)
         event = events.VAULT_MEMBER_UPDATE if current else events.VAULT_MEMBER_ADD
         actor = "updatedBy" if current else "addedBy"
         audit.record(transaction, event, vaultId=vault_id, authorityId=authority_id, role=role,

@@ -123,11 +123,22 @@ class VaultRepository:
                                   condition="attribute_exists(pk)")
 
     def put_member(self, transaction: Transaction, vault_id: str, authority_id: str, authority_type: str,
-                   role: str) -> Transaction:
+                   role: str, *, was: str | None = None, new: bool = False) -> Transaction:
+        """Writes the membership; ``new`` requires it absent, ``was`` requires that role (lost update → refused)."""
         pk, sk = member_key(vault_id, authority_id)
+        condition, values, names = None, None, None
+        if new:
+            condition = "attribute_not_exists(pk)"
+        elif was is not None:
+            condition, values, names = "#role = :was", {":was": was}, {"#role": "role"}
         return transaction.put({"pk": pk, "sk": sk, "gsi1pk": f"AUTH#{authority_id}", "gsi1sk": f"VAULT#{vault_id}",
                                 "vaultId": vault_id, "authorityId": authority_id,
-                                "authorityType": authority_type, "role": role})
+                                "authorityType": authority_type, "role": role},
+                               condition=condition, values=values, names=names)
+
+    def require_role(self, transaction: Transaction, vault_id: str, authority_id: str, role: str) -> Transaction:
+        return transaction.check(*member_key(vault_id, authority_id), "#role = :role", values={":role": role},
+                                 names={"#role": "role"})
 
     def remove_member(self, transaction: Transaction, vault_id: str, authority_id: str) -> Transaction:
         return transaction.delete(*member_key(vault_id, authority_id), condition="attribute_exists(pk)")
