@@ -122,12 +122,6 @@ class Settings(BaseSettings):
     access_grant_poll_interval_seconds: float = Field(default=1.0, gt=0, le=10)
     # A successful key retrieval is audited with one PutItem beside the reads.
     audit_key_retrieval_success: bool = True
-    # Katta API: the long poll of users-requiring-access-grant holds a Lambda
-    # invocation, and API Gateway cuts every request at 29 s.
-    access_grant_wait_max_seconds: float = Field(default=5.0, ge=0, le=25)
-    access_grant_poll_interval_seconds: float = Field(default=1.0, gt=0, le=10)
-    # A successful key retrieval is audited with one PutItem beside the reads.
-    audit_key_retrieval_success: bool = True
     # Secret server (docs/secret-server.md): lifetime of a release token, and the
     # longest a client assertion may live (its jti is remembered that long).
     secret_server_token_lifetime_seconds: int = Field(default=60, ge=10, le=600)
