@@ -68,6 +68,12 @@ def error_response(exc: Exception, request) -> Response:
                               503, {k: v for k, v in api_error.headers.items() if k == "Retry-After"})
     if api_error is not None and api_error.status == 413:
         return oauth_response({"error": INVALID_REQUEST, "error_description": api_error.detail}, 413)
+    if api_error is not None and api_error.status == 409:
+        # A lost race with a concurrent request: nothing was written, and a retry succeeds.
+        return oauth_response({"error": "temporarily_unavailable", "error_description": api_error.detail},
+                              503, {"Retry-After": "1"})
+    if api_error is not None and 400 <= api_error.status < 500:
+        return oauth_response({"error": INVALID_REQUEST, "error_description": api_error.detail}, 400)
     log.error("unhandled exception", exc_info=exc, extra={"request_id": request_id})
     return oauth_response({"error": "server_error", "error_description":
                            f"an unexpected error occurred; quote the request id {request_id} when reporting it"}, 500)
