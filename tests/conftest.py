@@ -38,15 +38,7 @@ def aws():
 @pytest.fixture
 def issuer(aws, monkeypatch):
     """The trusted test issuer; its JWKS fetches are counted in ``issuer.fetches``."""
-    from chalicelib import deps
-    from chalicelib.auth.jwks import JwksCache
-    from chalicelib.settings import get_settings
-
-    test_issuer = TokenIssuer()
-    cache = JwksCache(get_settings(), fetch=test_issuer.fetch)
-    monkeypatch.setattr(deps, "jwks", lambda: cache)
-    deps.bearer_verifier.cache_clear()
-    return test_issuer
+    return TokenIssuer().trust(monkeypatch)
 
 
 @pytest.fixture

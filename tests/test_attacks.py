@@ -17,7 +17,6 @@ here is a refusal of the attack and not of a broken recipe. The app runs once pe
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import time
@@ -122,9 +121,7 @@ def _app(patch: pytest.MonkeyPatch):
     deps.reset()
     create_table(boto3.client("dynamodb"), os.environ["KATTA_TABLE_NAME"])
     create_management_key()
-    issuer = TokenIssuer()
-    cache = JwksCache(get_settings(), fetch=issuer.fetch)
-    patch.setattr(deps, "jwks", lambda: cache)
+    issuer = TokenIssuer().trust(patch)
     # Registered key sets are inline here: the secret server must never fetch anything.
     offline = JwksCache(get_settings(), fetch=_no_fetch)
     patch.setattr(deps, "secret_server_jwks", lambda: offline)

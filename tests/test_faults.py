@@ -143,8 +143,6 @@ def hub():
     from chalice.test import Client
     from moto import mock_aws
 
-    from chalicelib.auth.jwks import JwksCache
-    from chalicelib.settings import get_settings
     from chalicelib.store.schema import create_table
 
     patch = pytest.MonkeyPatch()
@@ -154,10 +152,7 @@ def hub():
     with mock_aws():
         deps.reset()
         create_table(boto3.client("dynamodb"), TABLE)
-        issuer = TokenIssuer()
-        cache = JwksCache(get_settings(), fetch=issuer.fetch)
-        patch.setattr(deps, "jwks", lambda: cache)
-        deps.bearer_verifier.cache_clear()
+        issuer = TokenIssuer().trust(patch)
         world = katta_world.build()
         import app
         with Client(app.app) as client:

@@ -188,18 +188,13 @@ def hub():
     from moto import mock_aws
 
     from chalicelib import deps
-    from chalicelib.auth.jwks import JwksCache
-    from chalicelib.settings import get_settings
     from chalicelib.store.schema import create_table
 
     patch = pytest.MonkeyPatch()
     with mock_aws():
         deps.reset()
         create_table(boto3.client("dynamodb"), TABLE)
-        issuer = TokenIssuer()
-        cache = JwksCache(get_settings(), fetch=issuer.fetch)
-        patch.setattr(deps, "jwks", lambda: cache)
-        deps.bearer_verifier.cache_clear()
+        issuer = TokenIssuer().trust(patch)
         world = katta_world.build()
         world.new_vault = new_vault_id()
         import app

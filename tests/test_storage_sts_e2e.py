@@ -72,8 +72,6 @@ def stack(tmp_path_factory):
     from moto.server import ThreadedMotoServer
 
     from chalicelib import deps
-    from chalicelib.auth.jwks import JwksCache
-    from chalicelib.settings import get_settings
     from devstack.bootstrap_aws import bootstrap
 
     moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
@@ -89,9 +87,7 @@ def stack(tmp_path_factory):
         patch.setenv("KATTA_KMS_KEY_ID", "alias/katta-e2e")
         deps.reset()
         bootstrap("katta-e2e", "alias/katta-e2e")
-        cache = JwksCache(get_settings(), fetch=idp.fetch)
-        patch.setattr(deps, "jwks", lambda: cache)
-        deps.bearer_verifier.cache_clear()
+        idp.trust(patch)
         import app
         attach(app.app)
         threading.Thread(target=server.serve_forever, name="katta-e2e-api", daemon=True).start()

@@ -22,6 +22,17 @@ class TokenIssuer:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.key.as_dict(private=False), self.rsa.as_dict(private=False)]}
 
+    def trust(self, patch) -> "TokenIssuer":
+        """Makes the app verify bearer tokens against this issuer's keys (``patch``: a MonkeyPatch)."""
+        from chalicelib import deps
+        from chalicelib.auth.jwks import JwksCache
+        from chalicelib.settings import get_settings
+
+        cache = JwksCache(get_settings(), fetch=self.fetch)
+        patch.setattr(deps, "jwks", lambda: cache)
+        deps.bearer_verifier.cache_clear()
+        return self
+
     def fetch(self, url: str) -> dict[str, Any]:
         """Stands in for the HTTP fetch of the JWKS; counts calls."""
         self.fetches.append(url)
