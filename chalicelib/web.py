@@ -18,7 +18,7 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
-from chalicelib import errors
+from chalicelib import apidoc, errors
 from chalicelib.settings import get_settings
 
 log = logging.getLogger("katta")
@@ -35,15 +35,25 @@ _RETRYABLE_AWS_CODES = frozenset({
 })
 
 
-def route(bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), **options: Any):
-    """Registers ``fn`` on ``bp`` with the project's error handling."""
+def route(bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), *,
+          doc: apidoc.Operation | None = None,
+          on_error: Callable[[Exception, Request | None], Response] | None = None,
+          errors_style: apidoc.ErrorStyle = "problem", **options: Any):
+    """Registers ``fn`` on ``bp`` with the project's error handling.
+
+    ``doc`` is what the route promises in the OpenAPI document; ``on_error``
+    replaces the problem-JSON mapping (the OAuth endpoints answer RFC 6749)."""
+    handle = on_error or error_response
+    if doc is not None:
+        apidoc.register(path, methods, doc, errors_style)
+
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def view(**kwargs: Any) -> Any:
             try:
                 return fn(**kwargs)
             except Exception as exc:  # noqa: BLE001 — this is the boundary that must never leak
-                return error_response(exc, bp.current_request)
+                return handle(exc, bp.current_request)
         bp.route(path, methods=list(methods), **options)(view)
         return fn
     return decorator

@@ -10,10 +10,9 @@ carrying only a request id.
 """
 from __future__ import annotations
 
-import functools
 import json
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from chalice import Blueprint, Response
 
@@ -81,16 +80,7 @@ def error_response(exc: Exception, request) -> Response:
 
 def oauth_route(bp: Blueprint, path: str, methods: tuple[str, ...] = ("POST",), **options: Any):
     """Like ``web.route``, but every failure becomes an RFC 6749 error body."""
-    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def view(**kwargs: Any) -> Any:
-            try:
-                return fn(**kwargs)
-            except Exception as exc:  # noqa: BLE001 — the boundary that must never leak
-                return error_response(exc, bp.current_request)
-        bp.route(path, methods=list(methods), **options)(view)
-        return fn
-    return decorator
+    return web.route(bp, path, methods, on_error=error_response, errors_style="oauth", **options)
 
 
 def _quote(text: str) -> str:

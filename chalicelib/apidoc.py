@@ -1,0 +1,56 @@
+"""What each route promises: the source of the OpenAPI document the app serves.
+
+Every handler is registered with an ``Operation`` naming the pydantic types it
+reads and writes, so the document is generated from the same models that
+validate requests, and a route without one is caught by the test suite rather
+than silently missing from the document. Types are kept as given (a model,
+``list[Model]``, ``dict[str, str]`` …) and turned into JSON Schema only when the
+document is built, so registering them costs nothing at import.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Mapping
+
+# How a caller proves who it is: no credential, an OIDC/our own bearer token,
+# or a resource server's private_key_jwt client assertion (RFC 7523).
+Security = Literal["public", "bearer", "client_assertion"]
+
+# The shape of error bodies: RFC 9457 problems, or RFC 6749 OAuth errors.
+ErrorStyle = Literal["problem", "oauth"]
+
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method on one path, as the OpenAPI document describes it.
+
+    ``responses`` maps each success status to the type of its body (``None`` for
+    no body); error statuses are the same for every operation of an error style
+    and are added by the document builder. ``body`` is the type the handler
+    validates the request body with; ``query`` is a model whose fields are the
+    query parameters.
+    """
+    summary: str
+    security: Security
+    responses: Mapping[int, Any]
+    body: Any = None
+    body_media_type: str = JSON
+    query: Any = None
+    response_media_type: str = JSON
+    tags: tuple[str, ...] = ()
+    errors: ErrorStyle = "problem"
+
+
+# (path, METHOD) -> Operation, filled as blueprints are imported.
+OPERATIONS: dict[tuple[str, str], Operation] = {}
+
+
+def register(path: str, methods: tuple[str, ...], operation: Operation, errors: ErrorStyle) -> None:
+    operation = replace(operation, errors=errors)
+    for method in methods:
+        key = (path, method.upper())
+        if key in OPERATIONS:
+            raise ValueError(f"{method} {path} is documented twice")
+        OPERATIONS[key] = operation
