@@ -30,7 +30,9 @@ class Operation:
     no body); error statuses are the same for every operation of an error style
     and are added by the document builder. ``body`` is the type the handler
     validates the request body with; ``query`` is a model whose fields are the
-    query parameters.
+    query parameters. ``error_statuses`` names the errors only this operation
+    answers (a 410 for an archived vault, 501 for a route out of scope), beyond
+    those the builder adds to every operation.
     """
     summary: str
     security: Security
@@ -41,6 +43,7 @@ class Operation:
     response_media_type: str = JSON
     tags: tuple[str, ...] = ()
     errors: ErrorStyle = "problem"
+    error_statuses: tuple[int, ...] = ()
 
 
 # (path, METHOD) -> Operation, filled as blueprints are imported.
