@@ -8,6 +8,8 @@ import json
 import pytest
 
 from chalicelib import aws, deps
+from chalicelib.store.table import Transaction
+from tests.support import faults
 from chalicelib.settings import get_settings
 from tests.support.katta_api import Actor, body
 from tests.support.katta_keys import DeviceKeys, jwe_to, new_vault_id, vault_dto
@@ -277,6 +279,22 @@ def test_delete_vault_removes_everything(alice, bob):
     assert list(deps.table().query_all(f"VAULT#{vault_id}")) == []
     assert body(bob.get("/api/vaults/accessible")) == []
     assert "VAULT_DELETE" in audit_types(vault_id)
+
+
+def test_a_large_vault_delete_that_fails_part_way_leaves_its_owner_able_to_retry(alice, bob):
+    """Over 100 items the delete goes in chunks; the caller's ownership is in the last one."""
+    vault_id = shared_vault(alice, bob)
+    for n in range(150):
+        deps.table().commit(deps.vaults().put_token(Transaction(), vault_id, f"gone-user-{n:03d}", "jwe"))
+    with faults.installed() as injector:
+        with injector.failing(("dynamodb", "TransactWriteItems", 2), faults.INTERNAL_ERROR):
+            assert alice.call("DELETE", f"/api/vaults/{vault_id}").status_code == 503
+        assert injector.fired
+    left = {item["sk"] for item in deps.table().query_all(f"VAULT#{vault_id}")}
+    assert {"PROFILE", f"MEMBER#{alice.id}"} <= left and len(left) < 150
+    assert bob.call("DELETE", f"/api/vaults/{vault_id}").status_code == 403
+    assert alice.call("DELETE", f"/api/vaults/{vault_id}").status_code == 204
+    assert list(deps.table().query_all(f"VAULT#{vault_id}")) == []
 
 
 # --- audit log and web of trust ---------------------------------------------------------------------

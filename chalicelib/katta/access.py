@@ -65,6 +65,10 @@ def higher(role: str, other: str | None) -> str:
     return role if other is None or _RANK[role] >= _RANK[other] else other
 
 
-def require_owner(members: dict[str, dict[str, Any]], principal: Principal) -> None:
-    if best_role(members, authority_ids(principal)) != Role.OWNER.value:
-        raise Forbidden("only an owner of the vault may do this")
+def require_owner(members: dict[str, dict[str, Any]], principal: Principal) -> str:
+    """The member id (the caller's or one of their groups') that makes the caller an owner."""
+    authorities = authority_ids(principal)
+    for authority_id, member in members.items():
+        if member["role"] == Role.OWNER.value and authorities.holds(authority_id, member):
+            return authority_id
+    raise Forbidden("only an owner of the vault may do this")

@@ -168,15 +168,22 @@ def set_archived(principal: Principal, vault_id: str, archived: bool) -> dict[st
 
 def delete(principal: Principal, vault_id: str) -> None:
     contents = _contents(vault_id, missing=Forbidden)
-    access.require_owner(contents.members, principal)
+    kept = access.require_owner(contents.members, principal)
     repository = deps.vaults()
-    steps = []
-    for authority_id, member in contents.members.items():
-        steps.append(lambda tx, a=authority_id: repository.delete_item(tx, vault_id, f"MEMBER#{a}"))
-        if member.get("authorityType") == GROUP:
-            steps.append(lambda tx, a=authority_id: deps.groups().count(tx, a, "vaultCount", -1))
+
+    def remove_member(tx: Transaction, authority_id: str) -> None:
+        repository.delete_item(tx, vault_id, f"MEMBER#{authority_id}")
+        if contents.members[authority_id].get("authorityType") == GROUP:
+            deps.groups().count(tx, authority_id, "vaultCount", -1)
+
+    # The caller's own ownership goes last, with the profile: should a large vault's
+    # delete fail part-way, the caller is still its owner and can retry.
+    steps = [lambda tx, a=authority_id: remove_member(tx, a)
+             for authority_id in contents.members if authority_id != kept]
     steps += [lambda tx, u=user_id: repository.delete_token(tx, vault_id, u) for user_id in contents.tokens]
-    final = repository.delete_item(Transaction(), vault_id, "PROFILE")
+    final = Transaction()
+    remove_member(final, kept)
+    repository.delete_item(final, vault_id, "PROFILE")
     audit.record(final, events.VAULT_DELETE, deletedBy=principal.user_id, vaultId=vault_id,
                  vaultName=contents.vault["name"])
     events.commit_bulk(steps, final)
