@@ -5,84 +5,14 @@ import json
 import math
 import time
 
-import boto3
 import pytest
 from chalice.local import LambdaEventConverter
 from pydantic import ValidationError
 
-from chalicelib import deps
-from chalicelib.rendezvous.service import MAX_DATA_BYTES, RendezvousService, rate_source
+from chalicelib.rendezvous.service import MAX_DATA_BYTES, rate_source
 from chalicelib.settings import Settings, SettingsError, get_settings
-from chalicelib.store.rendezvous import RendezvousRepository
 from tests.conftest import bearer
-
-BASE = "/api/rendezvous"
-JSON = {"Content-Type": "application/json"}
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class Rendezvous:
-    """The service the API uses in a test: a fake clock and settings the test chooses."""
-
-    def __init__(self, monkeypatch) -> None:
-        self.monkeypatch = monkeypatch
-        self.clock = FakeClock()
-        self.configure()
-
-    def configure(self, **overrides) -> None:
-        self.settings = Settings(**overrides)
-        service = RendezvousService(RendezvousRepository(deps.table()), self.settings, clock=self.clock)
-        self.monkeypatch.setattr(deps, "rendezvous", lambda: service)
-
-
-@pytest.fixture
-def rdv(aws, monkeypatch):
-    return Rendezvous(monkeypatch)
-
-
-@pytest.fixture
-def alice(issuer):
-    return bearer(issuer.token("alice"))
-
-
-def send(client, method, path, body=None, headers=None):
-    raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    return client.http.request(method, path, headers={**JSON, **(headers or {})}, body=raw)
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.body
-    return json.loads(response.body) if response.body else None
-
-
-def problem(response, status):
-    assert response.status_code == status, response.body
-    assert response.headers["Content-Type"] == "application/problem+json"
-    body = json.loads(response.body)
-    assert body["status"] == status
-    return body
-
-
-def create(client, headers, data="hello"):
-    return ok(send(client, "POST", BASE, {"data": data}, headers), 201)
-
-
-def raw_item(pk, sk):
-    item = boto3.client("dynamodb").get_item(TableName=get_settings().table_name,
-                                             Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
-    return item
+from tests.support.rendezvous import BASE, alice, create, ok, problem, raw_item, rdv, send  # noqa: F401 — fixtures
 
 
 # --- the round trip ------------------------------------------------------------------------------

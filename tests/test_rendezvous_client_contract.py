@@ -7,7 +7,7 @@ import pytest
 
 from katta_client.linking.errors import RendezvousConflict, RendezvousNotFound
 from katta_client.linking.rendezvous import HttpRendezvous
-from tests.test_rendezvous_api import rdv  # noqa: F401 — the fixture with a fake clock
+from tests.support.rendezvous import rdv  # noqa: F401 — the fixture with a fake clock
 
 
 class ChaliceSession:
