@@ -10,12 +10,15 @@ import base64
 import json
 import logging
 import os
+import time
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
+from chalicelib import deps
 from chalicelib.storage import buckets
+from chalicelib.store.locks import Locks
 from chalicelib.storage.formats import CreateBucketInput
 from tests.support.katta_api import body
 from tests.support.storage_world import STATIC_PROFILE, world  # noqa: F401 — fixture
@@ -79,6 +82,17 @@ def test_existing_bucket_is_409_and_left_as_it_was(world, profile):
     again = dto(vault_id, profile["id"], vaultUvf=json.dumps({"other": "template"}))
     assert put_storage(world.alice, vault_id, again).status_code == 409
     assert objects("katta-" + vault_id)["vault.uvf"] == dto(vault_id, profile["id"])["vaultUvf"].encode()
+
+
+def test_a_creation_in_progress_is_409_and_writes_nothing(world, profile):
+    vault_id = world.vault()
+    locks = Locks(deps.table())
+    assert locks.acquire(f"bucket:katta-{vault_id}", "another-request", 120, int(time.time()))
+    assert put_storage(world.alice, vault_id, dto(vault_id, profile["id"])).status_code == 409
+    assert "katta-" + vault_id not in [b["Name"] for b in s3().list_buckets()["Buckets"]]
+    locks.release(f"bucket:katta-{vault_id}", "another-request")
+    assert put_storage(world.alice, vault_id, dto(vault_id, profile["id"])).status_code == 200
+    assert put_storage(world.alice, vault_id, dto(vault_id, profile["id"])).status_code == 409
 
 
 def test_archived_profile_is_410(world, profile):
@@ -230,6 +244,7 @@ def test_an_s3_outage_is_503_and_a_half_written_template_is_removed(world, profi
     assert response.headers["Retry-After"]
     stub.assert_no_pending_responses()
     assert world.audit_events("VAULT_BUCKET_CREATE") == []
+    assert deps.table().get(f"LOCK#bucket:{bucket}", "LOCK") is None  # a retry may start at once
 
 
 # --- the JWE body ---------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import contextlib
 import contextvars
 import logging
 import re
+import time
+import uuid
 from typing import Any, Iterator
 
 from chalicelib import audit, deps
@@ -22,8 +24,11 @@ from chalicelib.errors import ApiError, BadRequest, Conflict, Forbidden, Gone, I
 from chalicelib.katta.formats import Role
 from chalicelib.storage.formats import BUCKET_PREFIX_PATTERN, CreateBucketInput, Protocol
 from chalicelib.storage.vault_access import vault_and_role
+from chalicelib.store.locks import Locks
 
 EVENT = "VAULT_BUCKET_CREATE"
+# Longer than a request may run (the Lambda timeout), so a live creation never loses its lease.
+CREATION_LEASE_SECONDS = 120
 VAULT_UVF = "vault.uvf"
 DIR_UVF = "dir.uvf"
 # What S3 answers when the credentials (not the request) are at fault.
@@ -90,7 +95,7 @@ def create(principal: Principal, vault_id: str, body: CreateBucketInput) -> dict
     if body.region not in profile["regions"]:
         raise InvalidField([{"field": "region", "reason": "must be one of the storage profile's regions"}])
     bucket = bucket_name(profile["bucketPrefix"], vault_id)
-    with _credentials_unlogged(body):
+    with _credentials_unlogged(body), _creating(bucket):
         s3 = s3_client(profile, body)
         _create_bucket(s3, bucket, body.region)
         try:
@@ -102,6 +107,24 @@ def create(principal: Principal, vault_id: str, body: CreateBucketInput) -> dict
             _remove_half_written(s3, bucket, body.rootDirHash)
             raise
     return {}
+
+
+@contextlib.contextmanager
+def _creating(bucket: str) -> Iterator[None]:
+    """One creation per bucket. S3 answers a second CreateBucket of the same owner
+    with success (us-east-1), so two racing first PUTs would both write the template
+    and the later one would silently replace the earlier vault.uvf. The lease is
+    released only when the creation fails (a retry may start at once); after a
+    success the bucket itself refuses the next attempt, and the table's TTL
+    removes the lease."""
+    locks, owner = Locks(deps.table()), str(uuid.uuid4())
+    if not locks.acquire(f"bucket:{bucket}", owner, CREATION_LEASE_SECONDS, int(time.time())):
+        raise Conflict(f"the bucket {bucket} is being created by another request")
+    try:
+        yield
+    except BaseException:
+        locks.release(f"bucket:{bucket}", owner)
+        raise
 
 
 def _require_owner_if_vault_exists(principal: Principal, vault_id: str) -> None:
