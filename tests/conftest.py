@@ -43,10 +43,10 @@ def issuer(aws, monkeypatch):
 
 @pytest.fixture
 def client(aws):
-    from chalice.test import Client
+    from tests.support.app_client import app_client
 
     import app
-    with Client(app.app) as test_client:
+    with app_client(app.app) as test_client:
         yield test_client
 
 

@@ -108,7 +108,7 @@ def env():
 
 def _app(patch: pytest.MonkeyPatch):
     import boto3
-    from chalice.test import Client
+    from tests.support.app_client import app_client
 
     from chalicelib import deps
     from chalicelib.auth.jwks import JwksCache
@@ -127,7 +127,7 @@ def _app(patch: pytest.MonkeyPatch):
     patch.setattr(deps, "secret_server_jwks", lambda: offline)
     assert get_settings().token_exchange_audiences == [EXCHANGE_AUDIENCE]
     import app
-    with Client(app.app) as client:
+    with app_client(app.app) as client:
         yield _populate(client, issuer, DevIdP())
 
 

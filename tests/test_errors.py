@@ -5,11 +5,11 @@ import logging
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from chalice import Blueprint, Chalice
-from chalice.test import Client
 from pydantic import BaseModel, Field
 
 from chalicelib import errors
 from chalicelib.web import parse_body, route
+from tests.support.app_client import app_client
 
 bp = Blueprint(__name__)
 
@@ -57,7 +57,7 @@ app.register_blueprint(bp)
 
 @pytest.fixture
 def test_client():
-    with Client(app) as client:
+    with app_client(app) as client:
         yield client
 
 

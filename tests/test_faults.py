@@ -140,7 +140,7 @@ def cold_instance() -> None:
 
 @pytest.fixture(scope="module")
 def hub():
-    from chalice.test import Client
+    from tests.support.app_client import app_client
     from moto import mock_aws
 
     from chalicelib.store.schema import create_table
@@ -155,7 +155,7 @@ def hub():
         issuer = TokenIssuer().trust(patch)
         world = katta_world.build()
         import app
-        with Client(app.app) as client:
+        with app_client(app.app) as client:
             secrets = build_secret_world(client, issuer, patch)  # creates the KMS management key
             backend = secrets.register("notes")
             _key_rings()

@@ -184,7 +184,7 @@ def _scan(dynamodb) -> list[dict]:
 @pytest.fixture(scope="module")
 def hub():
     """One hub for the whole matrix (building one costs seconds on moto); restored after every change."""
-    from chalice.test import Client
+    from tests.support.app_client import app_client
     from moto import mock_aws
 
     from chalicelib import deps
@@ -198,7 +198,7 @@ def hub():
         world = katta_world.build()
         world.new_vault = new_vault_id()
         import app
-        with Client(app.app) as client:
+        with app_client(app.app) as client:
             yield Hub(client, issuer, world, _scan(boto3.client("dynamodb")))
         patch.undo()
         deps.reset()

@@ -5,12 +5,12 @@ import json
 
 import pytest
 from chalice import Blueprint, Chalice
-from chalice.test import Client
 from pydantic import BaseModel
 
 from chalicelib import deps
 from chalicelib.pop.bodies import ACCEPTED_CONTENT_TYPES, parse_body
 from chalicelib.web import json_response, route
+from tests.support.app_client import app_client
 from tests.support.kms import kms_key  # noqa: F401 — fixture
 from tests.support.pop import encrypt_to
 
@@ -34,7 +34,7 @@ app.register_blueprint(bp)
 
 @pytest.fixture
 def echo_client(aws, kms_key):
-    with Client(app) as client:
+    with app_client(app) as client:
         yield client
 
 
