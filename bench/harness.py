@@ -9,16 +9,21 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import logging
 import os
 import time
 import uuid
 from typing import Any, Iterator
+from urllib.parse import urlencode, urlsplit
 
 ISSUER = "https://idp.bench/realms/katta"
+BASE_URL = "https://katta.bench"
+# The audience the bench IdP's tokens carry when they are meant for the secret server.
+SECRET_AUDIENCE = "secret-server"
 
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-    "KATTA_STAGE": "test", "KATTA_TABLE_NAME": "katta-bench", "KATTA_PUBLIC_BASE_URL": "https://katta.bench",
+    "KATTA_STAGE": "test", "KATTA_TABLE_NAME": "katta-bench", "KATTA_PUBLIC_BASE_URL": BASE_URL,
     "KATTA_TRUSTED_ISSUERS": json.dumps([{"issuer": ISSUER, "audience": "katta",
                                           "jwks_uri": ISSUER + "/protocol/openid-connect/certs"}]),
 })
@@ -105,6 +110,21 @@ class Bench:
             self.idp.add_user(username, roles=list(roles))
         return BenchUser(self, username)
 
+    def secret_backend(self) -> "BenchBackend":
+        """A resource server registered with the secret server, which trusts the bench IdP's users."""
+        from katta_client.resource_server import ResourceServerKeys
+
+        admin = self.user("bench-admin", roles=("user", "admin"))
+        registered = admin.request("PUT", "/secret-server/admin/idps", {
+            "issuer": ISSUER, "audience": SECRET_AUDIENCE, "jwks": self.idp.jwks(), "algorithms": [self.idp.alg]})
+        assert registered.status_code in (200, 201), registered.body
+        client_id = f"backend-{uuid.uuid4().hex[:8]}"
+        keys = ResourceServerKeys.generate()
+        registered = admin.request("PUT", f"/secret-server/admin/resource-servers/{client_id}",
+                                   {"jwks": keys.public_jwks()})
+        assert registered.status_code in (200, 201), registered.body
+        return BenchBackend(self, client_id, keys)
+
 
 class BenchUser:
     def __init__(self, bench: Bench, username: str) -> None:
@@ -145,3 +165,78 @@ class BenchUser:
         granted = self.request("POST", f"/api/vaults/{vault_id}/access-tokens", {self.id: token})
         assert granted.status_code == 200, granted.body
         return vault_id
+
+
+class BenchBackend:
+    """A backend of the secret server (``katta_client.resource_server``) talking to the in-process app.
+
+    It is its own transport, so it can tell the app's share of an exchange from its own:
+    ``server_cpu`` is the process time spent inside the app's answers (assertions are signed
+    and release tokens opened outside it).
+    """
+
+    def __init__(self, bench: Bench, client_id: str, keys: Any) -> None:
+        from katta_client.resource_server import ResourceServer
+
+        self.bench = bench
+        self.keys = keys
+        self.server = ResourceServer(client_id, BASE_URL, keys, transport=self)
+        self.last_response: Any = None
+        self.server_cpu = 0.0
+
+    def subject_token(self, username: str) -> str:
+        """The user's IdP token for the secret server (the exchange's ``subject_token``)."""
+        if username not in {u.username for u in self.bench.idp.users()}:
+            self.bench.idp.add_user(username, roles=["user"])
+        return self.bench.idp.mint(username, lifetime=3600, aud=SECRET_AUDIENCE)
+
+    def exchange(self, subject_token: str):
+        """One ``POST /secret-server/token-exchange``; the app's response (SecretServerError unless 200)."""
+        self.server.exchange(subject_token)
+        return self.last_response
+
+    def post_form(self, url: str, form: dict[str, str]) -> tuple[int, Any]:
+        started = time.process_time()
+        response = self.bench.client.http.post(urlsplit(url).path, body=urlencode(form),
+                                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.server_cpu += time.process_time() - started
+        self.last_response = response
+        return response.status_code, json.loads(response.body)
+
+    def get_json(self, url: str) -> Any:
+        return json.loads(self.bench.client.http.get(urlsplit(url).path).body)
+
+
+@contextlib.contextmanager
+def served_stack() -> Iterator[tuple[dict[str, str], Any]]:
+    """A moto server and the dev IdP over HTTP on loopback: (environment for an app process, the IdP).
+
+    For cold starts measured in a fresh process: all the AWS and IdP work happens in this
+    process, so the child's CPU time is the app's alone.
+    """
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from chalicelib.settings import get_settings
+    from chalicelib.store.schema import create_table
+    from devstack.bootstrap_aws import ensure_management_key
+    from devstack.idp import DevIdP
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server would log every call
+    idp = DevIdP()
+    idp_server = idp.serve("127.0.0.1", 0)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    try:
+        host, port = moto.get_host_and_port()
+        env = {"PATH": "/usr/bin:/bin", "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+               **{k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")},
+               "KATTA_STAGE": "test", "KATTA_TABLE_NAME": os.environ["KATTA_TABLE_NAME"],
+               "KATTA_PUBLIC_BASE_URL": BASE_URL,
+               "KATTA_TRUSTED_ISSUERS": json.dumps([{"issuer": idp.issuer, "audience": "katta"}])}
+        create_table(boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"]), env["KATTA_TABLE_NAME"])
+        ensure_management_key(boto3.client("kms", endpoint_url=env["AWS_ENDPOINT_URL"]), get_settings().kms_key_id)
+        yield env, idp
+    finally:
+        moto.stop()
+        idp_server.stop()
