@@ -131,15 +131,27 @@ def request_id_of(request: Request | None) -> str:
 
 def parse_body(request: Request, model: type[Model]) -> Model:
     """Validates a JSON body against ``model``; 400 names the failing field."""
-    raw = request.raw_body or b""
-    if len(raw) > get_settings().max_body_bytes:
-        raise errors.PayloadTooLarge(f"the body exceeds {get_settings().max_body_bytes} bytes")
+    raw = raw_body(request)
     if not raw:
         raise errors.InvalidField([{"field": "body", "reason": "a JSON body is required"}])
+    return validate_json(raw, model, "not valid JSON")
+
+
+def raw_body(request: Request) -> bytes:
+    """The body, refused with 413 before anything parses it when it is over the limit."""
+    raw = request.raw_body or b""
+    limit = get_settings().max_body_bytes
+    if len(raw) > limit:
+        raise errors.PayloadTooLarge(f"the body exceeds {limit} bytes")
+    return raw
+
+
+def validate_json(text: bytes, model: type[Model], not_json: str) -> Model:
+    """``model`` from JSON ``text``; ``not_json`` is the reason given when it is not JSON at all."""
     try:
-        data = json.loads(raw)
+        data = json.loads(text)
     except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidField([{"field": "body", "reason": "not valid JSON"}]) from None
+        raise errors.InvalidField([{"field": "body", "reason": not_json}]) from None
     return model.model_validate(data)
 
 

@@ -8,10 +8,9 @@ from typing import Annotated
 from chalice.app import Request
 from pydantic import Field, RootModel
 
-from chalicelib.errors import InvalidField, PayloadTooLarge
+from chalicelib.errors import InvalidField
 from chalicelib.katta.formats import AuthorityId, Jwe, Role, VaultId, is_authority_id, is_uuid
-from chalicelib.settings import get_settings
-from chalicelib.web import parse_body, query_param
+from chalicelib.web import parse_body, query_param, raw_body
 
 MAX_IDS_PER_QUERY = 100
 
@@ -61,11 +60,8 @@ def non_negative_int(request: Request, name: str, default: int) -> int:
 
 
 def text_body(request: Request, field: str = "body") -> str:
-    raw = request.raw_body or b""
-    if len(raw) > get_settings().max_body_bytes:
-        raise PayloadTooLarge(f"the body exceeds {get_settings().max_body_bytes} bytes")
     try:
-        text = raw.decode("utf-8").strip()
+        text = raw_body(request).decode("utf-8").strip()
     except UnicodeDecodeError:
         raise invalid(field, "must be UTF-8 text") from None
     if not text:

@@ -7,12 +7,9 @@ log or Lambda log ever sees the plaintext.
 """
 from __future__ import annotations
 
-import json
-
 from chalice.app import Request
 
 from chalicelib import deps, errors, web
-from chalicelib.settings import get_settings
 
 JOSE = "application/jose"
 ACCEPTED_CONTENT_TYPES = ["application/json", JOSE]
@@ -24,10 +21,7 @@ def parse_body(request: Request, model: type[web.Model]) -> web.Model:
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type != JOSE:
         return web.parse_body(request, model)
-    raw = request.raw_body or b""
-    limit = get_settings().max_body_bytes
-    if len(raw) > limit:
-        raise errors.PayloadTooLarge(f"the body exceeds {limit} bytes")
+    raw = web.raw_body(request)
     try:
         compact = raw.decode("ascii").strip()
     except UnicodeDecodeError:
@@ -35,8 +29,4 @@ def parse_body(request: Request, model: type[web.Model]) -> web.Model:
     header, plaintext = deps.pop_keys().decrypt(compact)
     if "cty" in header and str(header["cty"]).lower() not in _JSON_CONTENT_TYPES:
         raise errors.InvalidField([{"field": "body", "reason": "the JWE must carry JSON (cty json)"}])
-    try:
-        data = json.loads(plaintext)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidField([{"field": "body", "reason": "the decrypted JWE is not valid JSON"}]) from None
-    return model.model_validate(data)
+    return web.validate_json(plaintext, model, "the decrypted JWE is not valid JSON")
