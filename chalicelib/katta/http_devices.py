@@ -1,11 +1,15 @@
 """``/api/devices…``: the caller's devices."""
 from chalice import Response
 
+from chalicelib.apidoc import Operation
 from chalicelib.auth import authenticate
 from chalicelib.katta import devices, params
 from chalicelib.katta.blueprint import bp
+from chalicelib.katta.dtos import AuthorityIdsQuery, DeviceDto
 from chalicelib.katta.formats import DeviceInput
 from chalicelib.web import json_response, parse_body, route
+
+TAGS = ("Device Resource",)
 
 
 def _caller():
@@ -14,20 +18,25 @@ def _caller():
     return principal
 
 
-@route(bp, "/api/devices")
+@route(bp, "/api/devices", doc=Operation(
+    "the caller's devices among the given ids (an admin's: anybody's)", "bearer", {200: list[DeviceDto]},
+    query=AuthorityIdsQuery, tags=TAGS))
 def get_devices():
     principal = _caller()
     ids = [params.authority_id(d, "ids") for d in params.id_list(bp.current_request)]
     return json_response(devices.find(principal, ids))
 
 
-@route(bp, "/api/devices/{deviceId}")
+@route(bp, "/api/devices/{deviceId}", doc=Operation(
+    "one of the caller's devices; 404 for a device of somebody else", "bearer", {200: DeviceDto}, tags=TAGS))
 def get_device(deviceId):
     principal = _caller()
     return json_response(devices.get(principal, params.authority_id(deviceId, "deviceId")))
 
 
-@route(bp, "/api/devices/{deviceId}", methods=("PUT",))
+@route(bp, "/api/devices/{deviceId}", methods=("PUT",), doc=Operation(
+    "registers the caller's device (its id is the SHA-256 of its public key) or renames it", "bearer",
+    {201: None}, body=DeviceInput, tags=TAGS))
 def put_device(deviceId):
     principal = _caller()
     device_id = params.authority_id(deviceId, "deviceId")
@@ -35,7 +44,8 @@ def put_device(deviceId):
     return Response(body="", status_code=201)
 
 
-@route(bp, "/api/devices/{deviceId}", methods=("DELETE",))
+@route(bp, "/api/devices/{deviceId}", methods=("DELETE",), doc=Operation(
+    "removes one of the caller's devices", "bearer", {204: None}, tags=TAGS))
 def delete_device(deviceId):
     principal = _caller()
     devices.remove(principal, params.authority_id(deviceId, "deviceId"))

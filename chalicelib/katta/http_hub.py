@@ -3,13 +3,17 @@ import re
 
 from chalice import Response
 
+from chalicelib.apidoc import Operation
 from chalicelib.auth import authenticate
 from chalicelib.katta import audit_events, hub_settings, params, trust
 from chalicelib.katta.blueprint import bp
+from chalicelib.katta.dtos import AuditEvent, AuditLogQuery, SettingsDto, TrustedUserDto
 from chalicelib.katta.formats import JWS_PATTERN, MAX_JWS_CHARS, HubSettingsInput
 from chalicelib.web import json_response, parse_body, query_param, route
 
 _JWS = re.compile(JWS_PATTERN)
+USERS = ("Users Resource",)
+SETTINGS = ("Settings Resource",)
 
 
 def _caller():
@@ -18,18 +22,24 @@ def _caller():
     return principal
 
 
-@route(bp, "/api/users/trusted")
+@route(bp, "/api/users/trusted", doc=Operation(
+    "the users the caller trusts: the shortest chain of signatures to each, up to the hub's wotMaxDepth",
+    "bearer", {200: list[TrustedUserDto]}, tags=USERS))
 def get_trusted_users():
     return json_response(trust.trusted_users(_caller()))
 
 
-@route(bp, "/api/users/trusted/{userId}")
+@route(bp, "/api/users/trusted/{userId}", doc=Operation(
+    "the shortest chain of signatures from the caller to a user; 404 if there is none short enough", "bearer",
+    {200: TrustedUserDto}, tags=USERS))
 def get_trusted_user(userId):
     principal = _caller()
     return json_response(trust.trusted_user(principal, params.authority_id(userId, "userId")))
 
 
-@route(bp, "/api/users/trusted/{userId}", methods=("PUT",), content_types=["text/plain"])
+@route(bp, "/api/users/trusted/{userId}", methods=("PUT",), content_types=["text/plain"], doc=Operation(
+    "stores the caller's signature (a compact JWS) of a user's identity", "bearer", {204: None}, body=str,
+    body_media_type="text/plain", tags=USERS))
 def put_trusted_user(userId):
     principal = _caller()
     user_id = params.authority_id(userId, "userId")
@@ -40,13 +50,16 @@ def put_trusted_user(userId):
     return Response(body="", status_code=204)
 
 
-@route(bp, "/api/settings")
+@route(bp, "/api/settings", doc=Operation(
+    "the hub's web-of-trust and automatic access grant settings", "bearer", {200: SettingsDto},
+    tags=SETTINGS))
 def get_hub_settings():
     _caller()
     return json_response(hub_settings.current())
 
 
-@route(bp, "/api/settings", methods=("PUT",))
+@route(bp, "/api/settings", methods=("PUT",), doc=Operation(
+    "changes the hub's settings (admin)", "bearer", {204: None}, body=HubSettingsInput, tags=SETTINGS))
 def put_hub_settings():
     principal = authenticate(bp.current_request)
     principal.require_role("admin")
@@ -54,7 +67,9 @@ def put_hub_settings():
     return Response(body="", status_code=204)
 
 
-@route(bp, "/api/auditlog")
+@route(bp, "/api/auditlog", doc=Operation(
+    "one page of audit events in a period, newest first unless order=asc (admin)", "bearer",
+    {200: list[AuditEvent]}, query=AuditLogQuery, tags=("Audit Log Resource",)))
 def get_audit_log():
     principal = authenticate(bp.current_request)
     principal.require_role("admin")

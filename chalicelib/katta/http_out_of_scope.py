@@ -4,6 +4,7 @@ Licences and billing have no meaning here; emergency access and legacy
 (vault format 8) devices and keys are out of scope; accounts are managed in the
 identity provider, not through the hub.
 """
+from chalicelib.apidoc import Operation
 from chalicelib.errors import NotImplementedYet
 from chalicelib.katta.blueprint import bp
 from chalicelib.web import route
@@ -47,4 +48,6 @@ for _path, _methods, _message in OUT_OF_SCOPE:
     _view = _refuse(_message)
     _view.__name__ = "out_of_scope_" + "_".join(filter(None, _path.replace("-", "_").replace("{", "").replace(
         "}", "").split("/"))) + "_" + "_".join(m.lower() for m in _methods)
-    route(bp, _path, _methods, content_types=["*/*"])(_view)
+    # Anybody gets the 501, signed in or not: nothing here reads a token.
+    _doc = Operation(_message, "public", {}, error_statuses=(501,), tags=("Out of scope",))
+    route(bp, _path, _methods, content_types=["*/*"], doc=_doc)(_view)

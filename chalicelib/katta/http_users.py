@@ -1,21 +1,29 @@
 from chalice import Response
 
 from chalicelib import deps
+from chalicelib.apidoc import Operation
 from chalicelib.auth import authenticate
 from chalicelib.katta import params, users, vaults
 from chalicelib.katta.blueprint import bp
+from chalicelib.katta.dtos import UserDto, WithDevicesQuery
 from chalicelib.katta.formats import UserKeysInput
+from chalicelib.katta.params import TokensByVault
 from chalicelib.web import bool_param, json_response, parse_body, route
 
+TAGS = ("Users Resource",)
 
-@route(bp, "/api/users/me")
+
+@route(bp, "/api/users/me", doc=Operation(
+    "the caller's account, with its devices if asked", "bearer", {200: UserDto}, query=WithDevicesQuery, tags=TAGS))
 def get_me():
     principal = authenticate(bp.current_request)
     with_devices = bool_param(bp.current_request, "withDevices")
     return json_response(users.me(deps.users(), principal, with_devices))
 
 
-@route(bp, "/api/users/me", methods=("PUT",))
+@route(bp, "/api/users/me", methods=("PUT",), doc=Operation(
+    "stores the caller's public keys, wrapped private keys, setup code or language (null clears one)", "bearer",
+    {201: None}, body=UserKeysInput, tags=TAGS))
 def put_me():
     principal = authenticate(bp.current_request)
     principal.require_role("user")
@@ -23,7 +31,8 @@ def put_me():
     return Response(body="", status_code=201)
 
 
-@route(bp, "/api/users/me/reset", methods=("POST",))
+@route(bp, "/api/users/me/reset", methods=("POST",), doc=Operation(
+    "removes the caller's keys, devices, access tokens and trust signatures", "bearer", {204: None}, tags=TAGS))
 def post_reset():
     principal = authenticate(bp.current_request)
     principal.require_role("user")
@@ -31,7 +40,9 @@ def post_reset():
     return Response(body="", status_code=204)
 
 
-@route(bp, "/api/users/me/access-tokens", methods=("POST",))
+@route(bp, "/api/users/me/access-tokens", methods=("POST",), doc=Operation(
+    "stores the caller's own access tokens (vault id to JWE) for vaults they are a member of", "bearer",
+    {200: None}, body=TokensByVault, tags=TAGS))
 def post_my_access_tokens():
     principal = authenticate(bp.current_request)
     principal.require_role("user")
@@ -39,14 +50,17 @@ def post_my_access_tokens():
     return Response(body="", status_code=200, headers={"Content-Type": "text/plain"})
 
 
-@route(bp, "/api/users")
+@route(bp, "/api/users", doc=Operation(
+    "every account (admin)", "bearer", {200: list[UserDto]}, tags=TAGS))
 def get_users():
     principal = authenticate(bp.current_request)
     principal.require_role("admin")
     return json_response(users.all_users())
 
 
-@route(bp, "/api/users/{id}/enabled", methods=("PUT",), content_types=["text/plain"])
+@route(bp, "/api/users/{id}/enabled", methods=("PUT",), content_types=["text/plain"], doc=Operation(
+    "enables (true) or disables (false) an account (admin)", "bearer", {204: None}, body=str,
+    body_media_type="text/plain", tags=TAGS))
 def put_user_enabled(id):  # noqa: A002 - the contract's path parameter name
     principal = authenticate(bp.current_request)
     principal.require_role("admin")

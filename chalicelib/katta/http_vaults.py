@@ -1,13 +1,20 @@
 """``/api/vaults…``: parse, authenticate, call the vault service, serialize."""
 from chalice import Response
 
+from chalicelib.apidoc import Operation
 from chalicelib.auth import authenticate
 from chalicelib.katta import params, vaults
 from chalicelib.katta.blueprint import bp
+from chalicelib.katta.dtos import (
+    EmptyDto, GrantWaitQuery, JsonObject, KeyRetrievalQuery, MemberDto, MemberRoleQuery, PendingGrants,
+    RoleFilterQuery, VaultDto, VaultIdsQuery,
+)
 from chalicelib.katta.formats import VaultInput
+from chalicelib.katta.params import RolesByAuthority, TokensByUser
 from chalicelib.web import bool_param, json_response, parse_body, route
 
 TEXT_PLAIN = "text/plain"
+TAGS = ("Vault Resource",)
 
 
 def _caller():
@@ -26,39 +33,48 @@ def _empty(status: int) -> Response:
     return Response(body="", status_code=status)
 
 
-@route(bp, "/api/vaults/accessible")
+@route(bp, "/api/vaults/accessible", doc=Operation(
+    "the vaults shared with the caller, directly or through a group", "bearer", {200: list[VaultDto]},
+    query=RoleFilterQuery, tags=TAGS))
 def get_accessible():
     principal = _caller()
     return json_response(vaults.accessible(principal, params.role(bp.current_request, default=None)))
 
 
-@route(bp, "/api/vaults/all")
+@route(bp, "/api/vaults/all", doc=Operation(
+    "every vault (admin)", "bearer", {200: list[VaultDto]}, tags=TAGS))
 def get_all():
     _admin()
     return json_response(vaults.all_vaults())
 
 
-@route(bp, "/api/vaults/some")
+@route(bp, "/api/vaults/some", doc=Operation(
+    "the vaults with the given ids (admin)", "bearer", {200: list[VaultDto]}, query=VaultIdsQuery, tags=TAGS))
 def get_some():
     _admin()
     ids = [params.vault_id(v) for v in params.id_list(bp.current_request)]
     return json_response(vaults.some(ids))
 
 
-@route(bp, "/api/vaults/users-requiring-access-grant")
+@route(bp, "/api/vaults/users-requiring-access-grant", doc=Operation(
+    "users awaiting an access grant, by vault, over the vaults the caller holds a token for (a long poll)",
+    "bearer", {200: PendingGrants}, query=GrantWaitQuery, tags=TAGS))
 def get_pending_grants():
     principal = _caller()
     wait = params.non_negative_int(bp.current_request, "wait", default=25)
     return json_response(vaults.pending_grants(principal, wait))
 
 
-@route(bp, "/api/vaults/{vaultId}")
+@route(bp, "/api/vaults/{vaultId}", doc=Operation(
+    "a vault, with its vault.uvf and JWKS (members and admins)", "bearer", {200: VaultDto}, tags=TAGS))
 def get_vault(vaultId):
     principal = _caller()
     return json_response(vaults.get(principal, params.vault_id(vaultId)))
 
 
-@route(bp, "/api/vaults/{vaultId}", methods=("PUT",))
+@route(bp, "/api/vaults/{vaultId}", methods=("PUT",), doc=Operation(
+    "creates a vault (201; role create-vaults, the creator becomes OWNER) or renames it (200; owners)", "bearer",
+    {200: VaultDto, 201: VaultDto}, body=VaultInput, tags=TAGS))
 def put_vault(vaultId):
     principal = _caller()
     vault_id = params.vault_id(vaultId)
@@ -67,14 +83,17 @@ def put_vault(vaultId):
     return json_response(body, status=201 if created else 200)
 
 
-@route(bp, "/api/vaults/{vaultId}", methods=("DELETE",))
+@route(bp, "/api/vaults/{vaultId}", methods=("DELETE",), doc=Operation(
+    "deletes a vault with its members and access tokens (owners)", "bearer", {204: None}, tags=TAGS))
 def delete_vault(vaultId):
     principal = _caller()
     vaults.delete(principal, params.vault_id(vaultId))
     return _empty(204)
 
 
-@route(bp, "/api/vaults/{vaultId}/archived", methods=("PUT",), content_types=[TEXT_PLAIN])
+@route(bp, "/api/vaults/{vaultId}/archived", methods=("PUT",), content_types=[TEXT_PLAIN], doc=Operation(
+    "archives (true) or restores (false) a vault (owners and admins)", "bearer", {200: VaultDto}, body=str,
+    body_media_type=TEXT_PLAIN, tags=TAGS))
 def put_archived(vaultId):
     principal = _caller()
     vault_id = params.vault_id(vaultId)
@@ -82,13 +101,16 @@ def put_archived(vaultId):
     return json_response(vaults.set_archived(principal, vault_id, archived))
 
 
-@route(bp, "/api/vaults/{vaultId}/members")
+@route(bp, "/api/vaults/{vaultId}/members", doc=Operation(
+    "the direct members of a vault (owners)", "bearer", {200: list[MemberDto]}, tags=TAGS))
 def get_members(vaultId):
     principal = _caller()
     return json_response(vaults.members(principal, params.vault_id(vaultId)))
 
 
-@route(bp, "/api/vaults/{vaultId}/members", methods=("PUT",))
+@route(bp, "/api/vaults/{vaultId}/members", methods=("PUT",), doc=Operation(
+    "replaces the direct members of a vault (authority id to role; owners)", "bearer", {204: None},
+    body=RolesByAuthority, tags=TAGS))
 def put_members(vaultId):
     principal = _caller()
     vault_id = params.vault_id(vaultId)
@@ -96,7 +118,9 @@ def put_members(vaultId):
     return _empty(204)
 
 
-@route(bp, "/api/vaults/{vaultId}/users/{userId}", methods=("PUT",))
+@route(bp, "/api/vaults/{vaultId}/users/{userId}", methods=("PUT",), doc=Operation(
+    "adds a user to a vault (201) or changes their role (200) (owners)", "bearer",
+    {200: EmptyDto, 201: EmptyDto}, query=MemberRoleQuery, tags=TAGS))
 def put_user_member(vaultId, userId):
     principal = _caller()
     vault_id, user_id = params.vault_id(vaultId), params.authority_id(userId, "userId")
@@ -105,7 +129,9 @@ def put_user_member(vaultId, userId):
     return json_response({}, status=201 if created else 200)
 
 
-@route(bp, "/api/vaults/{vaultId}/groups/{groupId}", methods=("PUT",))
+@route(bp, "/api/vaults/{vaultId}/groups/{groupId}", methods=("PUT",), doc=Operation(
+    "adds a group to a vault (201) or changes its role (200) (owners)", "bearer",
+    {200: EmptyDto, 201: EmptyDto}, query=MemberRoleQuery, tags=TAGS))
 def put_group_member(vaultId, groupId):
     principal = _caller()
     vault_id, group_id = params.vault_id(vaultId), params.authority_id(groupId, "groupId")
@@ -114,7 +140,9 @@ def put_group_member(vaultId, groupId):
     return json_response({}, status=201 if created else 200)
 
 
-@route(bp, "/api/vaults/{vaultId}/authority/{authorityId}", methods=("DELETE",))
+@route(bp, "/api/vaults/{vaultId}/authority/{authorityId}", methods=("DELETE",), doc=Operation(
+    "removes a user or group from a vault; nothing to do if it is not a member (owners)", "bearer",
+    {204: None}, tags=TAGS))
 def delete_member(vaultId, authorityId):
     principal = _caller()
     vault_id, authority_id = params.vault_id(vaultId), params.authority_id(authorityId, "authorityId")
@@ -122,7 +150,10 @@ def delete_member(vaultId, authorityId):
     return _empty(204)
 
 
-@route(bp, "/api/vaults/{vaultId}/access-token")
+@route(bp, "/api/vaults/{vaultId}/access-token", doc=Operation(
+    "the caller's access token to a vault (a JWE): 410 if the vault is archived, 449 until the caller has set up"
+    " their keys", "bearer", {200: str}, query=KeyRetrievalQuery, response_media_type=TEXT_PLAIN,
+    error_statuses=(410, 449), tags=TAGS))
 def get_access_token(vaultId):
     principal = _caller()
     request = bp.current_request
@@ -132,7 +163,9 @@ def get_access_token(vaultId):
     return Response(body=token, status_code=200, headers={"Content-Type": TEXT_PLAIN})
 
 
-@route(bp, "/api/vaults/{vaultId}/access-tokens", methods=("POST",))
+@route(bp, "/api/vaults/{vaultId}/access-tokens", methods=("POST",), doc=Operation(
+    "stores access tokens (user id to JWE) for users of a vault (owners)", "bearer", {200: EmptyDto},
+    body=TokensByUser, tags=TAGS))
 def post_access_tokens(vaultId):
     principal = _caller()
     vault_id = params.vault_id(vaultId)
@@ -140,7 +173,9 @@ def post_access_tokens(vaultId):
     return json_response({})
 
 
-@route(bp, "/api/vaults/{vaultId}/access-tokens/auto", methods=("POST",))
+@route(bp, "/api/vaults/{vaultId}/access-tokens/auto", methods=("POST",), doc=Operation(
+    "a member holding a token grants access to members awaiting one; never overwrites a token", "bearer",
+    {200: EmptyDto}, body=TokensByUser, tags=TAGS))
 def post_access_tokens_auto(vaultId):
     principal = _caller()
     vault_id = params.vault_id(vaultId)
@@ -148,20 +183,25 @@ def post_access_tokens_auto(vaultId):
     return json_response({})
 
 
-@route(bp, "/api/vaults/{vaultId}/users-requiring-access-grant")
+@route(bp, "/api/vaults/{vaultId}/users-requiring-access-grant", doc=Operation(
+    "the members with keys and no access token yet, directly or through a group (owners)", "bearer",
+    {200: list[MemberDto]}, tags=TAGS))
 def get_users_requiring_grant(vaultId):
     principal = _caller()
     return json_response(vaults.users_requiring_grant(principal, params.vault_id(vaultId)))
 
 
-@route(bp, "/api/vaults/{vaultId}/uvf/vault.uvf")
+@route(bp, "/api/vaults/{vaultId}/uvf/vault.uvf", doc=Operation(
+    "the vault's vault.uvf, as its creator stored it (members)", "bearer", {200: JsonObject}, tags=TAGS))
 def get_vault_uvf(vaultId):
     principal = _caller()
     document = vaults.metadata(principal, params.vault_id(vaultId), "uvfMetadataFile")
     return Response(body=document, status_code=200, headers={"Content-Type": "application/json"})
 
 
-@route(bp, "/api/vaults/{vaultId}/uvf/jwks.json")
+@route(bp, "/api/vaults/{vaultId}/uvf/jwks.json", doc=Operation(
+    "the vault's public keys (JWKS), as its creator stored them (members)", "bearer", {200: JsonObject},
+    tags=TAGS))
 def get_vault_jwks(vaultId):
     principal = _caller()
     document = vaults.metadata(principal, params.vault_id(vaultId), "uvfKeySet")

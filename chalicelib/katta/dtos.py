@@ -1,0 +1,375 @@
+"""What the Katta routes answer, and the query parameters they read, as pydantic models.
+
+The handlers build plain dicts (chalicelib/katta/*.py); these models only
+describe them for the OpenAPI document (chalicelib/apidoc.py), so names and
+property names are the contract's (katta-openapi.json ``components/schemas``)
+while required/optional says what this service really sends. A property the
+service sometimes leaves out is optional and never nullable: absent values are
+omitted, not sent as null. Unknown properties are forbidden, so a handler that
+starts sending something undocumented fails the response checks.
+
+Every model defers building its validator: the document is built on request,
+while importing ``app`` is budgeted (DESIGN §13).
+"""
+
+import datetime as dt
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
+
+from chalicelib.audit import MAX_PAGE_SIZE
+from chalicelib.katta import events
+from chalicelib.katta.formats import AuthorityId, DeviceType, Jwe, Jws, Name, PublicKey, Role, VaultId
+from chalicelib.katta.params import MAX_IDS_PER_QUERY
+
+
+class _Dto(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def Omittable(**constraints: Any) -> Any:  # noqa: N802 — reads as a type in field declarations
+    """A property the answer may leave out. The None default is pydantic's way of making it
+    optional; the document must not show it, or it would announce a null this API never sends."""
+    return Field(default=None, json_schema_extra=_drop_default, **constraints)
+
+
+# --- authorities ---------------------------------------------------------------------------------
+
+class DeviceDto(_Dto):
+    id: AuthorityId
+    name: Name
+    type: DeviceType
+    publicKey: PublicKey
+    userPrivateKey: Jwe
+    owner: AuthorityId
+    creationTime: dt.datetime
+
+
+class _Authority(_Dto):
+    """What users, groups and vault members share (the contract's AuthorityDto properties)."""
+    id: AuthorityId
+    name: str
+    pictureUrl: str = Omittable()
+
+
+class UserDto(_Authority):
+    """A user as the owner sees themself (``/api/users/me``) or as others see them (no
+    ``privateKeys``, no ``setupCode``)."""
+    type: Literal["USER"]
+    enabled: bool
+    email: str = Omittable()
+    firstName: str = Omittable()
+    lastName: str = Omittable()
+    language: str = Omittable()
+    devices: list[DeviceDto] = Omittable()
+    ecdhPublicKey: PublicKey = Omittable()
+    ecdsaPublicKey: PublicKey = Omittable()
+    privateKeys: Jwe = Omittable()
+    setupCode: Jwe = Omittable()
+
+
+class GroupDto(_Authority):
+    type: Literal["GROUP"]
+    name: Name
+    vaultCount: int
+    memberSize: int = Omittable(description="left out by /api/authorities/search unless withMemberSize=true")
+
+
+class AuthorityDto(RootModel[Annotated[Union[UserDto, GroupDto], Field(discriminator="type")]]):
+    model_config = ConfigDict(defer_build=True)
+
+
+class MemberDto(_Authority):
+    """A direct member of a vault: a user (with its public keys once set up) or a group (with its size)."""
+    type: Literal["USER", "GROUP"]
+    vaultRole: Role
+    ecdhPublicKey: PublicKey = Omittable()
+    ecdsaPublicKey: PublicKey = Omittable()
+    memberSize: int = Omittable()
+
+
+class TrustedUserDto(_Dto):
+    trustedUserId: AuthorityId
+    signatureChain: list[Jws]
+
+
+# --- vaults --------------------------------------------------------------------------------------
+
+_ONE_VAULT_ONLY = "the stored JSON document; sent only where one vault is answered, never in lists"
+
+
+class _Vault(_Dto):
+    id: VaultId
+    name: Name
+    archived: bool
+    creationTime: dt.datetime
+    description: str = Omittable()
+
+
+class VaultDto(_Vault):
+    uvfMetadataFile: str = Omittable(description=_ONE_VAULT_ONLY)
+    uvfKeySet: str = Omittable(description=_ONE_VAULT_ONLY)
+
+
+class VaultDtoWithRole(_Vault):
+    role: Role
+
+
+class GroupDetailsDto(GroupDto):
+    """The contract's ``WithDetails``: a group with its users and the vaults it is a member of."""
+    memberSize: int
+    members: list[UserDto]
+    vaults: list[VaultDtoWithRole]
+
+
+class EmptyDto(_Dto):
+    """An empty JSON object: the answer of a change that has nothing to report."""
+
+
+# A JSON document stored as the client wrote it (vault.uvf, the vault's JWKS).
+JsonObject = dict[str, Any]
+
+# Vault id → ids of the users awaiting an access grant.
+PendingGrants = dict[VaultId, list[AuthorityId]]
+
+
+# --- the hub -------------------------------------------------------------------------------------
+
+class ConfigDto(_Dto):
+    serverTime: dt.datetime
+    apiLevel: int
+    uuid: str
+    desktopDownloadUrlMac: str
+    desktopDownloadUrlWin: str
+    keycloakClientIdCryptomatorVaults: str
+    licenseSetupRequired: Literal[False]
+    # Sent only when an identity provider is configured.
+    keycloakUrl: str = Omittable()
+    keycloakRealm: str = Omittable()
+    keycloakClientIdHub: str = Omittable()
+    keycloakClientIdCryptomator: str = Omittable()
+    keycloakAuthEndpoint: str = Omittable()
+    keycloakTokenEndpoint: str = Omittable()
+
+
+class VersionDto(_Dto):
+    hubVersion: str
+    keycloakVersion: str
+
+
+class SettingsDto(_Dto):
+    hubId: str
+    wotMaxDepth: int = Field(ge=0, le=9)
+    wotIdVerifyLen: int = Field(ge=0)
+    enableAutomaticAccessGrant: bool
+    automaticAccessGrantTrustThreshold: int = Field(ge=-1, le=9)
+    allowAutomaticAccessGrantOverride: bool
+    # Emergency access is out of scope: never enabled, no council.
+    enableEmergencyAccess: Literal[False]
+    emergencyCouncilMemberIds: list[AuthorityId] = Field(max_length=0)
+
+
+# --- the audit log -------------------------------------------------------------------------------
+
+class AuditEventDto(_Dto):
+    """What every event has; its ``type`` says which details follow."""
+    id: int
+    timestamp: dt.datetime
+
+
+class DeviceRegisteredEventDto(AuditEventDto):
+    type: Literal["DEVICE_REGISTER"]
+    registeredBy: AuthorityId
+    deviceId: AuthorityId
+    deviceName: str
+    deviceType: DeviceType
+
+
+class DeviceRemovedEventDto(AuditEventDto):
+    type: Literal["DEVICE_REMOVE"]
+    removedBy: AuthorityId
+    deviceId: AuthorityId
+
+
+class UserKeysChangeEventDto(AuditEventDto):
+    type: Literal["USER_KEYS_CHANGE"]
+    changedBy: AuthorityId
+    userName: str
+
+
+class UserSetupCodeChangeEventDto(AuditEventDto):
+    type: Literal["USER_SETUP_CODE_CHANGE"]
+    changedBy: AuthorityId
+
+
+class UserAccountResetEventDto(AuditEventDto):
+    type: Literal["USER_ACCOUNT_RESET"]
+    resetBy: AuthorityId
+
+
+class UserEnabledChangeEventDto(AuditEventDto):
+    type: Literal["USER_ENABLED_CHANGE"]
+    userId: AuthorityId
+    enabled: bool
+    changedBy: AuthorityId
+
+
+class VaultCreatedEventDto(AuditEventDto):
+    type: Literal["VAULT_CREATE"]
+    createdBy: AuthorityId
+    vaultId: VaultId
+    vaultName: str
+    vaultDescription: str = Omittable()
+
+
+class VaultUpdatedEventDto(AuditEventDto):
+    type: Literal["VAULT_UPDATE"]
+    updatedBy: AuthorityId
+    vaultId: VaultId
+    vaultName: str
+    vaultArchived: bool
+    vaultDescription: str = Omittable()
+
+
+class VaultDeletedEventDto(AuditEventDto):
+    type: Literal["VAULT_DELETE"]
+    deletedBy: AuthorityId
+    vaultId: VaultId
+    vaultName: str
+
+
+class VaultMemberAddedEventDto(AuditEventDto):
+    type: Literal["VAULT_MEMBER_ADD"]
+    addedBy: AuthorityId
+    vaultId: VaultId
+    authorityId: AuthorityId
+    role: Role
+
+
+class VaultMemberRemovedEventDto(AuditEventDto):
+    type: Literal["VAULT_MEMBER_REMOVE"]
+    removedBy: AuthorityId
+    vaultId: VaultId
+    authorityId: AuthorityId
+
+
+class VaultMemberUpdatedEventDto(AuditEventDto):
+    type: Literal["VAULT_MEMBER_UPDATE"]
+    updatedBy: AuthorityId
+    vaultId: VaultId
+    authorityId: AuthorityId
+    role: Role
+
+
+class VaultAccessGrantedEventDto(AuditEventDto):
+    type: Literal["VAULT_ACCESS_GRANT"]
+    grantedBy: AuthorityId
+    vaultId: VaultId
+    authorityId: AuthorityId
+
+
+class VaultKeyRetrievedEventDto(AuditEventDto):
+    type: Literal["VAULT_KEY_RETRIEVE"]
+    retrievedBy: AuthorityId
+    vaultId: VaultId
+    result: Literal["SUCCESS", "UNAUTHORIZED"]
+    ipAddress: str = Omittable()
+
+
+class SignedWotIdEventDto(AuditEventDto):
+    type: Literal["SIGN_WOT_ID"]
+    userId: AuthorityId
+    signerId: AuthorityId
+    signature: Jws
+    signerKey: PublicKey = Omittable(description="the signer's ECDSA key, when they had set one up")
+
+
+class SettingWotUpdateEventDto(AuditEventDto):
+    type: Literal["SETTING_WOT_UPDATE"]
+    updatedBy: AuthorityId
+    wotMaxDepth: int
+    wotIdVerifyLen: int
+
+
+# Events the other parts of the service write to the same log (key rings, POP keys, the secret
+# server, storage, the token service). The Katta API lists them but does not own their details.
+SERVICE_EVENT_TYPES = (
+    "KEY_RING_CREATE", "KEY_RING_ROTATE", "KEY_RING_MIN_DECRYPTION_VERSION", "KEY_RING_TRIM",
+    "KEY_RING_REWRAP_VERSIONS",
+    "POP_KEY_CREATE", "POP_KEY_EXPEDITE", "POP_KEY_ACTIVATE", "POP_KEY_DEACTIVATE", "POP_KEY_RETIRE",
+    "SECRET_RELEASE", "SECRET_REFUSAL", "SECRET_SERVER_IDP_REGISTER", "SECRET_SERVER_IDP_DELETE",
+    "SECRET_SERVER_RESOURCE_SERVER_REGISTER", "SECRET_SERVER_RESOURCE_SERVER_DELETE",
+    "STORAGE_PROFILE_CREATE", "STORAGE_PROFILE_ARCHIVE", "VAULT_BUCKET_CREATE",
+    "STORAGE_TOKEN_ISSUE", "TOKEN_EXCHANGE",
+)
+# Literal[tuple] is Literal of the tuple's values.
+ServiceEventType = Literal[SERVICE_EVENT_TYPES]
+KattaEventType = Literal[tuple(sorted(events.ALL_TYPES))]
+
+
+class ServiceEventDto(AuditEventDto):
+    """An event of another part of the service: its details are that part's."""
+    model_config = ConfigDict(extra="allow")
+    type: ServiceEventType
+
+
+AuditEvent = Annotated[Union[
+    DeviceRegisteredEventDto, DeviceRemovedEventDto, UserKeysChangeEventDto, UserSetupCodeChangeEventDto,
+    UserAccountResetEventDto, UserEnabledChangeEventDto, VaultCreatedEventDto, VaultUpdatedEventDto,
+    VaultDeletedEventDto, VaultMemberAddedEventDto, VaultMemberRemovedEventDto, VaultMemberUpdatedEventDto,
+    VaultAccessGrantedEventDto, VaultKeyRetrievedEventDto, SignedWotIdEventDto, SettingWotUpdateEventDto,
+    ServiceEventDto,
+], Field(discriminator="type")]
+
+
+# --- query parameters ----------------------------------------------------------------------------
+
+class _Query(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+
+class WithDevicesQuery(_Query):
+    withDevices: bool = False
+
+
+class AuthorityIdsQuery(_Query):
+    ids: list[AuthorityId] = Field(default=[], max_length=MAX_IDS_PER_QUERY)
+
+
+class VaultIdsQuery(_Query):
+    ids: list[VaultId] = Field(default=[], max_length=MAX_IDS_PER_QUERY)
+
+
+class AuthoritySearchQuery(_Query):
+    query: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"\S")]
+    withMemberSize: bool = False
+
+
+class RoleFilterQuery(_Query):
+    role: Role = Omittable(description="only the vaults where the caller has this role; without it, all")
+
+
+class MemberRoleQuery(_Query):
+    role: Role = Role.MEMBER
+
+
+class GrantWaitQuery(_Query):
+    wait: int = Field(default=25, ge=0, le=999_999_999, description=(
+        "seconds to wait for a pending grant when there is none yet; the server caps the wait"))
+
+
+class KeyRetrievalQuery(_Query):
+    evenIfArchived: bool = False
+
+
+class AuditLogQuery(_Query):
+    startDate: dt.datetime
+    endDate: dt.datetime
+    paginationId: int = Omittable(description="the id of the last event of the previous page")
+    order: Literal["asc", "desc"] = "desc"
+    pageSize: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+    type: list[KattaEventType] = Field(default=[], description="only events of these types")
