@@ -133,11 +133,12 @@ def session(client, rdv, alice):  # noqa: F811
 @given(raw=bodies, headers=request_headers)
 def test_a_refused_creation_names_the_field_and_creates_nothing(client, alice, session, raw, headers):  # noqa: F811
     assume(not well_formed(raw, frozenset({"data"})))
+    *_, unchanged = session
     before = stored_sessions()
     response = send(client, "POST", BASE, raw, {**alice, **headers})
     assert_refused(response, {400, 403, 413, 415}, {"data"} | sent_fields(raw))
     assert stored_sessions() == before
-    session[2]()
+    unchanged()
 
 
 @SERVER
