@@ -9,12 +9,14 @@ document is built, so registering them costs nothing at import.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Mapping
 
 # How a caller proves who it is: no credential, an OIDC/our own bearer token,
-# or a resource server's private_key_jwt client assertion (RFC 7523).
-Security = Literal["public", "bearer", "client_assertion"]
+# a bearer token that is taken into account when present (an anonymous caller
+# gets the same operation), or a resource server's private_key_jwt client
+# assertion (RFC 7523).
+Security = Literal["public", "bearer", "optional_bearer", "client_assertion"]
 
 # The shape of error bodies: RFC 9457 problems, or RFC 6749 OAuth errors.
 ErrorStyle = Literal["problem", "oauth"]
@@ -32,7 +34,9 @@ class Operation:
     validates the request body with; ``query`` is a model whose fields are the
     query parameters. ``error_statuses`` names the errors only this operation
     answers (a 410 for an archived vault, 501 for a route out of scope), beyond
-    those the builder adds to every operation.
+    those the builder adds to every operation. ``body_required=False`` lets the
+    body be empty; ``other_bodies`` maps further media types the same request may
+    arrive in to their types (a compact JWE is a ``str``).
     """
     summary: str
     security: Security
@@ -44,6 +48,8 @@ class Operation:
     tags: tuple[str, ...] = ()
     errors: ErrorStyle = "problem"
     error_statuses: tuple[int, ...] = ()
+    body_required: bool = True
+    other_bodies: Mapping[str, Any] = field(default_factory=dict)
 
 
 # (path, METHOD) -> Operation, filled as blueprints are imported.

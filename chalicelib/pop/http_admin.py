@@ -4,20 +4,110 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import deps
+from chalicelib.apidoc import Operation
 from chalicelib.auth import authenticate
 from chalicelib.crypto import admin
 from chalicelib.pop.blueprint import bp
 from chalicelib.web import json_response, parse_body, route
 
 
+_TAGS = ("key management",)
+
+
 class FloorBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     version: int = Field(ge=1)
 
 
 class RewrapVersionsBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     kmsKeyId: str | None = Field(default=None, min_length=1, max_length=2048)
+
+
+class RingVersion(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    version: int
+    kmsKey: str
+    createdAt: int
+
+
+class Ring(BaseModel):
+    """A key ring's versions and floors: metadata, never a key."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    name: str
+    latestVersion: int
+    minDecryptionVersion: int
+    minAvailableVersion: int
+    createdAt: int
+    updatedAt: int
+    versions: list[RingVersion]
+
+
+class PopKeyMetadata(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    kid: str
+    use: str
+    alg: str
+    state: str
+    createdAt: int
+    activateAt: int | None
+    activatedAt: int | None
+    deactivatedAt: int | None
+    retiredAt: int | None
+
+
+class KeysOverview(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    rings: list[Ring]
+    pop: dict[str, list[PopKeyMetadata]]
+
+
+class PendingPopKey(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    kid: str
+    activateAt: int | None
+
+
+class PopRotation(BaseModel):
+    """What one rotation step changed; ``pending`` is the key published ahead of its activation."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    use: str
+    created: str | None
+    activated: str | None
+    deactivated: str | None
+    retired: list[str]
+    pending: PendingPopKey | None
+
+
+class Trimmed(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    trimmed: list[int]
+    ring: Ring
+
+
+class RewrapReport(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    rewrapped: int
+    retired: int
+    unreadable: int
+    conflicts: int
+
+
+class RewrappedVersions(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    rewrapped: int
+    ring: Ring
 
 
 def _admin() -> str:
@@ -26,44 +116,53 @@ def _admin() -> str:
     return principal.user_id
 
 
-@route(bp, "/api/admin/keys")
+@route(bp, "/api/admin/keys", doc=Operation(
+    "Every key ring and POP key, as metadata", "bearer", {200: KeysOverview}, tags=_TAGS))
 def list_keys():
     _admin()
     return json_response(admin.overview(deps.key_rings(), deps.pop_keys()))
 
 
-@route(bp, "/api/admin/keys/pop/{use}/rotate", methods=("POST",))
+@route(bp, "/api/admin/keys/pop/{use}/rotate", methods=("POST",), doc=Operation(
+    "Starts a rotation of the POP keys of one use (sig or enc) now", "bearer", {200: PopRotation}, tags=_TAGS))
 def rotate_pop(use: str):
     actor = _admin()
     return json_response(admin.rotate_pop(deps.pop_keys(), use, actor))
 
 
-@route(bp, "/api/admin/keys/rings/{ring}/rotate", methods=("POST",))
+@route(bp, "/api/admin/keys/rings/{ring}/rotate", methods=("POST",), doc=Operation(
+    "Adds a key-ring version that seals from now on", "bearer", {200: Ring}, tags=_TAGS))
 def rotate_ring(ring: str):
     actor = _admin()
     return json_response(admin.rotate_ring(deps.key_rings(), ring, actor))
 
 
-@route(bp, "/api/admin/keys/rings/{ring}/min-decryption-version", methods=("PUT",))
+@route(bp, "/api/admin/keys/rings/{ring}/min-decryption-version", methods=("PUT",), doc=Operation(
+    "Raises or lowers the oldest version a record may be opened with", "bearer", {200: Ring}, body=FloorBody,
+    tags=_TAGS))
 def set_min_decryption_version(ring: str):
     actor = _admin()
     body = parse_body(bp.current_request, FloorBody)
     return json_response(admin.set_floor(deps.key_rings(), ring, body.version, actor))
 
 
-@route(bp, "/api/admin/keys/rings/{ring}/trim", methods=("POST",))
+@route(bp, "/api/admin/keys/rings/{ring}/trim", methods=("POST",), doc=Operation(
+    "Deletes the versions below the floor, for good", "bearer", {200: Trimmed}, tags=_TAGS))
 def trim_ring(ring: str):
     actor = _admin()
     return json_response(admin.trim(deps.key_rings(), ring, actor))
 
 
-@route(bp, "/api/admin/keys/rings/{ring}/rewrap", methods=("POST",))
+@route(bp, "/api/admin/keys/rings/{ring}/rewrap", methods=("POST",), doc=Operation(
+    "Re-seals every record of older versions under the newest one", "bearer", {200: RewrapReport}, tags=_TAGS))
 def rewrap_records(ring: str):
     _admin()
     return json_response(admin.rewrap_records(deps.key_rings(), ring))
 
 
-@route(bp, "/api/admin/keys/rings/{ring}/rewrap-versions", methods=("POST",))
+@route(bp, "/api/admin/keys/rings/{ring}/rewrap-versions", methods=("POST",), doc=Operation(
+    "Re-wraps every version's key under a KMS key (default: the configured management key)", "bearer",
+    {200: RewrappedVersions}, body=RewrapVersionsBody, body_required=False, tags=_TAGS))
 def rewrap_versions(ring: str):
     actor = _admin()
     request = bp.current_request

@@ -15,6 +15,7 @@ from chalice.app import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from chalicelib import deps, errors
+from chalicelib.apidoc import Operation
 from chalicelib.auth import authenticate_optional
 from chalicelib.rendezvous.service import Creator
 from chalicelib.web import error_response, json_response, parse_body, route
@@ -42,7 +43,7 @@ def _utf8(value: str) -> str:
 
 
 class CreateBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     data: StrictStr
 
@@ -50,12 +51,38 @@ class CreateBody(BaseModel):
 
 
 class WriteBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     sequence_token: StrictStr = Field(min_length=1, max_length=256)
     data: StrictStr
 
     _text = field_validator("data")(_utf8)
+
+
+class RendezvousCreated(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    id: str
+    sequence_token: str
+    expires_in_ms: int
+
+
+class RendezvousSnapshot(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    data: str
+    sequence_token: str
+    expires_in_ms: int
+
+
+class RendezvousWritten(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    sequence_token: str
+    expires_in_ms: int
+
+
+_TAGS = ("rendezvous",)
 
 
 def _rendezvous_answer(fn: Callable[..., Response]) -> Callable[..., Response]:
@@ -73,7 +100,10 @@ def _rendezvous_answer(fn: Callable[..., Response]) -> Callable[..., Response]:
     return answer
 
 
-@route(bp, "/api/rendezvous", methods=("POST",))
+# A bearer token makes the creator known (its own session limit); without one the address is rate limited.
+@route(bp, "/api/rendezvous", methods=("POST",), doc=Operation(
+    "Opens a rendezvous session", "optional_bearer", {201: RendezvousCreated}, body=CreateBody, error_statuses=(429,),
+    tags=_TAGS))
 @_rendezvous_answer
 def create_session() -> Response:
     request = bp.current_request
@@ -85,7 +115,8 @@ def create_session() -> Response:
                           "expires_in_ms": created.expires_in_ms}, status=201)
 
 
-@route(bp, "/api/rendezvous/{session_id}", methods=("GET",))
+@route(bp, "/api/rendezvous/{session_id}", methods=("GET",), doc=Operation(
+    "Reads a session (knowing its id is the credential)", "public", {200: RendezvousSnapshot}, tags=_TAGS))
 @_rendezvous_answer
 def read_session(session_id: str) -> Response:
     snapshot = deps.rendezvous().read(session_id)
@@ -93,7 +124,9 @@ def read_session(session_id: str) -> Response:
                           "expires_in_ms": snapshot.expires_in_ms})
 
 
-@route(bp, "/api/rendezvous/{session_id}", methods=("PUT",))
+@route(bp, "/api/rendezvous/{session_id}", methods=("PUT",), doc=Operation(
+    "Replaces the payload if sequence_token is the current one (409 otherwise)", "public", {200: RendezvousWritten},
+    body=WriteBody, tags=_TAGS))
 @_rendezvous_answer
 def write_session(session_id: str) -> Response:
     body = parse_body(bp.current_request, WriteBody)
@@ -101,7 +134,8 @@ def write_session(session_id: str) -> Response:
     return json_response({"sequence_token": written.sequence_token, "expires_in_ms": written.expires_in_ms})
 
 
-@route(bp, "/api/rendezvous/{session_id}", methods=("DELETE",))
+@route(bp, "/api/rendezvous/{session_id}", methods=("DELETE",), doc=Operation(
+    "Ends a session", "public", {204: None}, tags=_TAGS))
 @_rendezvous_answer
 def end_session(session_id: str) -> Response:
     deps.rendezvous().end(session_id)

@@ -6,16 +6,53 @@ a PUT and in the ``issuer`` query parameter (URL-encoded) of a GET or DELETE.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from chalice import Response
+from pydantic import BaseModel, ConfigDict
+from typing_extensions import NotRequired, TypedDict
 
 from chalicelib import deps, errors
+from chalicelib.apidoc import Operation
 from chalicelib.auth import authenticate
 from chalicelib.secrets.blueprint import bp
 from chalicelib.secrets.registry import CLIENT_ID_PATTERN, IdpRegistration, ResourceServerRegistration
 from chalicelib.web import json_response, parse_body, query_param, route
 
 _ADMIN = "/secret-server/admin"
+_TAGS = ("secret server admin",)
+
+
+class _KeySourceDto(BaseModel):
+    """Exactly one of the two: where the keys are fetched, or the keys themselves."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    jwksUri: str | None = None
+    jwks: dict[str, Any] | None = None
+    updatedAt: int
+    updatedBy: str | None
+
+
+class IdpDto(_KeySourceDto):
+    issuer: str
+    audience: str
+    algorithms: list[str]
+
+
+class ResourceServerDto(_KeySourceDto):
+    clientId: str
+    description: str | None = None
+
+
+class IssuerQuery(TypedDict):
+    """Without ``issuer`` the GET lists every registered IdP."""
+
+    issuer: NotRequired[str]
+
+
+class RequiredIssuerQuery(TypedDict):
+    issuer: str
 
 
 def _admin() -> str:
@@ -30,16 +67,22 @@ def _client_id(value: str) -> str:
     return value
 
 
-@route(bp, _ADMIN + "/idps")
+@route(bp, _ADMIN + "/idps", doc=Operation(
+    "The registered identity providers, or the one whose issuer is given", "bearer",
+    {200: IdpDto | list[IdpDto]}, query=IssuerQuery, tags=_TAGS))
 def idps():
     _admin()
     issuer = query_param(bp.current_request, "issuer")
-    if issuer is not None:
-        return json_response(deps.secret_server_registry().idp(issuer))
-    return json_response(deps.secret_server_registry().idps())
+    if issuer is None:
+        return json_response(deps.secret_server_registry().idps())
+    if not issuer:  # DynamoDB refuses an empty key: that was a 500 (found by schemathesis)
+        raise errors.InvalidField([{"field": "issuer", "reason": "must not be empty"}])
+    return json_response(deps.secret_server_registry().idp(issuer))
 
 
-@route(bp, _ADMIN + "/idps", methods=("PUT",))
+@route(bp, _ADMIN + "/idps", methods=("PUT",), doc=Operation(
+    "Registers (201) or replaces (200) the identity provider of an issuer", "bearer",
+    {200: IdpDto, 201: IdpDto}, body=IdpRegistration, tags=_TAGS))
 def put_idp():
     actor = _admin()
     body = parse_body(bp.current_request, IdpRegistration)
@@ -47,7 +90,8 @@ def put_idp():
     return json_response(dto, status=201 if created else 200)
 
 
-@route(bp, _ADMIN + "/idps", methods=("DELETE",))
+@route(bp, _ADMIN + "/idps", methods=("DELETE",), doc=Operation(
+    "Removes the identity provider of an issuer", "bearer", {204: None}, query=RequiredIssuerQuery, tags=_TAGS))
 def delete_idp():
     actor = _admin()
     issuer = query_param(bp.current_request, "issuer")
@@ -57,19 +101,23 @@ def delete_idp():
     return Response(body="", status_code=204)
 
 
-@route(bp, _ADMIN + "/resource-servers")
+@route(bp, _ADMIN + "/resource-servers", doc=Operation(
+    "The registered resource servers", "bearer", {200: list[ResourceServerDto]}, tags=_TAGS))
 def resource_servers():
     _admin()
     return json_response(deps.secret_server_registry().resource_servers())
 
 
-@route(bp, _ADMIN + "/resource-servers/{client_id}")
+@route(bp, _ADMIN + "/resource-servers/{client_id}", doc=Operation(
+    "One registered resource server", "bearer", {200: ResourceServerDto}, tags=_TAGS))
 def resource_server(client_id: str):
     _admin()
     return json_response(deps.secret_server_registry().resource_server(_client_id(client_id)))
 
 
-@route(bp, _ADMIN + "/resource-servers/{client_id}", methods=("PUT",))
+@route(bp, _ADMIN + "/resource-servers/{client_id}", methods=("PUT",), doc=Operation(
+    "Registers (201) or replaces (200) a resource server and its keys", "bearer",
+    {200: ResourceServerDto, 201: ResourceServerDto}, body=ResourceServerRegistration, tags=_TAGS))
 def put_resource_server(client_id: str):
     actor = _admin()
     body = parse_body(bp.current_request, ResourceServerRegistration)
@@ -77,7 +125,8 @@ def put_resource_server(client_id: str):
     return json_response(dto, status=201 if created else 200)
 
 
-@route(bp, _ADMIN + "/resource-servers/{client_id}", methods=("DELETE",))
+@route(bp, _ADMIN + "/resource-servers/{client_id}", methods=("DELETE",), doc=Operation(
+    "Removes a resource server", "bearer", {204: None}, tags=_TAGS))
 def delete_resource_server(client_id: str):
     actor = _admin()
     deps.secret_server_registry().delete_resource_server(_client_id(client_id), actor)

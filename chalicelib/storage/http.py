@@ -6,17 +6,20 @@ from urllib.parse import parse_qs
 
 from chalice import Response
 
+from chalicelib.apidoc import Operation
 from chalicelib.auth import Principal, authenticate
 from chalicelib.errors import Forbidden, InvalidField
 from chalicelib.pop import bodies
 from chalicelib.storage import buckets, profiles
 from chalicelib.storage.blueprint import bp
 from chalicelib.storage.formats import CreateBucketInput, ProfileInput
+from chalicelib.storage.schemas import ArchiveForm, ArchiveJson, BucketCreated, ProfilesQuery, StorageProfile
 from chalicelib.storage.vault_ids import canonical_vault_id
 from chalicelib.katta.formats import is_uuid
 from chalicelib.web import bool_param, json_response, parse_body, route
 
 FORM = "application/x-www-form-urlencoded"
+_TAGS = ("storage",)
 IMMUTABLE = "storage profiles are immutable: the only change is archived=true (archive it and create a new one)"
 
 
@@ -39,7 +42,9 @@ def _profile_id(value: str) -> str:
     return value.lower()
 
 
-@route(bp, "/api/storageprofile")
+@route(bp, "/api/storageprofile", doc=Operation(
+    "The storage profiles, sorted by name", "bearer", {200: list[StorageProfile]}, query=ProfilesQuery,
+    tags=_TAGS))
 def list_profiles():
     _reader()
     request = bp.current_request
@@ -47,20 +52,25 @@ def list_profiles():
     return json_response(profiles.listing(archived))
 
 
-@route(bp, "/api/storageprofile", methods=("POST",))
+@route(bp, "/api/storageprofile", methods=("POST",), doc=Operation(
+    "Creates a storage profile (immutable from then on)", "bearer", {201: StorageProfile}, body=ProfileInput,
+    tags=_TAGS))
 def create_profile():
     principal = _admin()
     body = parse_body(bp.current_request, ProfileInput)
     return json_response(profiles.create(principal, body), status=201)
 
 
-@route(bp, "/api/storageprofile/{profileId}")
+@route(bp, "/api/storageprofile/{profileId}", doc=Operation(
+    "One storage profile", "bearer", {200: StorageProfile}, tags=_TAGS))
 def get_profile(profileId):
     _reader()
     return json_response(profiles.get(_profile_id(profileId)))
 
 
-@route(bp, "/api/storageprofile/{profileId}", methods=("PUT",), content_types=[FORM, "application/json"])
+@route(bp, "/api/storageprofile/{profileId}", methods=("PUT",), content_types=[FORM, "application/json"],
+       doc=Operation("Archives a storage profile: no new vaults on it", "bearer", {204: None}, body=ArchiveForm,
+                     body_media_type=FORM, other_bodies={"application/json": ArchiveJson}, tags=_TAGS))
 def archive_profile(profileId):
     principal = _admin()
     profile_id = _profile_id(profileId)
@@ -85,7 +95,10 @@ def _require_archive_only(request) -> None:
         raise InvalidField([{"field": "archived", "reason": IMMUTABLE}])
 
 
-@route(bp, "/api/storage/{vaultId}", methods=("PUT",), content_types=bodies.ACCEPTED_CONTENT_TYPES)
+@route(bp, "/api/storage/{vaultId}", methods=("PUT",), content_types=bodies.ACCEPTED_CONTENT_TYPES, doc=Operation(
+    "Creates the vault's bucket and its template with the caller's create-bucket credentials", "bearer",
+    {200: BucketCreated}, body=CreateBucketInput, other_bodies={bodies.JOSE: str}, error_statuses=(410,),
+    tags=_TAGS))
 def create_bucket(vaultId):
     principal = authenticate(bp.current_request)
     principal.require_role("user")
