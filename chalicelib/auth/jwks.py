@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
-
-from joserfc.jwk import KeySet
+from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.http import fetch_json
 from chalicelib.settings import Settings, TrustedIssuer
+
+if TYPE_CHECKING:
+    from joserfc.jwk import KeySet
 
 Fetch = Callable[[str], Any]
 
@@ -72,6 +73,9 @@ class JwksCache:
             return True
 
     def _refresh(self, locate: Callable[[], str], entry: _Entry, now: float) -> None:
+        # joserfc brings cryptography (~50 ms of import); only a request that needs keys pays it.
+        from joserfc.jwk import KeySet
+
         try:
             document = self._fetch(locate())
             keys = KeySet.import_key_set(document)

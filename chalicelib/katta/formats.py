@@ -103,7 +103,7 @@ class DeviceType(str, Enum):
 
 class _Input(BaseModel):
     # Clients send whole DTOs back (read-only fields included); those are ignored.
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built on first use, not at import
 
 
 class DeviceInput(_Input):

@@ -26,7 +26,7 @@ MAX_INLINE_JWKS_CHARS = 64 * 1024
 
 
 class _KeySource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at import
 
     jwksUri: str | None = Field(default=None, max_length=2048)
     jwks: dict[str, Any] | None = None

@@ -62,7 +62,7 @@ ProfileId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
 
 
 class _ProfileInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at import
 
     id: str | None = None  # read-only: the server assigns the id, a client-supplied one is ignored
     name: Name
@@ -97,6 +97,7 @@ class S3StsProfileInput(_ProfileInput):
 
 
 class ProfileInput(RootModel):
+    model_config = ConfigDict(defer_build=True)
     root: Annotated[Union[S3StaticProfileInput, S3StsProfileInput], Field(discriminator="protocol")]
 
 
@@ -114,7 +115,7 @@ class CreateBucketInput(BaseModel):
     """``CreateS3STSBucketDto``. The credentials are SecretStr and errors never echo input:
     neither a repr nor a validation message can carry them into a log."""
 
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, defer_build=True)
 
     vaultId: str
     storageConfigId: ProfileId

@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from chalicelib import audit
+from chalicelib import audit, errors
 from chalicelib.store.table import GSI1, Table, Transaction
 
 RINGS_INDEX = "RINGS"
+_TORN_READ_ATTEMPTS = 3
 _VERSION_WIDTH = 10
 
 
@@ -54,6 +55,15 @@ class KeyRingRepository:
         self.table = table
 
     def load(self, name: str) -> Ring | None:
+        # A Query is read-committed item by item, so it can meet the transaction that creates or
+        # rotates the ring half-applied: a head naming a version whose item it did not see yet.
+        for _attempt in range(_TORN_READ_ATTEMPTS):
+            ring = self._read(name)
+            if ring is None or ring.latest in ring.versions:
+                return ring
+        raise errors.ServiceUnavailable()
+
+    def _read(self, name: str) -> Ring | None:
         items = list(self.table.query_all(ring_pk(name)))
         head = next((i for i in items if i["sk"] == "HEAD"), None)
         if head is None:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
-
-from botocore.exceptions import ClientError
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from chalicelib import aws, errors
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 TTL_ATTRIBUTE = "expires_at"
 GSI1 = "gsi1"
@@ -199,6 +200,7 @@ class Table:
         if not transaction.ops:
             return
         items = [{kind: {**body, "TableName": self.name}} for op in transaction.ops for kind, body in op.items()]
+        from botocore.exceptions import ClientError  # here: the client that raises it is created lazily too
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -211,6 +213,7 @@ class Table:
             raise errors.ServiceUnavailable() from None
 
     def _conditional(self, call, params: dict[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
         try:
             return call(**params)
         except ClientError as exc:
