@@ -8,13 +8,15 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.auth.bearer import VerifiedToken
 from chalicelib.errors import Forbidden, InsufficientScope, Unauthorized
-from chalicelib.settings import Settings
-from chalicelib.store.groups import GroupRepository
-from chalicelib.store.users import UserRepository
+
+if TYPE_CHECKING:
+    from chalicelib.auth.bearer import VerifiedToken
+    from chalicelib.settings import Settings
+    from chalicelib.store.groups import GroupRepository
+    from chalicelib.store.users import UserRepository
 
 # The contract's pattern for user ids (DeviceDto.owner, MemberDto.id).
 USER_ID_PATTERN = re.compile(r"[-_.a-zA-Z0-9]{1,255}")

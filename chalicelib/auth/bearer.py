@@ -10,13 +10,14 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.auth import signed_jwt
-from chalicelib.auth.jwks import JwksCache
 from chalicelib.errors import Unauthorized
-from chalicelib.http import FetchError, fetch_json
-from chalicelib.settings import Settings, TrustedIssuer
+
+if TYPE_CHECKING:
+    from chalicelib.auth.jwks import JwksCache
+    from chalicelib.settings import Settings, TrustedIssuer
 
 MAX_TOKEN_BYTES = signed_jwt.MAX_TOKEN_BYTES
 _OPAQUE_CACHE_SIZE = 1024
@@ -62,6 +63,9 @@ class BearerVerifier:
         cached = self._opaque.get(digest)
         if cached and cached[0] > now:
             return cached[1]
+        # chalicelib.http brings urllib.request: paid by the first opaque token, not at import.
+        from chalicelib.http import FetchError
+
         try:
             claims = self._fetch_userinfo(issuer.userinfo_endpoint, token)
         except FetchError:
@@ -81,6 +85,8 @@ class BearerVerifier:
         return result
 
     def _default_userinfo(self, url: str, token: str) -> Any:
+        from chalicelib.http import fetch_json
+
         return fetch_json(url, timeout=self._settings.http_timeout_seconds,
                           max_bytes=self._settings.http_max_response_bytes,
                           headers={"Authorization": f"Bearer {token}"})

@@ -10,11 +10,10 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from chalicelib.http import fetch_json
-from chalicelib.settings import Settings, TrustedIssuer
-
 if TYPE_CHECKING:
     from joserfc.jwk import KeySet
+
+    from chalicelib.settings import Settings, TrustedIssuer
 
 Fetch = Callable[[str], Any]
 
@@ -36,8 +35,7 @@ class JwksCache:
     def __init__(self, settings: Settings, fetch: Fetch | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
-        self._fetch = fetch or (lambda url: fetch_json(
-            url, timeout=settings.http_timeout_seconds, max_bytes=settings.http_max_response_bytes))
+        self._fetch = fetch or (lambda url: _fetch_json(url, settings))
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._jwks_uris: dict[str, str] = {}
@@ -94,6 +92,13 @@ class JwksCache:
                 raise JwksUnavailable(f"the discovery document of {issuer.issuer} is not usable")
             self._jwks_uris[issuer.issuer] = uri
         return self._jwks_uris[issuer.issuer]
+
+
+def _fetch_json(url: str, settings: Settings) -> Any:
+    # chalicelib.http brings urllib.request: paid by the first fetch, not at import.
+    from chalicelib.http import fetch_json
+
+    return fetch_json(url, timeout=settings.http_timeout_seconds, max_bytes=settings.http_max_response_bytes)
 
 
 def _find(keys: KeySet | None, kid: str | None) -> Any | None:

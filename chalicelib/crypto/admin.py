@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import errors
-from chalicelib.crypto.keyring import KeyRings
-from chalicelib.crypto.pop import PopKeys
+
+if TYPE_CHECKING:
+    from chalicelib.crypto.keyring import KeyRings
+    from chalicelib.crypto.pop import PopKeys
 
 RING_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 

@@ -18,22 +18,28 @@ import os
 import secrets as random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib import audit
 from chalicelib.auth import signed_jwt
 from chalicelib.crypto import envelope
-from chalicelib.crypto.keyring import KeyRings
-from chalicelib.crypto.pop import PopKeys
 from chalicelib.errors import Unauthorized
 from chalicelib.secrets import client_auth, keysets
-from chalicelib.secrets.client_auth import Assertion, AuthenticatedClient
-from chalicelib.secrets.form import JWT_TOKEN_TYPE, ExchangeRequest
-from chalicelib.secrets.keys import RegisteredKeys
+from chalicelib.secrets.form import JWT_TOKEN_TYPE
 from chalicelib.secrets.oauth import INVALID_CLIENT, INVALID_GRANT, INVALID_TARGET, OAuthError
-from chalicelib.settings import Settings
-from chalicelib.store.secrets import SecretServerRepository, secret_key
+from chalicelib.store.secrets import secret_key
 from chalicelib.store.table import ConditionFailed, Transaction
+
+if TYPE_CHECKING:
+    # The key rings and POP keys (and their stores) are the service's collaborators, handed in
+    # by deps on first use: importing them here would load them at cold start for every route.
+    from chalicelib.crypto.keyring import KeyRings
+    from chalicelib.crypto.pop import PopKeys
+    from chalicelib.secrets.client_auth import Assertion, AuthenticatedClient
+    from chalicelib.secrets.form import ExchangeRequest
+    from chalicelib.secrets.keys import RegisteredKeys
+    from chalicelib.settings import Settings
+    from chalicelib.store.secrets import SecretServerRepository
 
 RING = "secret"
 PURPOSE = "secret-server"

@@ -7,11 +7,13 @@ authorization endpoint: tokens come only from the token endpoint and from
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.crypto.pop import PopKeys
-from chalicelib.settings import Settings
 from chalicelib.tokens import names
+
+if TYPE_CHECKING:
+    from chalicelib.crypto.pop import PopKeys
+    from chalicelib.settings import Settings
 
 CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "scope", "client_id",
           names.AWS_TAGS_CLAIM, names.FLAT_PRINCIPAL_TAGS_CLAIM]
