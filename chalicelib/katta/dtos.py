@@ -57,8 +57,8 @@ class _Authority(_Dto):
 
 
 class UserDto(_Authority):
-    """A user as the owner sees themself (``/api/users/me``) or as others see them (no
-    ``privateKeys``, no ``setupCode``)."""
+    """A user as they see themselves (/api/users/me), or as others see them: without privateKeys and
+    setupCode."""
     type: Literal["USER"]
     enabled: bool
     email: str = Omittable()
@@ -120,7 +120,7 @@ class VaultDtoWithRole(_Vault):
 
 
 class GroupDetailsDto(GroupDto):
-    """The contract's ``WithDetails``: a group with its users and the vaults it is a member of."""
+    """A group with its users and the vaults it is a member of (the contract's WithDetails)."""
     memberSize: int
     members: list[UserDto]
     vaults: list[VaultDtoWithRole]
@@ -176,7 +176,7 @@ class SettingsDto(_Dto):
 # --- the audit log -------------------------------------------------------------------------------
 
 class AuditEventDto(_Dto):
-    """What every event has; its ``type`` says which details follow."""
+    """What every audit event has; each event type adds its own details."""
     id: int
     timestamp: dt.datetime
 
