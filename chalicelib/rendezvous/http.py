@@ -100,7 +100,7 @@ def _rendezvous_answer(fn: Callable[..., Response]) -> Callable[..., Response]:
     return answer
 
 
-# A bearer token makes the creator known (its own session limit); without one the address is rate limited.
+# A bearer token (role 'user') makes the creator known (its own session limit); without one the address is rate limited.
 @route(bp, "/api/rendezvous", methods=("POST",), doc=Operation(
     "Opens a rendezvous session", "optional_bearer", {201: RendezvousCreated}, body=CreateBody, error_statuses=(429,),
     tags=_TAGS))
@@ -109,6 +109,9 @@ def create_session() -> Response:
     request = bp.current_request
     body = parse_body(request, CreateBody)
     principal = authenticate_optional(request)
+    if principal is not None:
+        # A known creator gets its own session limit, so it must be a Katta user like on every other route.
+        principal.require_role("user")
     creator = Creator(user_id=principal.user_id if principal else None, source_ip=_source_ip(request))
     created = deps.rendezvous().create(creator, body.data)
     return json_response({"id": created.id, "sequence_token": created.sequence_token,
