@@ -104,7 +104,7 @@ def verify_signature(signature: object, signer_public_key: PublicKeyLike) -> tup
         raise SignatureInvalid("signature must be ES384 over a base64url payload")
     try:
         payload = json.loads(obj.payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidFormat("signed payload is not JSON") from None
     if not isinstance(payload, dict):
         raise InvalidFormat("signed payload is not a JSON object")

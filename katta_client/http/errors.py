@@ -138,7 +138,7 @@ def _problem(response: requests.Response) -> dict[str, Any]:
         return {}
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 

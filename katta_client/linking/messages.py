@@ -225,7 +225,7 @@ def encode_message(message: Message) -> bytes:
 def decode_message(plaintext: bytes) -> Message:
     try:
         obj = json.loads(plaintext.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ProtocolViolation("channel message is not UTF-8 JSON") from None
     if not isinstance(obj, dict):
         raise ProtocolViolation("channel message is not a JSON object")

@@ -188,7 +188,7 @@ class HttpRendezvous:
             return {}
         try:
             payload = response.json()
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:  # RecursionError: a hostile, deeply nested answer
             raise RendezvousError(f"rendezvous {method} answered a body that is not JSON") from err
         if not isinstance(payload, dict):
             raise RendezvousError(f"rendezvous {method} answered JSON that is not an object")
