@@ -49,9 +49,10 @@ MAX_MEMBERS = 6
 # Tokens are minted again well before the dev IdP's 300-second lifetime runs out.
 TOKEN_REFRESH_SECONDS = 120.0
 TIMEOUT_SECONDS = 30.0
-# A 503 with Retry-After means "nothing done, try again" (DESIGN §12); a client retries it, a few times.
-ATTEMPTS = 4
-MAX_RETRY_WAIT_SECONDS = 2.0
+# A 503 with Retry-After means "nothing done, try again" (DESIGN §12); a client retries it, backing off
+# (Retry-After, then doubling) so that a burst of failures is waited out rather than hammered.
+ATTEMPTS = 6
+MAX_RETRY_WAIT_SECONDS = 8.0
 ERROR_SAMPLES = 50
 
 
@@ -71,6 +72,7 @@ class Tally:
     refused: int = 0
     errors: int = 0
     retried: int = 0  # 503 + Retry-After answers that were retried, on top of the final outcome
+    conflicts: int = 0  # 409s of an idempotent write that were sent again (docs/load.md, findings)
     latencies: list[float] = field(default_factory=list)
 
 
@@ -87,7 +89,7 @@ class Recorder:
         with self._lock:
             tally = self.kinds[kind]
             setattr(tally, outcome, getattr(tally, outcome) + 1)
-            if outcome != "retried":
+            if outcome not in ("retried", "conflicts"):
                 tally.latencies.append(seconds)
             if note is not None and len(self.error_samples) < ERROR_SAMPLES:
                 self.error_samples.append({"kind": kind, **note})
@@ -105,9 +107,11 @@ class Recorder:
         for kind, tally in sorted(self.kinds.items()):
             ordered = sorted(tally.latencies)
             kinds[kind] = {"ok": tally.ok, "refused": tally.refused, "errors": tally.errors, "retried": tally.retried,
+                           "conflicts": tally.conflicts,
                            "p50_ms": round(_percentile(ordered, 0.50) * 1000, 1),
                            "p95_ms": round(_percentile(ordered, 0.95) * 1000, 1)}
         return {"kinds": kinds, "errors": self.errors, "retried": sum(t.retried for t in self.kinds.values()),
+                "conflicts": sum(t.conflicts for t in self.kinds.values()),
                 "error_samples": self.error_samples,
                 "unaccounted": self.unaccounted}
 
@@ -136,8 +140,11 @@ class Caller:
 
     def call(self, kind: str, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None,
              ok: tuple[int, ...] = (200,), refused: tuple[int, ...] = (), signed_in: bool = True,
-             ) -> requests.Response | None:
-        """The answer if its status is one of ``ok`` or ``refused``; None (an error recorded) otherwise."""
+             idempotent: bool = False) -> requests.Response | None:
+        """The answer if its status is one of ``ok`` or ``refused``; None (an error recorded) otherwise.
+
+        An ``idempotent`` write answered 409 ("reload and retry") is sent again, as it stands: reloading
+        would yield the same body."""
         for attempt in range(1, ATTEMPTS + 1):
             headers = self._authorization() if signed_in else {}
             started = time.perf_counter()
@@ -149,8 +156,13 @@ class Caller:
                                      {"method": method, "path": path, "failure": type(err).__name__})
                 return None
             elapsed = time.perf_counter() - started
-            wait = _retry_after(response)
-            if wait is None or attempt == ATTEMPTS:
+            if attempt == ATTEMPTS:
+                break
+            if idempotent and response.status_code == 409:
+                self.recorder.record(kind, "conflicts", elapsed)
+                continue
+            wait = _retry_after(response, attempt)
+            if wait is None:
                 break
             self.recorder.record(kind, "retried", elapsed)
             time.sleep(wait)
@@ -165,13 +177,14 @@ class Caller:
         return None
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def _retry_after(response: requests.Response, attempt: int) -> float | None:
     """Seconds to wait before retrying a 503 that says when; None for any other answer."""
     try:
         seconds = float(response.headers.get("Retry-After", ""))
     except ValueError:
         return None
-    return min(max(seconds, 0.0), MAX_RETRY_WAIT_SECONDS) if response.status_code == 503 else None
+    backoff = max(seconds, 0.0) * 2 ** (attempt - 1)
+    return min(backoff, MAX_RETRY_WAIT_SECONDS) if response.status_code == 503 else None
 
 
 # --- the world the users share -------------------------------------------------------------------
@@ -248,7 +261,8 @@ def create_vault(user: SimUser, world: World, rng: random.Random) -> None:
     with world.lock:
         world.vaults.append(vault)
     token = encrypt_access_token(user.keys.encoded_ecdh_public_key, vault.member_key)
-    if c.call("grant access", "POST", f"/api/vaults/{vault.id}/access-tokens", body={user.id: token}):
+    if c.call("grant access", "POST", f"/api/vaults/{vault.id}/access-tokens", body={user.id: token},
+              idempotent=True):
         with world.lock:
             vault.tokens[user.id] = token
 
@@ -274,7 +288,8 @@ def add_member(user: SimUser, world: World, rng: random.Random) -> None:
     tokens = {dto["id"]: encrypt_access_token(dto["ecdhPublicKey"], vault.member_key) for dto in awaiting.json()}
     if member.id not in tokens:
         user.caller.recorder.lost(f"vault {vault.id}: member {member.name} was added but is not awaiting a grant")
-    if tokens and c.call("grant access", "POST", f"/api/vaults/{vault.id}/access-tokens", body=tokens):
+    if tokens and c.call("grant access", "POST", f"/api/vaults/{vault.id}/access-tokens", body=tokens,
+                         idempotent=True):
         with world.lock:
             vault.tokens.update(tokens)
 
@@ -487,13 +502,15 @@ def _user_id(username: str) -> str:
 
 
 def table(report: dict[str, Any]) -> str:
-    lines = [f"{'kind':<34} {'ok':>7} {'refused':>8} {'errors':>7} {'retried':>8} {'p50 ms':>8} {'p95 ms':>8}"]
+    lines = [f"{'kind':<34} {'ok':>7} {'refused':>8} {'errors':>7} {'retried':>8} {'409s':>5} "
+             f"{'p50 ms':>8} {'p95 ms':>8}"]
     for kind, row in report["kinds"].items():
         lines.append(f"{kind:<34} {row['ok']:>7} {row['refused']:>8} {row['errors']:>7} {row['retried']:>8} "
-                     f"{row['p50_ms']:>8} {row['p95_ms']:>8}")
+                     f"{row['conflicts']:>5} {row['p50_ms']:>8} {row['p95_ms']:>8}")
     lines.append(f"{report['users']} users, {report['driven_seconds']} s, {report['vaults']} vaults, "
                  f"{report['members']} members added, {report['ended_rendezvous_sessions']} rendezvous sessions ended; "
                  f"errors {report['errors']}, 503s retried {report['retried']}, "
+                 f"409s of idempotent writes sent again {report['conflicts']}, "
                  f"writes unaccounted for {len(report['unaccounted'])}")
     lines += [f"  error: {json.dumps(sample)}" for sample in report["error_samples"][:10]]
     lines += [f"  unaccounted: {what}" for what in report["unaccounted"][:10]]
