@@ -215,6 +215,8 @@ answers = st.one_of(
     st.builds(lambda n: encoded({"data": "x", "sequence_token": "t", "expires_in_ms": n}),
               st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.booleans()),
     st.builds(lambda text: text.encode("utf-16"), st.builds(json.dumps, json_values)),
+    st.builds(nested, st.integers(1, 5000), st.just("["), st.just("]")),
+    st.builds(lambda depth: b'{"data":' * depth, st.integers(1, 200_000)),
 )
 calls = st.sampled_from([
     lambda t: t.create("x"), lambda t: t.get("some-id"), lambda t: t.put("some-id", "token", "x"),
