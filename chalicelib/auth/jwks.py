@@ -23,12 +23,15 @@ class JwksUnavailable(Exception):
 
 
 class _Entry:
-    __slots__ = ("keys", "fetched_at", "attempted_at")
+    __slots__ = ("keys", "fetched_at", "attempted_at", "fetching")
 
     def __init__(self) -> None:
         self.keys: KeySet | None = None
         self.fetched_at = 0.0
         self.attempted_at = float("-inf")
+        # Held while a fetch may happen: a request arriving meanwhile (chalice local serves
+        # threads) waits for that fetch's keys instead of finding the cooldown and no keys.
+        self.fetching = threading.Lock()
 
 
 class JwksCache:
@@ -53,15 +56,21 @@ class JwksCache:
         """
         with self._lock:
             entry = self._entries.setdefault(name, _Entry())
-        now = self._clock()
-        stale = entry.keys is None or now - entry.fetched_at >= self._settings.jwks_cache_seconds
-        if stale and self._may_fetch(entry, now):
-            self._refresh(locate, entry, now)
-        if _find(entry.keys, kid) is None and not stale and self._may_fetch(entry, now):
-            self._refresh(locate, entry, now)
-        if entry.keys is None:
-            raise JwksUnavailable(f"the keys of {name} are unavailable")
-        return entry.keys
+        if not self._stale(entry, self._clock()) and _find(entry.keys, kid) is not None:
+            return entry.keys
+        with entry.fetching:
+            now = self._clock()
+            stale = self._stale(entry, now)
+            if stale and self._may_fetch(entry, now):
+                self._refresh(locate, entry, now)
+            if _find(entry.keys, kid) is None and not stale and self._may_fetch(entry, now):
+                self._refresh(locate, entry, now)
+            if entry.keys is None:
+                raise JwksUnavailable(f"the keys of {name} are unavailable")
+            return entry.keys
+
+    def _stale(self, entry: _Entry, now: float) -> bool:
+        return entry.keys is None or now - entry.fetched_at >= self._settings.jwks_cache_seconds
 
     def _may_fetch(self, entry: _Entry, now: float) -> bool:
         with self._lock:
