@@ -83,7 +83,7 @@ def main() -> int:
     seaweed = None
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        moto = stack.start("moto", [python, "-m", "moto.server", "-H", HOST, "-p", str(MOTO_PORT)], env)
+        moto = stack.start("moto", [python, "-m", "devstack.moto_atomic", "-H", HOST, "-p", str(MOTO_PORT)], env)
         wait_for(f"http://{HOST}:{MOTO_PORT}/moto-api/", "moto", moto)
         subprocess.run([python, "-m", "devstack.bootstrap_aws"], cwd=ROOT, env=env, check=True)
         # SeaweedFS fetches our JWKS only on the first STS call, so it may start before the API.

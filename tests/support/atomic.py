@@ -1,9 +1,7 @@
-"""DynamoDB's per-item atomicity for moto, so threads can race the way Lambda instances do.
+"""Threads racing the way Lambda instances do, against moto made atomic per request.
 
-Real DynamoDB applies each write (and each transaction) to its items
-atomically; moto does not lock, so two threads can interleave inside one moto
-write. The fixture gives every moto write the same atomicity — and nothing
-more: our read-decide-write steps still interleave between calls.
+``atomic_items`` gives moto's DynamoDB the per-request atomicity of the real
+service (devstack.moto_atomic) for one test; ``race`` releases calls together.
 """
 from __future__ import annotations
 
@@ -12,21 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import pytest
-from moto.dynamodb.models import DynamoDBBackend
 
 from chalicelib.web import to_api_error
+from devstack.moto_atomic import serialise_dynamodb
 
 
 @pytest.fixture
 def atomic_items(aws, monkeypatch):
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item"):
-        original = getattr(DynamoDBBackend, name)
-
-        def serialised(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
-        monkeypatch.setattr(DynamoDBBackend, name, serialised)
+    serialise_dynamodb(monkeypatch.setattr)
 
 
 def race(calls: list[Callable[[], Any]]) -> list[Any]:

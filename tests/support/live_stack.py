@@ -179,7 +179,9 @@ def _serve_api() -> None:
     from moto.server import ThreadedMotoServer
 
     from devstack.bootstrap_aws import bootstrap
+    from devstack.moto_atomic import serialise_dynamodb
 
+    serialise_dynamodb()
     moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()
