@@ -15,6 +15,7 @@ from typing_extensions import NotRequired, TypedDict
 
 from chalicelib import apidoc, openapi
 from chalicelib.web import json_response, route
+from tests.conftest import bearer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,3 +166,12 @@ def _models(kinds: list[Any]) -> set[type[BaseModel]]:
         kinds.extend(getattr(kind, "__args__", ()))
         kinds.extend(getattr(kind, "__metadata__", ()))
     return found
+
+
+# -- findings of the fuzz (tests/test_openapi_fuzz.py), pinned where they were fixed --------------
+
+def test_an_empty_issuer_is_a_400_not_a_dynamodb_error(client, issuer):
+    admin = issuer.token("ada", realm_access={"roles": ["user", "admin"]})
+    answer = client.http.get("/secret-server/admin/idps?issuer=", headers=bearer(admin))
+    assert answer.status_code == 400
+    assert json.loads(answer.body)["errors"] == [{"field": "issuer", "reason": "must not be empty"}]

@@ -15,7 +15,6 @@ keeps this module well under 90 s on 2 cores); docs/openapi.md has the longer ru
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 import uuid
@@ -121,6 +120,12 @@ def _register_secret_server_parties(idp: TokenIssuer, url: str) -> ResourceServe
     return ResourceServer(client_id, url, keys)
 
 
+@schemathesis.serializer("application/jose")
+def _compact_jwe(_context: schemathesis.SerializationContext, value: Any) -> dict[str, Any]:
+    """A JWE body is a string on the wire; schemathesis knows no serializer for application/jose."""
+    return {"data": str(value).encode("utf-8")}
+
+
 def _document() -> dict[str, Any]:
     """What ``GET /openapi.json`` answers; the ``world`` fixture checks that the server serves exactly this.
 
@@ -156,14 +161,3 @@ def test_every_answer_is_documented_and_none_is_a_server_error(case: schemathesi
     checks = [check for check in CHECKS if not (not_implemented and check is not_a_server_error)]
     response = case.call_and_validate(base_url=world.url, headers=world.headers(case), checks=checks, timeout=30)
     assert response.status_code < 500 or (not_implemented and response.status_code == 501), response.text
-
-
-# -- findings of this fuzz, pinned where they were fixed ---------------------------------------
-
-def test_an_empty_issuer_is_a_400_not_a_dynamodb_error(client, issuer):
-    from tests.conftest import bearer
-
-    admin = issuer.token("ada", realm_access={"roles": ["user", "admin"]})
-    answer = client.http.get("/secret-server/admin/idps?issuer=", headers=bearer(admin))
-    assert answer.status_code == 400
-    assert json.loads(answer.body)["errors"] == [{"field": "issuer", "reason": "must not be empty"}]
