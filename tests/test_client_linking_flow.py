@@ -433,13 +433,20 @@ def test_expired_session_is_reported_as_expired():
 def test_lost_put_response_retried_identically_keeps_one_channel():
     server = InMemoryRendezvous()
     recorder = Recorder(server)
-    original_put = recorder.put
+    original_put, original_get = recorder.put, recorder.get
+    # The retry follows its lost answer at once: the peer reads neither between the two.
+    retry_window = threading.Lock()
 
     def put_twice(rid, token, data):  # the first response is "lost"; the client retries
-        original_put(rid, token, data)
-        return original_put(rid, token, data)
+        with retry_window:
+            original_put(rid, token, data)
+            return original_put(rid, token, data)
 
-    recorder.put = put_twice
+    def get(rid):
+        with retry_window:
+            return original_get(rid)
+
+    recorder.put, recorder.get = put_twice, get
     existing = LinkingSession.start_existing_device(recorder, BASE, timing=FAST)
     new = LinkingSession.join(recorder, existing.qr, timing=FAST)
     shown = queue.Queue()
