@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from chalicelib import audit, aws, deps
+from chalicelib import aws, deps
 from chalicelib.store.table import Transaction
 from tests.support import faults
 from chalicelib.settings import get_settings
@@ -298,16 +298,6 @@ def test_a_large_vault_delete_that_fails_part_way_leaves_its_owner_able_to_retry
 
 
 # --- audit log and web of trust ---------------------------------------------------------------------
-
-def test_the_audit_log_lists_only_katta_events(client, issuer, alice):
-    admin = Actor(client, issuer, "ada", roles=("user", "admin")).sign_in()
-    deps.table().put(audit.event_item("STORAGE_TOKEN_ISSUE", {"vaultId": new_vault_id(), "userId": alice.id}))
-    alice.create_vault(new_vault_id())
-    window = "startDate=2020-01-01T00:00:00Z&endDate=2100-01-01T00:00:00Z"
-    listed = {e["type"] for e in body(admin.get(f"/api/auditlog?{window}&pageSize=100"))}
-    assert "VAULT_CREATE" in listed and "STORAGE_TOKEN_ISSUE" not in listed
-    assert admin.get(f"/api/auditlog?{window}&type=STORAGE_TOKEN_ISSUE").status_code == 400
-
 
 def test_audit_log_filters_and_pages(client, issuer, alice, bob):
     admin = Actor(client, issuer, "ada", roles=("user", "admin")).sign_in()

@@ -295,7 +295,26 @@ class SettingWotUpdateEventDto(AuditEventDto):
     wotIdVerifyLen: int
 
 
+# Events the other parts of the service write to the same log (key rings, POP keys, the secret
+# server, storage, the token service). The Katta API lists them but does not own their details.
+SERVICE_EVENT_TYPES = (
+    "KEY_RING_CREATE", "KEY_RING_ROTATE", "KEY_RING_MIN_DECRYPTION_VERSION", "KEY_RING_TRIM",
+    "KEY_RING_REWRAP_VERSIONS",
+    "POP_KEY_CREATE", "POP_KEY_EXPEDITE", "POP_KEY_ACTIVATE", "POP_KEY_DEACTIVATE", "POP_KEY_RETIRE",
+    "SECRET_RELEASE", "SECRET_REFUSAL", "SECRET_SERVER_IDP_REGISTER", "SECRET_SERVER_IDP_DELETE",
+    "SECRET_SERVER_RESOURCE_SERVER_REGISTER", "SECRET_SERVER_RESOURCE_SERVER_DELETE",
+    "STORAGE_PROFILE_CREATE", "STORAGE_PROFILE_ARCHIVE", "VAULT_BUCKET_CREATE",
+    "STORAGE_TOKEN_ISSUE", "TOKEN_EXCHANGE",
+)
+# Literal[tuple] is Literal of the tuple's values.
+ServiceEventType = Literal[SERVICE_EVENT_TYPES]
 KattaEventType = Literal[tuple(sorted(events.ALL_TYPES))]
+
+
+class ServiceEventDto(AuditEventDto):
+    """An event of another part of the service: its details are that part's."""
+    model_config = ConfigDict(extra="allow")
+    type: ServiceEventType
 
 
 AuditEvent = Annotated[Union[
@@ -303,6 +322,7 @@ AuditEvent = Annotated[Union[
     UserAccountResetEventDto, UserEnabledChangeEventDto, VaultCreatedEventDto, VaultUpdatedEventDto,
     VaultDeletedEventDto, VaultMemberAddedEventDto, VaultMemberRemovedEventDto, VaultMemberUpdatedEventDto,
     VaultAccessGrantedEventDto, VaultKeyRetrievedEventDto, SignedWotIdEventDto, SettingWotUpdateEventDto,
+    ServiceEventDto,
 ], Field(discriminator="type")]
 
 
