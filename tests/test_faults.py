@@ -294,8 +294,9 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("PUT", "/api/storageprofile/{profileId}"): Scenario(
         "PUT", "ada", lambda h: f"/api/storageprofile/{h.profile_id}", 204, body=lambda h: "archived=true",
         content_type=FORM, on_condition=(404,)),
+    # A lost condition on the creation lease means another creation is under way: 503, retry.
     ("PUT", "/api/storage/{vaultId}"): Scenario("PUT", "alice", lambda h: f"/api/storage/{h.world.vault_id}", 200,
-                                                body=lambda h: bucket_request(h)),
+                                                body=lambda h: bucket_request(h), on_condition=(409, 503)),
     ("POST", "/api/storage/s3-token"): Scenario(
         "POST", "alice", lambda h: f"/api/storage/s3-token?vault={h.world.vault_id}", 200),
     ("POST", "/oauth2/token"): Scenario("POST", None, lambda h: "/oauth2/token", 200, content_type=FORM,

@@ -84,14 +84,16 @@ def test_existing_bucket_is_409_and_left_as_it_was(world, profile):
     assert objects("katta-" + vault_id)["vault.uvf"] == dto(vault_id, profile["id"])["vaultUvf"].encode()
 
 
-def test_a_creation_in_progress_is_409_and_writes_nothing(world, profile):
+def test_a_creation_in_progress_is_503_and_writes_nothing(world, profile):
     vault_id = world.vault()
     locks = Locks(deps.table())
     assert locks.acquire(f"bucket:katta-{vault_id}", "another-request", 120, int(time.time()))
-    assert put_storage(world.alice, vault_id, dto(vault_id, profile["id"])).status_code == 409
+    busy = put_storage(world.alice, vault_id, dto(vault_id, profile["id"]))
+    assert busy.status_code == 503 and busy.headers["Retry-After"]
     assert "katta-" + vault_id not in [b["Name"] for b in s3().list_buckets()["Buckets"]]
     locks.release(f"bucket:katta-{vault_id}", "another-request")
     assert put_storage(world.alice, vault_id, dto(vault_id, profile["id"])).status_code == 200
+    assert deps.table().get(f"LOCK#bucket:katta-{vault_id}", "LOCK") is None  # released with the record
     assert put_storage(world.alice, vault_id, dto(vault_id, profile["id"])).status_code == 409
 
 

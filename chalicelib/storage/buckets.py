@@ -20,14 +20,16 @@ from typing import Any, Iterator
 
 from chalicelib import audit, deps
 from chalicelib.auth import Principal
-from chalicelib.errors import ApiError, BadRequest, Conflict, Forbidden, Gone, InvalidField
+from chalicelib.errors import ApiError, BadRequest, Conflict, Forbidden, Gone, InvalidField, ServiceUnavailable
 from chalicelib.katta.formats import Role
 from chalicelib.storage.formats import BUCKET_PREFIX_PATTERN, CreateBucketInput, Protocol
 from chalicelib.storage.vault_access import vault_and_role
 from chalicelib.store.locks import Locks
+from chalicelib.store.table import Transaction
 
 EVENT = "VAULT_BUCKET_CREATE"
-# Longer than a request may run (the Lambda timeout), so a live creation never loses its lease.
+# Longer than a request may run (the Lambda timeout), so a live creation never loses its lease;
+# a crashed one's lease ends by itself (the table's TTL).
 CREATION_LEASE_SECONDS = 120
 VAULT_UVF = "vault.uvf"
 DIR_UVF = "dir.uvf"
@@ -95,36 +97,41 @@ def create(principal: Principal, vault_id: str, body: CreateBucketInput) -> dict
     if body.region not in profile["regions"]:
         raise InvalidField([{"field": "region", "reason": "must be one of the storage profile's regions"}])
     bucket = bucket_name(profile["bucketPrefix"], vault_id)
-    with _credentials_unlogged(body), _creating(bucket):
-        s3 = s3_client(profile, body)
-        _create_bucket(s3, bucket, body.region)
-        try:
-            _put_template(s3, bucket, body, profile)
-            # Inside the cleanup: a bucket whose creation was not recorded would turn the client's retry into a 409.
-            deps.table().put(audit.event_item(EVENT, {"createdBy": principal.user_id, "vaultId": vault_id,
-                                                      "storageProfileId": profile["id"], "bucket": bucket}))
-        except BaseException:
-            _remove_half_written(s3, bucket, body.rootDirHash)
-            raise
+    # One creation per bucket: S3 answers a second CreateBucket of the same owner with success
+    # (us-east-1), so two racing first PUTs would both write the template, the later one silently
+    # replacing the earlier vault.uvf.
+    lease, holder, locks = f"bucket:{bucket}", str(uuid.uuid4()), Locks(deps.table())
+    if not locks.acquire(lease, holder, CREATION_LEASE_SECONDS, int(time.time())):
+        raise ServiceUnavailable(f"the bucket {bucket} is being created by another request; retry",
+                                 retry_after=5)
+    try:
+        with _credentials_unlogged(body):
+            s3 = s3_client(profile, body)
+            _create_bucket(s3, bucket, body.region)
+            try:
+                _put_template(s3, bucket, body, profile)
+                # Inside the cleanup: a bucket whose creation was not recorded would turn the client's
+                # retry into a 409. The record releases the lease, so a retry then meets the bucket.
+                record = Transaction().put(audit.event_item(EVENT, {
+                    "createdBy": principal.user_id, "vaultId": vault_id, "storageProfileId": profile["id"],
+                    "bucket": bucket}))
+                deps.table().commit(locks.release_with(record, lease, holder))
+            except BaseException:
+                _remove_half_written(s3, bucket, body.rootDirHash)
+                raise
+    except BaseException:
+        _release_quietly(locks, lease, holder)
+        raise
     return {}
 
 
-@contextlib.contextmanager
-def _creating(bucket: str) -> Iterator[None]:
-    """One creation per bucket. S3 answers a second CreateBucket of the same owner
-    with success (us-east-1), so two racing first PUTs would both write the template
-    and the later one would silently replace the earlier vault.uvf. The lease is
-    released only when the creation fails (a retry may start at once); after a
-    success the bucket itself refuses the next attempt, and the table's TTL
-    removes the lease."""
-    locks, owner = Locks(deps.table()), str(uuid.uuid4())
-    if not locks.acquire(f"bucket:{bucket}", owner, CREATION_LEASE_SECONDS, int(time.time())):
-        raise Conflict(f"the bucket {bucket} is being created by another request")
+def _release_quietly(locks: Locks, lease: str, holder: str) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
-        yield
-    except BaseException:
-        locks.release(f"bucket:{bucket}", owner)
-        raise
+        locks.release(lease, holder)
+    except (BotoCoreError, ClientError):
+        pass  # the lease expires by itself; the creation's own failure is what the client must see
 
 
 def _require_owner_if_vault_exists(principal: Principal, vault_id: str) -> None:

@@ -6,7 +6,7 @@ condition keeps the data right).
 """
 from __future__ import annotations
 
-from chalicelib.store.table import ConditionFailed, Table
+from chalicelib.store.table import ConditionFailed, Table, Transaction
 
 
 class Locks:
@@ -31,3 +31,9 @@ class Locks:
                               values={":owner": owner}, names={"#owner": "owner"})
         except ConditionFailed:
             pass  # expired and taken over by another holder: theirs now
+
+    def release_with(self, transaction: Transaction, name: str, owner: str) -> Transaction:
+        """Releases the lock in ``transaction``: the work it guarded and its release land together
+        (and not at all if the lock expired and another holder took it)."""
+        return transaction.delete(f"LOCK#{name}", "LOCK", condition="#owner = :owner",
+                                  values={":owner": owner}, names={"#owner": "owner"})
