@@ -3,8 +3,8 @@
 Real DynamoDB applies each request to its items atomically. moto's backend is
 shared by the threads of its server (or of a test), and one of its writes can
 interleave with another: a transaction copies the whole table while another
-thread writes to it, and moto answers 500 ("dictionary changed size"). Every
-DynamoDB operation we use therefore runs under one lock — and nothing more: a
+thread writes to it, and moto answers 500 ("dictionary changed size"). Each
+DynamoDB request is therefore handled under one lock — and nothing more: a
 service's read-decide-write steps still interleave between requests, as they do
 against real DynamoDB. Used by the local stack's moto server, the live test
 stack and the in-process race tests.
@@ -15,23 +15,20 @@ import sys
 import threading
 from typing import Any, Callable
 
-from moto.dynamodb.models import DynamoDBBackend
-
-OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "transact_write_items",
-              "transact_get_items", "batch_get_item", "batch_write_item", "query", "scan")
+from moto.dynamodb.responses import DynamoHandler
 
 
 def serialise_dynamodb(set_attribute: Callable[[Any, str, Any], None] = setattr) -> None:
-    """Puts every operation of moto's DynamoDB backend under one lock (``set_attribute``
-    lets a test use ``monkeypatch.setattr`` and have it undone)."""
+    """Handles one DynamoDB request at a time, from parsing to the serialised answer: moto's
+    backend hands out live items that its response layer reads after the backend call returns
+    (``set_attribute`` lets a test use ``monkeypatch.setattr`` and have it undone)."""
     lock = threading.RLock()
-    for name in OPERATIONS:
-        original = getattr(DynamoDBBackend, name)
+    original = DynamoHandler.call_action
 
-        def serialised(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
-        set_attribute(DynamoDBBackend, name, serialised)
+    def call_action(self, *args, **kwargs):
+        with lock:
+            return original(self, *args, **kwargs)
+    set_attribute(DynamoHandler, "call_action", call_action)
 
 
 def main(argv: list[str] | None = None) -> None:
