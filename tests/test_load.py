@@ -82,6 +82,32 @@ def test_a_request_racing_the_first_jwks_fetch_gets_the_keys():
     assert [answer.keys[0].kid for answer in answers] == ["k1"]
 
 
+def test_a_request_never_queues_behind_a_refresh_when_keys_are_cached():
+    document = {"keys": [ECKey.generate_key("P-256", {"kid": "k1"}).as_dict(private=False)]}
+    now, fetching, release, fetched = [0.0], threading.Event(), threading.Event(), threading.Event()
+
+    def fetch(url):
+        if now[0] > 0:  # the refresh: the IdP hangs
+            fetching.set()
+            release.wait(10)
+            fetched.set()
+        return document
+
+    cache = JwksCache(Settings(), fetch=fetch, clock=lambda: now[0])
+    locate = lambda: "https://idp.test/certs"  # noqa: E731
+    cache.key_set("idp", locate, "k1")
+    now[0] = Settings().jwks_cache_seconds + 1  # stale: the next request refreshes
+    refresh = threading.Thread(target=cache.key_set, args=("idp", locate, "k1"))
+    refresh.start()
+    try:
+        assert fetching.wait(10)
+        assert cache.key_set("idp", locate, "k1").keys[0].kid == "k1"
+        assert not fetched.is_set(), "the request waited for the refresh instead of using the cached keys"
+    finally:
+        release.set()
+        refresh.join()
+
+
 # --- the command line's token source ------------------------------------------------------------
 
 def test_the_command_line_mints_with_the_running_idps_key(tmp_path):

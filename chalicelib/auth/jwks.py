@@ -29,7 +29,7 @@ class _Entry:
         self.keys: KeySet | None = None
         self.fetched_at = 0.0
         self.attempted_at = float("-inf")
-        # Held while a fetch may happen: a request arriving meanwhile (chalice local serves
+        # Held while a fetch may happen: a first request arriving meanwhile (chalice local serves
         # threads) waits for that fetch's keys instead of finding the cooldown and no keys.
         self.fetching = threading.Lock()
 
@@ -58,7 +58,11 @@ class JwksCache:
             entry = self._entries.setdefault(name, _Entry())
         if not self._stale(entry, self._clock()) and _find(entry.keys, kid) is not None:
             return entry.keys
-        with entry.fetching:
+        # With no keys yet, wait for a fetch under way; with keys, never queue behind one (an
+        # unreachable IdP would hold every request for its timeout): serve the keys we have.
+        if not entry.fetching.acquire(blocking=entry.keys is None):
+            return entry.keys
+        try:
             now = self._clock()
             stale = self._stale(entry, now)
             if stale and self._may_fetch(entry, now):
@@ -68,6 +72,8 @@ class JwksCache:
             if entry.keys is None:
                 raise JwksUnavailable(f"the keys of {name} are unavailable")
             return entry.keys
+        finally:
+            entry.fetching.release()
 
     def _stale(self, entry: _Entry, now: float) -> bool:
         return entry.keys is None or now - entry.fetched_at >= self._settings.jwks_cache_seconds
