@@ -1,4 +1,4 @@
-"""Every vector of shared/reference/katta-vectors.json (Katta client library test suite)."""
+"""Every vector of tests/reference/katta-vectors.json (Katta client library test suite)."""
 
 from __future__ import annotations
 
@@ -27,17 +27,7 @@ from katta_client.crypto.ec import encode_private_key, public_key_from_jwk
 
 def _find_vectors() -> Path:
     override = os.environ.get("KATTA_VECTORS")
-    if override:
-        return Path(override)
-    here = Path(__file__).resolve()
-    for base in (here.parents[1], *here.parents):
-        candidate = base / "shared" / "reference" / "katta-vectors.json"
-        if candidate.is_file():
-            return candidate
-        sibling = base.parent / "shared" / "reference" / "katta-vectors.json"
-        if sibling.is_file():
-            return sibling
-    pytest.fail("shared/reference/katta-vectors.json not found (set KATTA_VECTORS)", pytrace=False)
+    return Path(override) if override else Path(__file__).resolve().parent / "reference" / "katta-vectors.json"
 
 
 VECTORS = json.loads(_find_vectors().read_text())

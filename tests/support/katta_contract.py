@@ -1,4 +1,4 @@
-"""Checks responses against the Katta contract (shared/reference/katta-openapi.json) with jsonschema."""
+"""Checks responses against the Katta contract (tests/reference/katta-openapi.json) with jsonschema."""
 from __future__ import annotations
 
 import copy
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-CONTRACT_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "katta-openapi.json"
+CONTRACT_PATH = Path(__file__).resolve().parents[1] / "reference" / "katta-openapi.json"
 # Storage is another part of the project (DESIGN §4 lists it; this API's issue leaves it out).
 STORAGE_PREFIXES = ("/api/storageprofile", "/api/storage/")
 
