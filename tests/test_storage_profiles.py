@@ -93,6 +93,17 @@ def test_unarchiving_is_refused(world):
     assert body(world.bob.get(f"/api/storageprofile/{profile['id']}"))["archived"] is True
 
 
+def test_an_oversized_archive_body_is_413_and_archives_nothing(world):
+    from chalicelib.settings import get_settings
+
+    profile = world.profile()
+    padding = "x" * get_settings().max_body_bytes
+    response = world.admin.call("PUT", f"/api/storageprofile/{profile['id']}", f"archived=true&pad={padding}",
+                                content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 413
+    assert body(world.bob.get(f"/api/storageprofile/{profile['id']}"))["archived"] is False
+
+
 def test_admin_archives_with_form_or_json_and_archiving_twice_is_harmless(world):
     first, second = world.profile(), world.profile()
     assert archive(world.admin, first["id"]).status_code == 204

@@ -66,9 +66,10 @@ def higher(role: str, other: str | None) -> str:
 
 
 def require_owner(members: dict[str, dict[str, Any]], principal: Principal) -> str:
-    """The member id (the caller's or one of their groups') that makes the caller an owner."""
+    """The member id that makes the caller an owner: their own when they are a direct owner
+    (it does not depend on a token's group claim), else one of their groups'."""
     authorities = authority_ids(principal)
-    for authority_id, member in members.items():
-        if member["role"] == Role.OWNER.value and authorities.holds(authority_id, member):
-            return authority_id
-    raise Forbidden("only an owner of the vault may do this")
+    owning = [a for a, m in members.items() if m["role"] == Role.OWNER.value and authorities.holds(a, m)]
+    if not owning:
+        raise Forbidden("only an owner of the vault may do this")
+    return principal.user_id if principal.user_id in owning else owning[0]

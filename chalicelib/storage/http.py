@@ -16,7 +16,7 @@ from chalicelib.storage.formats import CreateBucketInput, ProfileInput
 from chalicelib.storage.schemas import ArchiveForm, ArchiveJson, BucketCreated, ProfilesQuery, StorageProfile
 from chalicelib.storage.vault_ids import canonical_vault_id
 from chalicelib.katta.formats import is_uuid
-from chalicelib.web import bool_param, json_response, parse_body, route
+from chalicelib.web import bool_param, json_response, parse_body, raw_body, route
 
 FORM = "application/x-www-form-urlencoded"
 _TAGS = ("storage",)
@@ -82,7 +82,7 @@ def archive_profile(profileId):
 def _require_archive_only(request) -> None:
     """The contract's form ``archived=true`` (or the JSON ``{"archived": true}``), and nothing else."""
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    raw = request.raw_body or b""
+    raw = raw_body(request)
     try:
         if content_type == FORM:
             fields = {k: v[-1] if len(v) == 1 else v for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True,
