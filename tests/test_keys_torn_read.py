@@ -23,7 +23,8 @@ class ScriptedTable:
         self.reads = list(reads)
         self.queries = 0
 
-    def query_all(self, pk: str):
+    def query_all(self, pk: str, *, consistent: bool = False):
+        assert consistent, "a ring is read strongly consistent"
         self.queries += 1
         return iter(self.reads.pop(0))
 

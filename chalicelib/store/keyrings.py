@@ -64,7 +64,9 @@ class KeyRingRepository:
         raise errors.ServiceUnavailable()
 
     def _read(self, name: str) -> Ring | None:
-        items = list(self.table.query_all(ring_pk(name)))
+        # Strongly consistent: an eventually consistent read could lag the ring's last change for
+        # longer than a few re-reads; rings are cached, so this costs one read per cold start.
+        items = list(self.table.query_all(ring_pk(name), consistent=True))
         head = next((i for i in items if i["sk"] == "HEAD"), None)
         if head is None:
             return None

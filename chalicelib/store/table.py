@@ -138,7 +138,7 @@ class Table:
 
     def query(self, pk: str, sk_prefix: str | None = None, *, index: str | None = None,
               forward: bool = True, limit: int | None = None, start_key: dict[str, Any] | None = None,
-              sk_between: tuple[str, str] | None = None) -> Page:
+              sk_between: tuple[str, str] | None = None, consistent: bool = False) -> Page:
         pk_name, sk_name = ("gsi1pk", "gsi1sk") if index == GSI1 else ("pk", "sk")
         expression = "#pk = :pk"
         names = {"#pk": pk_name}
@@ -158,6 +158,8 @@ class Table:
         }
         if index:
             params["IndexName"] = index
+        if consistent:
+            params["ConsistentRead"] = True
         if limit:
             params["Limit"] = limit
         if start_key:
