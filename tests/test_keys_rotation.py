@@ -11,6 +11,7 @@ from chalicelib.crypto.errors import RingConflict
 from chalicelib.crypto.pop_rotation import ACTIVE, CREATED, PASSIVE, KeyTimes, NewKey, Timing, plan
 from chalicelib.store.locks import Locks
 from tests.conftest import bearer
+from tests.support.atomic import atomic_items  # noqa: F401 — fixture
 from tests.support.clock import FakeClock
 from tests.support.kms import kms_key  # noqa: F401 — fixture
 from tests.support.pop import instance
@@ -120,7 +121,8 @@ def test_keys_are_published_a_cache_lifetime_before_use_and_after_last_use(kms_k
 
 # -- locks and races ------------------------------------------------------------------------
 
-def test_racing_rotations_create_exactly_one_new_key(kms_key):
+def test_racing_rotations_create_exactly_one_new_key(kms_key, atomic_items):
+    # atomic_items: each DynamoDB request is atomic, as in AWS (two of moto's conditional puts can both pass).
     clock = FakeClock()
     instances = [instance(clock, sleep=lambda _s: __import__("time").sleep(0.01), **FAST) for _ in range(6)]
     instances[0].jwks()  # bootstrap
@@ -148,7 +150,7 @@ def test_racing_rotations_create_exactly_one_new_key(kms_key):
     assert sum(1 for r in results if r["created"]) == 1
 
 
-def test_racing_bootstraps_create_exactly_one_key(kms_key):
+def test_racing_bootstraps_create_exactly_one_key(kms_key, atomic_items):
     clock = FakeClock()
     instances = [instance(clock, sleep=lambda _s: __import__("time").sleep(0.01), **FAST) for _ in range(6)]
     start = threading.Barrier(len(instances))

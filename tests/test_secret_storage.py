@@ -14,6 +14,7 @@ from chalicelib.secrets.form import ExchangeRequest
 from chalicelib.secrets.service import RING, secret_identity
 from chalicelib.store.secrets import secret_key
 from devstack.idp import user_id
+from tests.support.atomic import atomic_items  # noqa: F401 — fixture
 from tests.support.kms import AwsCalls, kms_key  # noqa: F401 — fixture
 from tests.test_secret_fixtures import world  # noqa: F401 — fixture
 
@@ -23,18 +24,9 @@ def _raw_secret_item(world, username: str) -> dict:
     return boto3.client("dynamodb").get_item(TableName="katta-test", Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
 
 
-def test_twenty_concurrent_first_requests_get_one_secret(world, monkeypatch):
-    # moto's TransactWriteItems deep-copies its tables and is not thread-safe, so transactions
-    # (spent jti + audit event, ring creation) take turns; the reads and the conditional put
-    # that creates the secret still race.
-    from chalicelib.store.table import Table
-    moto_lock, commit = threading.Lock(), Table.commit
-
-    def one_transaction_at_a_time(table, transaction):
-        with moto_lock:
-            return commit(table, transaction)
-
-    monkeypatch.setattr(Table, "commit", one_transaction_at_a_time)
+def test_twenty_concurrent_first_requests_get_one_secret(world, atomic_items):
+    # Each DynamoDB request is atomic, as in AWS (moto's are not: two conditional puts could both
+    # pass); the reads and the conditional put that creates the secret still race.
     backend = world.register()
     deps.pop_keys().active("sig")  # the POP ring exists before traffic (its rotation job makes it)
     service = deps.secret_server()
