@@ -79,13 +79,14 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-class Accounts:
-    """``accounts.json``: which user is signed in to which server (names only, no secrets)."""
+class JsonObjectFile:
+    """A small JSON object kept in the config directory: missing is empty, unreadable is a
+    ConfigError naming the file, and a write replaces it atomically."""
 
-    def __init__(self, config_dir: Path) -> None:
-        self.path = Path(config_dir) / ACCOUNTS_FILE
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
 
-    def _load(self) -> dict[str, Any]:
+    def load(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
@@ -94,17 +95,27 @@ class Accounts:
             raise ConfigError(f"cannot read {self.path}: {exc}") from None
         return data if isinstance(data, dict) else {}
 
+    def save(self, data: dict[str, Any]) -> None:
+        atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
+
+
+class Accounts(JsonObjectFile):
+    """``accounts.json``: which user is signed in to which server (names only, no secrets)."""
+
+    def __init__(self, config_dir: Path) -> None:
+        super().__init__(Path(config_dir) / ACCOUNTS_FILE)
+
     def current_user(self, server: str) -> Optional[str]:
-        entry = self._load().get(server)
+        entry = self.load().get(server)
         user = entry.get("user") if isinstance(entry, dict) else None
         return user if isinstance(user, str) and user else None
 
     def set_current_user(self, server: str, user: str) -> None:
-        data = self._load()
+        data = self.load()
         data[server] = {"user": user}
-        atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
+        self.save(data)
 
     def forget(self, server: str) -> None:
-        data = self._load()
+        data = self.load()
         if data.pop(server, None) is not None:
-            atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
+            self.save(data)

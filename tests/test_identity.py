@@ -5,12 +5,12 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 import uuid
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from chalicelib import deps
@@ -324,3 +324,57 @@ def test_a_subject_from_another_issuer_cannot_take_over_an_account(aws, test_iss
         AccountService(settings, deps.users(), deps.groups()).resolve(
             VerifiedToken(settings.trusted_issuers[0], test_issuer.claims("erin", iss="https://other.test")))
 
+
+# --- the JWKS cache under concurrent requests (found by the load test) ----------------------------
+
+def test_a_request_racing_the_first_jwks_fetch_gets_the_keys():
+    document = {"keys": [ECKey.generate_key("P-256", {"kid": "k1"}).as_dict(private=False)]}
+    fetching, release = threading.Event(), threading.Event()
+
+    def slow_fetch(url):
+        fetching.set()
+        release.wait(10)
+        return document
+
+    cache = JwksCache(Settings(), fetch=slow_fetch)
+    locate = lambda: "https://idp.test/certs"  # noqa: E731
+    answers = []
+    first = threading.Thread(target=cache.key_set, args=("idp", locate, "k1"))
+    second = threading.Thread(target=lambda: answers.append(cache.key_set("idp", locate, "k1")))
+    first.start()
+    try:
+        assert fetching.wait(10)
+        second.start()
+        second.join(0.5)
+        assert second.is_alive(), "the second request did not wait for the fetch in flight"
+    finally:
+        release.set()
+        first.join()
+    second.join()
+    assert [answer.keys[0].kid for answer in answers] == ["k1"]
+
+
+def test_a_request_never_queues_behind_a_refresh_when_keys_are_cached():
+    document = {"keys": [ECKey.generate_key("P-256", {"kid": "k1"}).as_dict(private=False)]}
+    now, fetching, release, fetched = [0.0], threading.Event(), threading.Event(), threading.Event()
+
+    def fetch(url):
+        if now[0] > 0:  # the refresh: the IdP hangs
+            fetching.set()
+            release.wait(10)
+            fetched.set()
+        return document
+
+    cache = JwksCache(Settings(), fetch=fetch, clock=lambda: now[0])
+    locate = lambda: "https://idp.test/certs"  # noqa: E731
+    cache.key_set("idp", locate, "k1")
+    now[0] = Settings().jwks_cache_seconds + 1  # stale: the next request refreshes
+    refresh = threading.Thread(target=cache.key_set, args=("idp", locate, "k1"))
+    refresh.start()
+    try:
+        assert fetching.wait(10)
+        assert cache.key_set("idp", locate, "k1").keys[0].kid == "k1"
+        assert not fetched.is_set(), "the request waited for the refresh instead of using the cached keys"
+    finally:
+        release.set()
+        refresh.join()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
@@ -11,7 +10,7 @@ from chalicelib.crypto.errors import RingConflict
 from chalicelib.crypto.pop_rotation import ACTIVE, CREATED, PASSIVE, KeyTimes, NewKey, Timing, plan
 from chalicelib.store.locks import Locks
 from tests.conftest import bearer
-from tests.support.atomic import atomic_items  # noqa: F401 — fixture
+from tests.support.atomic import atomic_items, race  # noqa: F401 — fixture
 from tests.support.clock import FakeClock
 from tests.support.kms import kms_key  # noqa: F401 — fixture
 from tests.support.pop import instance
@@ -127,22 +126,8 @@ def test_racing_rotations_create_exactly_one_new_key(kms_key, atomic_items):
     instances = [instance(clock, sleep=lambda _s: __import__("time").sleep(0.01), **FAST) for _ in range(6)]
     instances[0].jwks()  # bootstrap
     before = {i["kid"] for i in deps.table().query_all("POP#sig", "KEY#")}
-    results, failures = [], []
-    start = threading.Barrier(len(instances))
-
-    def race(pop):
-        start.wait()
-        try:
-            results.append(pop.rotate("sig", force=True))
-        except Exception as exc:  # noqa: BLE001 — collected and asserted below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=race, args=(pop,)) for pop in instances]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    results = race([lambda pop=pop: pop.rotate("sig", force=True) for pop in instances])
+    assert [r for r in results if isinstance(r, Exception)] == []
     after = {i["kid"]: i["state"] for i in deps.table().query_all("POP#sig", "KEY#")}
     new = set(after) - before
     assert len(new) == 1 and after[new.pop()] == CREATED
@@ -153,24 +138,10 @@ def test_racing_rotations_create_exactly_one_new_key(kms_key, atomic_items):
 def test_racing_bootstraps_create_exactly_one_key(kms_key, atomic_items):
     clock = FakeClock()
     instances = [instance(clock, sleep=lambda _s: __import__("time").sleep(0.01), **FAST) for _ in range(6)]
-    start = threading.Barrier(len(instances))
-    kids, failures = [], []
-
-    def race(pop):
-        start.wait()
-        try:
-            kids.append(pop.active("sig").kid)
-        except Exception as exc:  # noqa: BLE001
-            failures.append(exc)
-
-    threads = [threading.Thread(target=race, args=(pop,)) for pop in instances]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    keys = race([lambda pop=pop: pop.active("sig") for pop in instances])
+    assert [k for k in keys if isinstance(k, Exception)] == []
     assert len(list(deps.table().query_all("POP#sig", "KEY#"))) == 1
-    assert len(set(kids)) == 1
+    assert len({key.kid for key in keys}) == 1
 
 
 class _NoLocks(Locks):

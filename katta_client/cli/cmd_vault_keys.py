@@ -97,9 +97,10 @@ def run_add(ctx: Context, args: argparse.Namespace) -> int:
     from ..vaults import add_member
 
     vault = selected_vault(ctx, args)
-    authority = add_member(ctx.api, vault["id"], args.who, "OWNER" if args.owner else "MEMBER")
+    role = "OWNER" if args.owner else "MEMBER"
+    authority = add_member(ctx.api, vault["id"], args.who, role)
     if ctx.json_output:
-        ctx.emit_json({"vault": vault["id"], "added": authority, "role": "OWNER" if args.owner else "MEMBER"})
+        ctx.emit_json({"vault": vault["id"], "added": authority, "role": role})
         return 0
     ctx.out.print(f"Added {authority.get('name')} ({authority.get('id')}) to {vault.get('name')}. "
                   "Run `katta vault grant` to give them the vault key.", markup=False)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from typing import Any, Callable, Iterator, Optional
 
-from ..config import ConfigError, atomic_write
+from ..config import JsonObjectFile
 from .context import Context
 from .errors import CliError
 
@@ -64,28 +63,19 @@ def connect(ctx: Context):  # type: ignore[no-untyped-def]
 
 # -- the current vault --------------------------------------------------------------------------
 
-class CurrentVaults:
+class CurrentVaults(JsonObjectFile):
     def __init__(self, ctx: Context) -> None:
-        self.path = ctx.config_dir / VAULTS_FILE
+        super().__init__(ctx.config_dir / VAULTS_FILE)
         self.key = f"{ctx.server} {ctx.require_user()}"
 
-    def _load(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read {self.path}: {exc}") from None
-        return data if isinstance(data, dict) else {}
-
     def get(self) -> Optional[str]:
-        entry = self._load().get(self.key)
+        entry = self.load().get(self.key)
         return entry.get("id") if isinstance(entry, dict) and isinstance(entry.get("id"), str) else None
 
     def set(self, vault_id: str, name: str) -> None:
-        data = self._load()
+        data = self.load()
         data[self.key] = {"id": vault_id, "name": name}
-        atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
+        self.save(data)
 
 
 def selected_vault(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
