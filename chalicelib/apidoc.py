@@ -18,6 +18,9 @@ from typing import Any, Literal, Mapping
 # assertion (RFC 7523).
 Security = Literal["public", "bearer", "optional_bearer", "client_assertion"]
 
+# Who may call a route: a role of ours, or any one of several.
+Role = str | tuple[str, ...]
+
 # The shape of error bodies: RFC 9457 problems, or RFC 6749 OAuth errors.
 ErrorStyle = Literal["problem", "oauth"]
 
@@ -36,7 +39,8 @@ class Operation:
     answers (a 410 for an archived vault, 501 for a route out of scope), beyond
     those the builder adds to every operation. ``body_required=False`` lets the
     body be empty; ``other_bodies`` maps further media types the same request may
-    arrive in to their types (a compact JWE is a ``str``).
+    arrive in to their types (a compact JWE is a ``str``). ``role`` is set by
+    ``web.route`` from the route's declaration, never by hand.
     """
     summary: str
     security: Security
@@ -50,14 +54,18 @@ class Operation:
     error_statuses: tuple[int, ...] = ()
     body_required: bool = True
     other_bodies: Mapping[str, Any] = field(default_factory=dict)
+    role: Role | None = None
 
 
 # (path, METHOD) -> Operation, filled as blueprints are imported.
 OPERATIONS: dict[tuple[str, str], Operation] = {}
 
 
-def register(path: str, methods: tuple[str, ...], operation: Operation, errors: ErrorStyle) -> None:
-    operation = replace(operation, errors=errors)
+def register(path: str, methods: tuple[str, ...], operation: Operation, errors: ErrorStyle,
+             role: Role | None = None) -> None:
+    if role is not None and operation.security != "bearer":
+        raise ValueError(f"{path}: a role is checked on a bearer token, not on {operation.security}")
+    operation = replace(operation, errors=errors, role=role)
     for method in methods:
         key = (path, method.upper())
         if key in OPERATIONS:

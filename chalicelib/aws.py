@@ -3,10 +3,20 @@
 Created on first use, not at import, so a cold start only pays for the
 services a request touches. ``AWS_ENDPOINT_URL`` (honoured by botocore) points
 them at the moto server locally.
+
+This is also the one place where AWS's failures meet our error taxonomy: every
+call through a client from here that fails because AWS throttled, erred or
+could not be reached raises ``errors.ServiceUnavailable``; any other AWS error
+(a failed condition, a missing bucket, a refusal) reaches the adapter that made
+the call, which knows what it means.
 """
 from __future__ import annotations
 
+import functools
 import threading
+from typing import Any
+
+from chalicelib import errors
 
 _clients: dict[str, object] = {}
 _lock = threading.Lock()
@@ -22,8 +32,68 @@ def client(service: str):
             from botocore.config import Config
 
             config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-            _clients[service] = boto3.session.Session().client(service, config=config)
+            _clients[service] = translating(boto3.session.Session().client(service, config=config))
         return _clients[service]
+
+
+# Error codes AWS answers with when it sheds load or is briefly unavailable.
+_RETRYABLE_CODES = frozenset({
+    "ThrottlingException", "Throttling", "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded", "InternalServerError", "InternalFailure", "ServiceUnavailable",
+    "ServiceUnavailableException", "KMSInternalException", "DependencyTimeoutException",
+    "KeyUnavailableException", "LimitExceededException", "TransactionInProgressException",
+    "SlowDown", "RequestTimeout",
+})
+
+
+def error_code(error: Exception) -> str:
+    """The AWS error code of a ``ClientError`` ("" for anything else).
+
+    By code, not by class: each botocore client builds its own exception classes, so a class
+    taken from one client instance does not catch the same error raised through another."""
+    response = getattr(error, "response", None) or {}
+    return response.get("Error", {}).get("Code", "")
+
+
+def error_status(error: Exception) -> int:
+    response = getattr(error, "response", None) or {}
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def is_unavailable(error: Exception) -> bool:
+    """AWS throttled, failed on its side, or could not be reached: the caller may retry."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    if isinstance(error, ClientError):
+        status = error_status(error)
+        return error_code(error) in _RETRYABLE_CODES or status >= 500 or status == 429
+    return isinstance(error, BotoCoreError)
+
+
+class _Translating:
+    """A boto3 client whose calls raise ``errors.ServiceUnavailable`` when AWS is unavailable."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name.startswith("_") or not callable(attribute) or name in ("get_paginator", "get_waiter"):
+            return attribute
+
+        @functools.wraps(attribute)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except Exception as error:
+                if is_unavailable(error):
+                    raise errors.ServiceUnavailable() from None
+                raise
+        return call
+
+
+def translating(client: Any) -> Any:
+    """``client`` (made here, or for one request with its own credentials) with AWS's outages translated."""
+    return _Translating(client)
 
 
 def reset() -> None:

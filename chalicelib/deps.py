@@ -53,9 +53,16 @@ def hub_settings():
 
 
 @functools.lru_cache(maxsize=1)
+def transactions():
+    from chalicelib.store.table import Transactions
+    return Transactions(table())
+
+
+@functools.lru_cache(maxsize=1)
 def audit_log():
     from chalicelib.audit import AuditLog
-    return AuditLog(table())
+    from chalicelib.store.audit import AuditEventRepository
+    return AuditLog(AuditEventRepository(table()))
 
 
 @functools.lru_cache(maxsize=1)
@@ -130,7 +137,7 @@ def secret_server_registry():
 def reset() -> None:
     """Forgets every cached object and client (tests change settings and AWS mocks)."""
     from chalicelib import aws
-    for accessor in (table, users, devices, vaults, groups, trust, hub_settings, audit_log, jwks,
+    for accessor in (table, transactions, users, devices, vaults, groups, trust, hub_settings, audit_log, jwks,
                      bearer_verifier, accounts):
         accessor.cache_clear()
     key_rings.cache_clear()

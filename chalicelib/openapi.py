@@ -187,6 +187,11 @@ def _operation(path: str, operation: apidoc.Operation, operation_id: str, error_
         "summary": operation.summary,
         "security": _SECURITY[operation.security],
     }
+    if operation.role is not None:
+        roles = [operation.role] if isinstance(operation.role, str) else list(operation.role)
+        # An extension, since OpenAPI's security requirement names scopes, not an IdP's roles.
+        described["x-katta-roles"] = roles
+        described["description"] = "Needs the role " + " or ".join(f"`{r}`" for r in roles) + "."
     if operation.tags:
         described["tags"] = list(operation.tags)
     parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}

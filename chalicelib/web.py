@@ -2,9 +2,10 @@
 
 ``route`` registers a handler and wraps it so that every failure becomes an
 RFC 9457 problem response: service errors keep their status, invalid input is a
-400 naming the field, AWS throttling or outages are a 503 with Retry-After, and
+400 naming the field, dependency outages are a 503 with Retry-After, and
 anything unexpected is a 500 carrying only a request id (the traceback goes to
-the log). Handlers stay parse → authorize → call one service → serialize.
+the log). Handlers stay parse → authorize → call one service → serialize; the
+role a route needs is declared on it (``route(..., role="user")``).
 """
 from __future__ import annotations
 
@@ -26,37 +27,41 @@ log = logging.getLogger("katta")
 PROBLEM_JSON = "application/problem+json"
 Model = TypeVar("Model", bound=BaseModel)
 
-# Error codes botocore reports when AWS sheds load or is briefly unavailable.
-_RETRYABLE_AWS_CODES = frozenset({
-    "ThrottlingException", "Throttling", "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded", "InternalServerError", "InternalFailure", "ServiceUnavailable",
-    "ServiceUnavailableException", "KMSInternalException", "DependencyTimeoutException",
-    "KeyUnavailableException", "LimitExceededException", "TransactionInProgressException",
-})
-
-
 def route(bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), *,
-          doc: apidoc.Operation | None = None,
+          role: apidoc.Role | None = None, doc: apidoc.Operation | None = None,
           on_error: Callable[[Exception, Request | None], Response] | None = None,
           errors_style: apidoc.ErrorStyle = "problem", **options: Any):
     """Registers ``fn`` on ``bp`` with the project's error handling.
 
-    ``doc`` is what the route promises in the OpenAPI document; ``on_error``
-    replaces the problem-JSON mapping (the OAuth endpoints answer RFC 6749)."""
+    ``role`` is who may call the route: the caller's bearer token is verified and
+    its account must hold that role (or one of them, given a tuple) before
+    ``fn`` runs; ``fn`` then gets the caller (a ``Principal``) as its first
+    argument. ``doc`` is what the route promises in the OpenAPI document, the
+    role included; ``on_error`` replaces the problem-JSON mapping (the OAuth
+    endpoints answer RFC 6749)."""
     handle = on_error or error_response
     if doc is not None:
-        apidoc.register(path, methods, doc, errors_style)
+        apidoc.register(path, methods, doc, errors_style, role)
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def view(**kwargs: Any) -> Any:
             try:
-                return fn(**kwargs)
+                if role is None:
+                    return fn(**kwargs)
+                return fn(_caller_with(bp.current_request, role), **kwargs)
             except Exception as exc:  # noqa: BLE001 — this is the boundary that must never leak
                 return handle(exc, bp.current_request)
         bp.route(path, methods=list(methods), **options)(view)
         return fn
     return decorator
+
+
+def _caller_with(request: Request, role: apidoc.Role):
+    from chalicelib.auth import authenticate  # here: verifying tokens loads JOSE, which public routes never need
+    principal = authenticate(request)
+    principal.require_role(role)
+    return principal
 
 
 def to_api_error(exc: Exception) -> errors.ApiError | None:
@@ -72,19 +77,8 @@ def to_api_error(exc: Exception) -> errors.ApiError | None:
     if isinstance(exc, ConditionFailed):
         # A conditional write lost a race no service rule resolved: a conflict, never a bug.
         return errors.Conflict("the data changed while this request was processed; reload and retry")
-    try:
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:  # pragma: no cover - botocore ships with every Lambda runtime
-        return None
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in _RETRYABLE_AWS_CODES or status >= 500:
-            return errors.ServiceUnavailable()
-        return None
-    if isinstance(exc, BotoCoreError):
-        # Connection failures, read timeouts, exhausted retries.
-        return errors.ServiceUnavailable()
+    # AWS's outages were translated where the call was made (chalicelib.aws); any other AWS error
+    # left untranslated is a bug.
     return None
 
 

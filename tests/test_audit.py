@@ -3,21 +3,29 @@ import datetime as dt
 import pytest
 
 from chalicelib import deps
-from chalicelib.audit import AuditLog, event_item, record
+from chalicelib.audit import AuditLog, catalogue
+from chalicelib.store.audit import AuditEventRepository
 from chalicelib.store.table import ConditionFailed, Transaction
 
 UTC = dt.timezone.utc
 
 
-def write(moment: dt.datetime, event_type: str, **details):
-    item = event_item(event_type, details, now=moment.timestamp())
-    deps.table().put(item)
-    return item["id"]
+def log_at(moment: dt.datetime | None = None) -> AuditLog:
+    """The log over the moto table, its clock stopped at ``moment``."""
+    clock = (lambda: moment.timestamp()) if moment else dt.datetime.now(UTC).timestamp
+    return AuditLog(AuditEventRepository(deps.table()), clock=clock)
+
+
+def write(moment: dt.datetime, event: catalogue.EventType, **details) -> int:
+    log_at(moment).write(event, **details)
+    (written,) = log_at().events(moment, moment + dt.timedelta(microseconds=1))
+    return written["id"]
 
 
 def test_events_are_newest_first_across_months_and_paginate(aws):
-    ids = [write(dt.datetime(2026, month, 15, tzinfo=UTC), "VAULT_CREATE", vaultId=str(month)) for month in (1, 2, 3)]
-    log = AuditLog(deps.table())
+    ids = [write(dt.datetime(2026, month, 15, tzinfo=UTC), catalogue.VAULT_CREATE, vaultId=str(month))
+           for month in (1, 2, 3)]
+    log = log_at()
     start, end = dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 4, 1, tzinfo=UTC)
     first = log.events(start, end, page_size=2)
     assert [e["id"] for e in first] == [ids[2], ids[1]]
@@ -28,12 +36,11 @@ def test_events_are_newest_first_across_months_and_paginate(aws):
 
 
 def test_end_is_exclusive_and_types_filter(aws):
-    inside = write(dt.datetime(2026, 5, 1, tzinfo=UTC), "DEVICE_REGISTER")
-    write(dt.datetime(2026, 5, 2, tzinfo=UTC), "VAULT_CREATE")
-    write(dt.datetime(2026, 5, 3, tzinfo=UTC), "DEVICE_REGISTER")
-    log = AuditLog(deps.table())
-    events = log.events(dt.datetime(2026, 5, 1, tzinfo=UTC), dt.datetime(2026, 5, 3, tzinfo=UTC),
-                        types=frozenset({"DEVICE_REGISTER"}))
+    inside = write(dt.datetime(2026, 5, 1, tzinfo=UTC), catalogue.DEVICE_REGISTER)
+    write(dt.datetime(2026, 5, 2, tzinfo=UTC), catalogue.VAULT_CREATE)
+    write(dt.datetime(2026, 5, 3, tzinfo=UTC), catalogue.DEVICE_REGISTER)
+    events = log_at().events(dt.datetime(2026, 5, 1, tzinfo=UTC), dt.datetime(2026, 5, 3, tzinfo=UTC),
+                             types=frozenset({"DEVICE_REGISTER"}))
     assert [e["id"] for e in events] == [inside]
 
 
@@ -41,8 +48,22 @@ def test_event_lands_only_with_its_change(aws):
     table = deps.table()
     table.put({"pk": "X", "sk": "1"})
     tx = Transaction().put({"pk": "X", "sk": "1"}, condition="attribute_not_exists(pk)")
-    record(tx, "VAULT_CREATE", vaultId="v")
+    log_at().record(tx, catalogue.VAULT_CREATE, vaultId="v")
     with pytest.raises(ConditionFailed):
         table.commit(tx)
     now = dt.datetime.now(UTC)
-    assert AuditLog(table).events(now - dt.timedelta(days=1), now + dt.timedelta(days=1)) == []
+    assert log_at().events(now - dt.timedelta(days=1), now + dt.timedelta(days=1)) == []
+
+
+def test_a_field_the_catalogue_does_not_list_is_refused_before_anything_is_written(aws):
+    with pytest.raises(ValueError, match="VAULT_CREATE has no field 'secret'"):
+        log_at().write(catalogue.VAULT_CREATE, vaultId="v", secret="x")
+    now = dt.datetime.now(UTC)
+    assert log_at().events(now - dt.timedelta(days=1), now + dt.timedelta(days=1)) == []
+
+
+def test_every_event_type_is_named_once_and_belongs_to_one_part():
+    assert len(catalogue.ALL) == len({e.name for e in catalogue.ALL.values()})
+    assert {e.part for e in catalogue.ALL.values()} == {
+        catalogue.KATTA, catalogue.KEYS, catalogue.SECRETS, catalogue.STORAGE, catalogue.TOKENS}
+    assert catalogue.KATTA_TYPES.isdisjoint(catalogue.SERVICE_TYPES)

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from chalice import Blueprint, Chalice
 from pydantic import BaseModel, Field
 
-from chalicelib import errors
+from chalicelib import aws, errors
 from chalicelib.web import parse_body, route
 from tests.support.app_client import app_client
 
@@ -24,21 +24,35 @@ def boom():
     raise RuntimeError("secret internal detail /var/task/chalicelib")
 
 
+class FailingClient:
+    """A boto3 client whose every call fails with ``error``, as botocore raises it."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def call(self, **_):
+        raise self.error
+
+
+def call_failing(error: Exception) -> None:
+    aws.translating(FailingClient(error)).call()
+
+
 @route(bp, "/throttled")
 def throttled():
-    raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded for arn:aws:kms:..."}},
-                      "Decrypt")
+    call_failing(ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded for arn:aws:kms:..."}}, "Decrypt"))
 
 
 @route(bp, "/offline")
 def offline():
-    raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+    call_failing(EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"))
 
 
 @route(bp, "/access-denied")
 def access_denied():
-    raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "User arn:aws:iam::1 is not"}},
-                      "GetItem")
+    call_failing(ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "User arn:aws:iam::1 is not"}}, "GetItem"))
 
 
 @route(bp, "/things", methods=("POST",))
@@ -82,6 +96,14 @@ def test_aws_unavailable_is_a_503_with_retry_after(test_client, path):
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert "arn:aws" not in response.body.decode() and "amazonaws" not in response.body.decode()
+
+
+def test_an_aws_error_that_is_no_outage_reaches_the_adapter_unchanged():
+    """The adapter that made the call decides what a refusal or a failed condition means."""
+    refusal = ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "no"}}, "PutItem")
+    with pytest.raises(ClientError) as raised:
+        call_failing(refusal)
+    assert raised.value is refusal
 
 
 def test_other_aws_errors_do_not_leak_their_text(test_client):

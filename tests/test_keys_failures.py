@@ -1,10 +1,10 @@
-"""KMS throttled or down: the request fails retryably (503 at the web layer) and nothing is half-written."""
+"""KMS throttled or down: the request fails retryably (ServiceUnavailable, a 503) and nothing is half-written."""
 from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from chalicelib import aws, deps
+from chalicelib import aws, deps, errors
 from chalicelib.web import to_api_error
 from tests.support.clock import FakeClock
 from tests.support.kms import kms_key  # noqa: F401 — fixture
@@ -27,7 +27,7 @@ def test_a_cold_open_with_kms_failing_is_retryable_not_a_record_error(kms_key, e
     sealed = deps.key_rings().seal("secrets", b"x", "id").record
     deps.key_rings.cache_clear()  # a cold instance: nothing unwrapped
     _fail("Decrypt", error)
-    with pytest.raises(type(error)) as raised:
+    with pytest.raises(errors.ServiceUnavailable) as raised:
         deps.key_rings().open("secrets", sealed, "id")
     mapped = to_api_error(raised.value)
     assert mapped.status == 503 and mapped.headers["Retry-After"]
@@ -35,7 +35,7 @@ def test_a_cold_open_with_kms_failing_is_retryable_not_a_record_error(kms_key, e
 
 def test_a_first_seal_with_kms_failing_creates_no_ring(kms_key):
     _fail("GenerateDataKey", THROTTLED)
-    with pytest.raises(ClientError):
+    with pytest.raises(errors.ServiceUnavailable):
         deps.key_rings().seal("secrets", b"x", "id")
     assert list(deps.table().query_all("RING#secrets")) == []
 
@@ -47,7 +47,7 @@ def test_a_pop_rotation_with_kms_failing_writes_nothing_and_frees_the_lock(kms_k
     before = sorted(i["sk"] for i in deps.table().query_all("POP#sig"))
     cold = instance(clock)  # nothing unwrapped yet: sealing the new key needs KMS
     _fail("Decrypt", THROTTLED)
-    with pytest.raises(ClientError):
+    with pytest.raises(errors.ServiceUnavailable):
         cold.rotate("sig", force=True)
     assert sorted(i["sk"] for i in deps.table().query_all("POP#sig")) == before
     assert deps.table().get("LOCK#pop-rotation-sig", "LOCK") is None

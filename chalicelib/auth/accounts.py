@@ -35,9 +35,12 @@ class Principal:
     def has_role(self, role: str) -> bool:
         return role in self.roles
 
-    def require_role(self, role: str) -> None:
-        if role not in self.roles:
-            raise InsufficientScope(f"this operation needs the role '{role}'")
+    def require_role(self, role: str | tuple[str, ...]) -> None:
+        """``role``, or one of them given a tuple; 403 naming what was missing."""
+        wanted = (role,) if isinstance(role, str) else role
+        if not self.roles.intersection(wanted):
+            needed = " or ".join(f"'{r}'" for r in wanted)
+            raise InsufficientScope(f"this operation needs the role {needed}")
 
 
 class AccountService:

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 
 from chalicelib.audit import MAX_PAGE_SIZE
-from chalicelib.katta import events
+from chalicelib.audit import catalogue
 from chalicelib.katta.formats import AuthorityId, DeviceType, Jwe, Jws, Name, PublicKey, Role, VaultId
 from chalicelib.katta.params import MAX_IDS_PER_QUERY
 
@@ -297,18 +297,9 @@ class SettingWotUpdateEventDto(AuditEventDto):
 
 # Events the other parts of the service write to the same log (key rings, POP keys, the secret
 # server, storage, the token service). The Katta API lists them but does not own their details.
-SERVICE_EVENT_TYPES = (
-    "KEY_RING_CREATE", "KEY_RING_ROTATE", "KEY_RING_MIN_DECRYPTION_VERSION", "KEY_RING_TRIM",
-    "KEY_RING_REWRAP_VERSIONS",
-    "POP_KEY_CREATE", "POP_KEY_EXPEDITE", "POP_KEY_ACTIVATE", "POP_KEY_DEACTIVATE", "POP_KEY_RETIRE",
-    "SECRET_RELEASE", "SECRET_REFUSAL", "SECRET_SERVER_IDP_REGISTER", "SECRET_SERVER_IDP_DELETE",
-    "SECRET_SERVER_RESOURCE_SERVER_REGISTER", "SECRET_SERVER_RESOURCE_SERVER_DELETE",
-    "STORAGE_PROFILE_CREATE", "STORAGE_PROFILE_ARCHIVE", "VAULT_BUCKET_CREATE",
-    "STORAGE_TOKEN_ISSUE", "TOKEN_EXCHANGE",
-)
 # Literal[tuple] is Literal of the tuple's values.
-ServiceEventType = Literal[SERVICE_EVENT_TYPES]
-KattaEventType = Literal[tuple(sorted(events.ALL_TYPES))]
+ServiceEventType = Literal[catalogue.SERVICE_TYPES]
+KattaEventType = Literal[tuple(sorted(catalogue.KATTA_TYPES))]
 
 
 class ServiceEventDto(AuditEventDto):

@@ -2,7 +2,6 @@
 from chalice import Response
 
 from chalicelib.apidoc import Operation
-from chalicelib.auth import authenticate
 from chalicelib.errors import InvalidField
 from chalicelib.katta import groups, params
 from chalicelib.katta.blueprint import bp
@@ -16,93 +15,75 @@ GROUPS = ("Groups Resource",)
 AUTHORITIES = ("Authority Resource",)
 
 
-def _admin():
-    principal = authenticate(bp.current_request)
-    principal.require_role("admin")
-    return principal
-
-
 def _group_id(value: str) -> str:
     return params.authority_id(value, "groupId")
 
 
-@route(bp, "/api/groups", doc=Operation(
+@route(bp, "/api/groups", role="admin", doc=Operation(
     "every admin-managed group (admin)", "bearer", {200: list[GroupDto]}, tags=GROUPS))
-def get_groups():
-    _admin()
+def get_groups(principal):
     return json_response(groups.all_groups())
 
 
-@route(bp, "/api/groups", methods=("POST",), doc=Operation(
+@route(bp, "/api/groups", methods=("POST",), role="admin", doc=Operation(
     "creates a group; its id is derived from its name (admin)", "bearer", {201: GroupDto}, body=GroupInput,
     tags=GROUPS))
-def post_group():
-    _admin()
+def post_group(principal):
     return json_response(groups.create(parse_body(bp.current_request, GroupInput)), status=201)
 
 
-@route(bp, "/api/groups/{groupId}", doc=Operation(
+@route(bp, "/api/groups/{groupId}", role="admin", doc=Operation(
     "a group with its members and its vaults (admin)", "bearer", {200: GroupDetailsDto}, tags=GROUPS))
-def get_group(groupId):
-    _admin()
+def get_group(principal, groupId):
     return json_response(groups.details(_group_id(groupId)))
 
 
-@route(bp, "/api/groups/{groupId}", methods=("PUT",), doc=Operation(
+@route(bp, "/api/groups/{groupId}", methods=("PUT",), role="admin", doc=Operation(
     "renames a group or changes its picture (admin)", "bearer", {200: GroupDto}, body=GroupInput, tags=GROUPS))
-def put_group(groupId):
-    _admin()
+def put_group(principal, groupId):
     group_id = _group_id(groupId)
     return json_response(groups.update(group_id, parse_body(bp.current_request, GroupInput)))
 
 
-@route(bp, "/api/groups/{groupId}", methods=("DELETE",), doc=Operation(
+@route(bp, "/api/groups/{groupId}", methods=("DELETE",), role="admin", doc=Operation(
     "removes a group, its memberships and its vault memberships (admin)", "bearer", {204: None}, tags=GROUPS))
-def delete_group(groupId):
-    principal = _admin()
+def delete_group(principal, groupId):
     groups.delete(principal, _group_id(groupId))
     return Response(body="", status_code=204)
 
 
-@route(bp, "/api/groups/{groupId}/effective-members", doc=Operation(
+@route(bp, "/api/groups/{groupId}/effective-members", role="admin", doc=Operation(
     "the users of a group (admin)", "bearer", {200: list[UserDto]}, tags=GROUPS))
-def get_effective_members(groupId):
-    _admin()
+def get_effective_members(principal, groupId):
     return json_response(groups.effective_members(_group_id(groupId)))
 
 
-@route(bp, "/api/groups/{groupId}/members/{userId}", methods=("POST",), doc=Operation(
+@route(bp, "/api/groups/{groupId}/members/{userId}", methods=("POST",), role="admin", doc=Operation(
     "adds a user to a group (admin)", "bearer", {204: None}, tags=GROUPS))
-def post_group_member(groupId, userId):
-    principal = _admin()
+def post_group_member(principal, groupId, userId):
     groups.add_member(principal, _group_id(groupId), params.authority_id(userId, "userId"))
     return Response(body="", status_code=204)
 
 
-@route(bp, "/api/groups/{groupId}/members/{userId}", methods=("DELETE",), doc=Operation(
+@route(bp, "/api/groups/{groupId}/members/{userId}", methods=("DELETE",), role="admin", doc=Operation(
     "removes a user from a group (admin)", "bearer", {204: None}, tags=GROUPS))
-def delete_group_member(groupId, userId):
-    principal = _admin()
+def delete_group_member(principal, groupId, userId):
     groups.remove_member(principal, _group_id(groupId), params.authority_id(userId, "userId"))
     return Response(body="", status_code=204)
 
 
-@route(bp, "/api/authorities", doc=Operation(
+@route(bp, "/api/authorities", role="user", doc=Operation(
     "the users and groups with the given ids", "bearer", {200: list[AuthorityDto]}, query=AuthorityIdsQuery,
     tags=AUTHORITIES))
-def get_authorities():
-    principal = authenticate(bp.current_request)
-    principal.require_role("user")
+def get_authorities(principal):
     ids = [params.authority_id(a, "ids") for a in params.id_list(bp.current_request)]
     return json_response(groups.authorities(ids))
 
 
-@route(bp, "/api/authorities/search", doc=Operation(
+@route(bp, "/api/authorities/search", role="user", doc=Operation(
     "users and groups whose name starts with the query (case-insensitive, at most 50)", "bearer",
     {200: list[AuthorityDto]}, query=AuthoritySearchQuery, tags=AUTHORITIES))
-def search_authorities():
-    principal = authenticate(bp.current_request)
-    principal.require_role("user")
+def search_authorities(principal):
     query = (query_param(bp.current_request, "query") or "").strip()
     if not query or len(query) > 255:
         raise InvalidField([{"field": "query", "reason": "must hold 1 to 255 non-blank characters"}])

@@ -4,7 +4,6 @@ import re
 from chalice import Response
 
 from chalicelib.apidoc import Operation
-from chalicelib.auth import authenticate
 from chalicelib.katta import audit_events, hub_settings, params, trust
 from chalicelib.katta.blueprint import bp
 from chalicelib.katta.dtos import AuditEvent, AuditLogQuery, SettingsDto, TrustedUserDto
@@ -16,32 +15,24 @@ USERS = ("Users Resource",)
 SETTINGS = ("Settings Resource",)
 
 
-def _caller():
-    principal = authenticate(bp.current_request)
-    principal.require_role("user")
-    return principal
-
-
-@route(bp, "/api/users/trusted", doc=Operation(
+@route(bp, "/api/users/trusted", role="user", doc=Operation(
     "the users the caller trusts: the shortest chain of signatures to each, up to the hub's wotMaxDepth",
     "bearer", {200: list[TrustedUserDto]}, tags=USERS))
-def get_trusted_users():
-    return json_response(trust.trusted_users(_caller()))
+def get_trusted_users(principal):
+    return json_response(trust.trusted_users(principal))
 
 
-@route(bp, "/api/users/trusted/{userId}", doc=Operation(
+@route(bp, "/api/users/trusted/{userId}", role="user", doc=Operation(
     "the shortest chain of signatures from the caller to a user; 404 if there is none short enough", "bearer",
     {200: TrustedUserDto}, tags=USERS))
-def get_trusted_user(userId):
-    principal = _caller()
+def get_trusted_user(principal, userId):
     return json_response(trust.trusted_user(principal, params.authority_id(userId, "userId")))
 
 
-@route(bp, "/api/users/trusted/{userId}", methods=("PUT",), content_types=["text/plain"], doc=Operation(
+@route(bp, "/api/users/trusted/{userId}", methods=("PUT",), role="user", content_types=["text/plain"], doc=Operation(
     "stores the caller's signature (a compact JWS) of a user's identity", "bearer", {204: None}, body=str,
     body_media_type="text/plain", tags=USERS))
-def put_trusted_user(userId):
-    principal = _caller()
+def put_trusted_user(principal, userId):
     user_id = params.authority_id(userId, "userId")
     signature = params.text_body(bp.current_request)
     if len(signature) > MAX_JWS_CHARS or not _JWS.fullmatch(signature):
@@ -50,29 +41,24 @@ def put_trusted_user(userId):
     return Response(body="", status_code=204)
 
 
-@route(bp, "/api/settings", doc=Operation(
+@route(bp, "/api/settings", role="user", doc=Operation(
     "the hub's web-of-trust and automatic access grant settings", "bearer", {200: SettingsDto},
     tags=SETTINGS))
-def get_hub_settings():
-    _caller()
+def get_hub_settings(principal):
     return json_response(hub_settings.current())
 
 
-@route(bp, "/api/settings", methods=("PUT",), doc=Operation(
+@route(bp, "/api/settings", methods=("PUT",), role="admin", doc=Operation(
     "changes the hub's settings (admin)", "bearer", {204: None}, body=HubSettingsInput, tags=SETTINGS))
-def put_hub_settings():
-    principal = authenticate(bp.current_request)
-    principal.require_role("admin")
+def put_hub_settings(principal):
     hub_settings.update(principal, parse_body(bp.current_request, HubSettingsInput))
     return Response(body="", status_code=204)
 
 
-@route(bp, "/api/auditlog", doc=Operation(
+@route(bp, "/api/auditlog", role="admin", doc=Operation(
     "one page of audit events in a period, newest first unless order=asc (admin)", "bearer",
     {200: list[AuditEvent]}, query=AuditLogQuery, tags=("Audit Log Resource",)))
-def get_audit_log():
-    principal = authenticate(bp.current_request)
-    principal.require_role("admin")
+def get_audit_log(principal):
     request = bp.current_request
     types = request.query_params.getlist("type") if request.query_params and "type" in request.query_params else []
     return json_response(audit_events.events(

@@ -21,48 +21,38 @@ def get_me():
     return json_response(users.me(deps.users(), principal, with_devices))
 
 
-@route(bp, "/api/users/me", methods=("PUT",), doc=Operation(
+@route(bp, "/api/users/me", methods=("PUT",), role="user", doc=Operation(
     "stores the caller's public keys, wrapped private keys, setup code or language (null clears one)", "bearer",
     {201: None}, body=UserKeysInput, tags=TAGS))
-def put_me():
-    principal = authenticate(bp.current_request)
-    principal.require_role("user")
+def put_me(principal):
     users.update_me(principal, parse_body(bp.current_request, UserKeysInput))
     return Response(body="", status_code=201)
 
 
-@route(bp, "/api/users/me/reset", methods=("POST",), doc=Operation(
+@route(bp, "/api/users/me/reset", methods=("POST",), role="user", doc=Operation(
     "removes the caller's keys, devices, access tokens and trust signatures", "bearer", {204: None}, tags=TAGS))
-def post_reset():
-    principal = authenticate(bp.current_request)
-    principal.require_role("user")
+def post_reset(principal):
     users.reset(principal)
     return Response(body="", status_code=204)
 
 
-@route(bp, "/api/users/me/access-tokens", methods=("POST",), doc=Operation(
+@route(bp, "/api/users/me/access-tokens", methods=("POST",), role="user", doc=Operation(
     "stores the caller's own access tokens (vault id to JWE) for vaults they are a member of", "bearer",
     {200: None}, body=TokensByVault, tags=TAGS))
-def post_my_access_tokens():
-    principal = authenticate(bp.current_request)
-    principal.require_role("user")
+def post_my_access_tokens(principal):
     vaults.grant_own(principal, params.tokens_by_vault(bp.current_request))
     return Response(body="", status_code=200, headers={"Content-Type": "text/plain"})
 
 
-@route(bp, "/api/users", doc=Operation(
+@route(bp, "/api/users", role="admin", doc=Operation(
     "every account (admin)", "bearer", {200: list[UserDto]}, tags=TAGS))
-def get_users():
-    principal = authenticate(bp.current_request)
-    principal.require_role("admin")
+def get_users(principal):
     return json_response(users.all_users())
 
 
-@route(bp, "/api/users/{id}/enabled", methods=("PUT",), content_types=["text/plain"], doc=Operation(
+@route(bp, "/api/users/{id}/enabled", methods=("PUT",), role="admin", content_types=["text/plain"], doc=Operation(
     "enables (true) or disables (false) an account (admin)", "bearer", {204: None}, body=str,
     body_media_type="text/plain", tags=TAGS))
-def put_user_enabled(id):  # noqa: A002 - the contract's path parameter name
-    principal = authenticate(bp.current_request)
-    principal.require_role("admin")
+def put_user_enabled(principal, id):  # noqa: A002 - the contract's path parameter name
     users.set_enabled(principal, params.authority_id(id, "id"), params.boolean_body(bp.current_request))
     return Response(body="", status_code=204)

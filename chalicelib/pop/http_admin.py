@@ -5,7 +5,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import deps
 from chalicelib.apidoc import Operation
-from chalicelib.auth import authenticate
 from chalicelib.crypto import admin
 from chalicelib.pop.blueprint import bp
 from chalicelib.web import json_response, parse_body, route
@@ -110,61 +109,48 @@ class RewrappedVersions(BaseModel):
     ring: Ring
 
 
-def _admin() -> str:
-    principal = authenticate(bp.current_request)
-    principal.require_role("admin")
-    return principal.user_id
-
-
-@route(bp, "/api/admin/keys", doc=Operation(
+@route(bp, "/api/admin/keys", role="admin", doc=Operation(
     "Every key ring and POP key, as metadata", "bearer", {200: KeysOverview}, tags=_TAGS))
-def list_keys():
-    _admin()
+def list_keys(principal):
     return json_response(admin.overview(deps.key_rings(), deps.pop_keys()))
 
 
-@route(bp, "/api/admin/keys/pop/{use}/rotate", methods=("POST",), doc=Operation(
+@route(bp, "/api/admin/keys/pop/{use}/rotate", methods=("POST",), role="admin", doc=Operation(
     "Starts a rotation of the POP keys of one use (sig or enc) now", "bearer", {200: PopRotation}, tags=_TAGS))
-def rotate_pop(use: str):
-    actor = _admin()
-    return json_response(admin.rotate_pop(deps.pop_keys(), use, actor))
+def rotate_pop(principal, use: str):
+    return json_response(admin.rotate_pop(deps.pop_keys(), use, principal.user_id))
 
 
-@route(bp, "/api/admin/keys/rings/{ring}/rotate", methods=("POST",), doc=Operation(
+@route(bp, "/api/admin/keys/rings/{ring}/rotate", methods=("POST",), role="admin", doc=Operation(
     "Adds a key-ring version that seals from now on", "bearer", {200: Ring}, tags=_TAGS))
-def rotate_ring(ring: str):
-    actor = _admin()
-    return json_response(admin.rotate_ring(deps.key_rings(), ring, actor))
+def rotate_ring(principal, ring: str):
+    return json_response(admin.rotate_ring(deps.key_rings(), ring, principal.user_id))
 
 
-@route(bp, "/api/admin/keys/rings/{ring}/min-decryption-version", methods=("PUT",), doc=Operation(
+@route(bp, "/api/admin/keys/rings/{ring}/min-decryption-version", methods=("PUT",), role="admin", doc=Operation(
     "Raises or lowers the oldest version a record may be opened with", "bearer", {200: Ring}, body=FloorBody,
     tags=_TAGS))
-def set_min_decryption_version(ring: str):
-    actor = _admin()
+def set_min_decryption_version(principal, ring: str):
     body = parse_body(bp.current_request, FloorBody)
-    return json_response(admin.set_floor(deps.key_rings(), ring, body.version, actor))
+    return json_response(admin.set_floor(deps.key_rings(), ring, body.version, principal.user_id))
 
 
-@route(bp, "/api/admin/keys/rings/{ring}/trim", methods=("POST",), doc=Operation(
+@route(bp, "/api/admin/keys/rings/{ring}/trim", methods=("POST",), role="admin", doc=Operation(
     "Deletes the versions below the floor, for good", "bearer", {200: Trimmed}, tags=_TAGS))
-def trim_ring(ring: str):
-    actor = _admin()
-    return json_response(admin.trim(deps.key_rings(), ring, actor))
+def trim_ring(principal, ring: str):
+    return json_response(admin.trim(deps.key_rings(), ring, principal.user_id))
 
 
-@route(bp, "/api/admin/keys/rings/{ring}/rewrap", methods=("POST",), doc=Operation(
+@route(bp, "/api/admin/keys/rings/{ring}/rewrap", methods=("POST",), role="admin", doc=Operation(
     "Re-seals every record of older versions under the newest one", "bearer", {200: RewrapReport}, tags=_TAGS))
-def rewrap_records(ring: str):
-    _admin()
+def rewrap_records(principal, ring: str):
     return json_response(admin.rewrap_records(deps.key_rings(), ring))
 
 
-@route(bp, "/api/admin/keys/rings/{ring}/rewrap-versions", methods=("POST",), doc=Operation(
+@route(bp, "/api/admin/keys/rings/{ring}/rewrap-versions", methods=("POST",), role="admin", doc=Operation(
     "Re-wraps every version's key under a KMS key (default: the configured management key)", "bearer",
     {200: RewrappedVersions}, body=RewrapVersionsBody, body_required=False, tags=_TAGS))
-def rewrap_versions(ring: str):
-    actor = _admin()
+def rewrap_versions(principal, ring: str):
     request = bp.current_request
     body = parse_body(request, RewrapVersionsBody) if request.raw_body else RewrapVersionsBody()
-    return json_response(admin.rewrap_versions(deps.key_rings(), ring, body.kmsKeyId, actor))
+    return json_response(admin.rewrap_versions(deps.key_rings(), ring, body.kmsKeyId, principal.user_id))

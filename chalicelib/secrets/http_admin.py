@@ -14,7 +14,6 @@ from typing_extensions import NotRequired, TypedDict
 
 from chalicelib import deps, errors
 from chalicelib.apidoc import Operation
-from chalicelib.auth import authenticate
 from chalicelib.secrets.blueprint import bp
 from chalicelib.secrets.registry import CLIENT_ID_PATTERN, IdpRegistration, ResourceServerRegistration
 from chalicelib.web import json_response, parse_body, query_param, route
@@ -55,23 +54,16 @@ class RequiredIssuerQuery(TypedDict):
     issuer: str
 
 
-def _admin() -> str:
-    principal = authenticate(bp.current_request)
-    principal.require_role("admin")
-    return principal.user_id
-
-
 def _client_id(value: str) -> str:
     if not re.fullmatch(CLIENT_ID_PATTERN, value):
         raise errors.InvalidField([{"field": "clientId", "reason": "must be 1 to 128 of [-_.a-zA-Z0-9]"}])
     return value
 
 
-@route(bp, _ADMIN + "/idps", doc=Operation(
+@route(bp, _ADMIN + "/idps", role="admin", doc=Operation(
     "The registered identity providers, or the one whose issuer is given", "bearer",
     {200: IdpDto | list[IdpDto]}, query=IssuerQuery, tags=_TAGS))
-def idps():
-    _admin()
+def idps(principal):
     issuer = query_param(bp.current_request, "issuer")
     if issuer is None:
         return json_response(deps.secret_server_registry().idps())
@@ -80,54 +72,48 @@ def idps():
     return json_response(deps.secret_server_registry().idp(issuer))
 
 
-@route(bp, _ADMIN + "/idps", methods=("PUT",), doc=Operation(
+@route(bp, _ADMIN + "/idps", methods=("PUT",), role="admin", doc=Operation(
     "Registers (201) or replaces (200) the identity provider of an issuer", "bearer",
     {200: IdpDto, 201: IdpDto}, body=IdpRegistration, tags=_TAGS))
-def put_idp():
-    actor = _admin()
+def put_idp(principal):
     body = parse_body(bp.current_request, IdpRegistration)
-    dto, created = deps.secret_server_registry().put_idp(body, actor)
+    dto, created = deps.secret_server_registry().put_idp(body, principal.user_id)
     return json_response(dto, status=201 if created else 200)
 
 
-@route(bp, _ADMIN + "/idps", methods=("DELETE",), doc=Operation(
+@route(bp, _ADMIN + "/idps", methods=("DELETE",), role="admin", doc=Operation(
     "Removes the identity provider of an issuer", "bearer", {204: None}, query=RequiredIssuerQuery, tags=_TAGS))
-def delete_idp():
-    actor = _admin()
+def delete_idp(principal):
     issuer = query_param(bp.current_request, "issuer")
     if not issuer:
         raise errors.InvalidField([{"field": "issuer", "reason": "the issuer to delete is required"}])
-    deps.secret_server_registry().delete_idp(issuer, actor)
+    deps.secret_server_registry().delete_idp(issuer, principal.user_id)
     return Response(body="", status_code=204)
 
 
-@route(bp, _ADMIN + "/resource-servers", doc=Operation(
+@route(bp, _ADMIN + "/resource-servers", role="admin", doc=Operation(
     "The registered resource servers", "bearer", {200: list[ResourceServerDto]}, tags=_TAGS))
-def resource_servers():
-    _admin()
+def resource_servers(principal):
     return json_response(deps.secret_server_registry().resource_servers())
 
 
-@route(bp, _ADMIN + "/resource-servers/{client_id}", doc=Operation(
+@route(bp, _ADMIN + "/resource-servers/{client_id}", role="admin", doc=Operation(
     "One registered resource server", "bearer", {200: ResourceServerDto}, tags=_TAGS))
-def resource_server(client_id: str):
-    _admin()
+def resource_server(principal, client_id: str):
     return json_response(deps.secret_server_registry().resource_server(_client_id(client_id)))
 
 
-@route(bp, _ADMIN + "/resource-servers/{client_id}", methods=("PUT",), doc=Operation(
+@route(bp, _ADMIN + "/resource-servers/{client_id}", methods=("PUT",), role="admin", doc=Operation(
     "Registers (201) or replaces (200) a resource server and its keys", "bearer",
     {200: ResourceServerDto, 201: ResourceServerDto}, body=ResourceServerRegistration, tags=_TAGS))
-def put_resource_server(client_id: str):
-    actor = _admin()
+def put_resource_server(principal, client_id: str):
     body = parse_body(bp.current_request, ResourceServerRegistration)
-    dto, created = deps.secret_server_registry().put_resource_server(_client_id(client_id), body, actor)
+    dto, created = deps.secret_server_registry().put_resource_server(_client_id(client_id), body, principal.user_id)
     return json_response(dto, status=201 if created else 200)
 
 
-@route(bp, _ADMIN + "/resource-servers/{client_id}", methods=("DELETE",), doc=Operation(
+@route(bp, _ADMIN + "/resource-servers/{client_id}", methods=("DELETE",), role="admin", doc=Operation(
     "Removes a resource server", "bearer", {204: None}, tags=_TAGS))
-def delete_resource_server(client_id: str):
-    actor = _admin()
-    deps.secret_server_registry().delete_resource_server(_client_id(client_id), actor)
+def delete_resource_server(principal, client_id: str):
+    deps.secret_server_registry().delete_resource_server(_client_id(client_id), principal.user_id)
     return Response(body="", status_code=204)

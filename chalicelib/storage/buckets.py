@@ -18,7 +18,7 @@ import time
 import uuid
 from typing import Any, Iterator
 
-from chalicelib import audit, deps
+from chalicelib import audit, aws, deps
 from chalicelib.auth import Principal
 from chalicelib.errors import ApiError, BadRequest, Conflict, Forbidden, Gone, InvalidField, ServiceUnavailable
 from chalicelib.katta.formats import Role
@@ -106,7 +106,7 @@ def create(principal: Principal, vault_id: str, body: CreateBucketInput) -> dict
                                  retry_after=5)
     try:
         with _credentials_unlogged(body):
-            s3 = s3_client(profile, body)
+            s3 = aws.translating(s3_client(profile, body))
             _create_bucket(s3, bucket, body.region)
             try:
                 _put_template(s3, bucket, body, profile)
@@ -167,7 +167,7 @@ def _create_bucket(s3, bucket: str, region: str) -> None:
         s3.head_bucket(Bucket=bucket)
     except ClientError as error:
         # 403: the bucket may exist in another account; CreateBucket will tell.
-        if _code(error) not in _NO_BUCKET and _status(error) != 403:
+        if aws.error_code(error) not in _NO_BUCKET and aws.error_status(error) != 403:
             raise _refusal(error) from None
     else:
         raise Conflict(f"the bucket {bucket} already exists")
@@ -204,21 +204,11 @@ def _remove_half_written(s3, bucket: str, root_dir_hash: str) -> None:
 
 
 def _refusal(error) -> Exception:
-    """What the client sees for an S3 error; retryable failures stay as they are (503 at the boundary)."""
-    code, status = _code(error), _status(error)
+    """What the client sees for an S3 refusal (S3's outages are ServiceUnavailable already: chalicelib.aws)."""
+    code, status = aws.error_code(error), aws.error_status(error)
     if code in _EXISTS:
         return Conflict("a bucket with this name already exists")
     if code in _CREDENTIAL_CODES or status in (401, 403):
         return BadRequest(f"the storage refused the temporary credentials ({code}); "
                           "obtain fresh ones for the profile's create-bucket role")
-    if status >= 500 or status == 429 or code in ("SlowDown", "Throttling", "RequestTimeout"):
-        return error
     return BadRequest(f"could not create the bucket ({code})")
-
-
-def _code(error) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _status(error) -> int:
-    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))

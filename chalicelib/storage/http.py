@@ -7,8 +7,7 @@ from urllib.parse import parse_qs
 from chalice import Response
 
 from chalicelib.apidoc import Operation
-from chalicelib.auth import Principal, authenticate
-from chalicelib.errors import Forbidden, InvalidField
+from chalicelib.errors import InvalidField
 from chalicelib.pop import bodies
 from chalicelib.storage import buckets, profiles
 from chalicelib.storage.blueprint import bp
@@ -23,56 +22,39 @@ _TAGS = ("storage",)
 IMMUTABLE = "storage profiles are immutable: the only change is archived=true (archive it and create a new one)"
 
 
-def _reader() -> Principal:
-    principal = authenticate(bp.current_request)
-    if not (principal.has_role("user") or principal.has_role("admin")):
-        raise Forbidden("reading storage profiles needs the role 'user'")
-    return principal
-
-
-def _admin() -> Principal:
-    principal = authenticate(bp.current_request)
-    principal.require_role("admin")
-    return principal
-
-
 def _profile_id(value: str) -> str:
     if not is_uuid(value):
         raise InvalidField([{"field": "profileId", "reason": "must be a UUID"}])
     return value.lower()
 
 
-@route(bp, "/api/storageprofile", doc=Operation(
+@route(bp, "/api/storageprofile", role=("user", "admin"), doc=Operation(
     "The storage profiles, sorted by name", "bearer", {200: list[StorageProfile]}, query=ProfilesQuery,
     tags=_TAGS))
-def list_profiles():
-    _reader()
+def list_profiles(principal):
     request = bp.current_request
     archived = bool_param(request, "archived") if "archived" in (request.query_params or {}) else None
     return json_response(profiles.listing(archived))
 
 
-@route(bp, "/api/storageprofile", methods=("POST",), doc=Operation(
+@route(bp, "/api/storageprofile", methods=("POST",), role="admin", doc=Operation(
     "Creates a storage profile (immutable from then on)", "bearer", {201: StorageProfile}, body=ProfileInput,
     tags=_TAGS))
-def create_profile():
-    principal = _admin()
+def create_profile(principal):
     body = parse_body(bp.current_request, ProfileInput)
     return json_response(profiles.create(principal, body), status=201)
 
 
-@route(bp, "/api/storageprofile/{profileId}", doc=Operation(
+@route(bp, "/api/storageprofile/{profileId}", role=("user", "admin"), doc=Operation(
     "One storage profile", "bearer", {200: StorageProfile}, tags=_TAGS))
-def get_profile(profileId):
-    _reader()
+def get_profile(principal, profileId):
     return json_response(profiles.get(_profile_id(profileId)))
 
 
-@route(bp, "/api/storageprofile/{profileId}", methods=("PUT",), content_types=[FORM, "application/json"],
+@route(bp, "/api/storageprofile/{profileId}", methods=("PUT",), role="admin", content_types=[FORM, "application/json"],
        doc=Operation("Archives a storage profile: no new vaults on it", "bearer", {204: None}, body=ArchiveForm,
                      body_media_type=FORM, other_bodies={"application/json": ArchiveJson}, tags=_TAGS))
-def archive_profile(profileId):
-    principal = _admin()
+def archive_profile(principal, profileId):
     profile_id = _profile_id(profileId)
     _require_archive_only(bp.current_request)
     profiles.archive(principal, profile_id)
@@ -95,13 +77,11 @@ def _require_archive_only(request) -> None:
         raise InvalidField([{"field": "archived", "reason": IMMUTABLE}])
 
 
-@route(bp, "/api/storage/{vaultId}", methods=("PUT",), content_types=bodies.ACCEPTED_CONTENT_TYPES, doc=Operation(
+@route(bp, "/api/storage/{vaultId}", methods=("PUT",), role="user", content_types=bodies.ACCEPTED_CONTENT_TYPES, doc=Operation(
     "Creates the vault's bucket and its template with the caller's create-bucket credentials", "bearer",
     {200: BucketCreated}, body=CreateBucketInput, other_bodies={bodies.JOSE: str}, error_statuses=(410,),
     tags=_TAGS))
-def create_bucket(vaultId):
-    principal = authenticate(bp.current_request)
-    principal.require_role("user")
+def create_bucket(principal, vaultId):
     vault_id = canonical_vault_id(vaultId, field="vaultId")
     # JSON, or a compact JWE to a POP enc key so no proxy or log sees the credentials.
     body = bodies.parse_body(bp.current_request, CreateBucketInput)

@@ -1,18 +1,19 @@
 """The one DynamoDB table: a lazily created client and the few operations we use.
 
-Repositories build keys and items; this module only speaks DynamoDB. There is
-deliberately no ``scan``: every request path is GetItem, Query or BatchGetItem.
+Repositories build items (from ``store.keys``); this module only speaks DynamoDB,
+and it is where DynamoDB's own failures become ours: a failed condition is
+``ConditionFailed``, keys left unprocessed or a transaction cancelled by a
+conflict are ``errors.ServiceUnavailable`` (AWS's outages already are, through
+``chalicelib.aws``). There is deliberately no ``scan``: every request path is
+GetItem, Query or BatchGetItem.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from chalicelib import aws, errors
-
-if TYPE_CHECKING:
-    from botocore.exceptions import ClientError
 
 TTL_ATTRIBUTE = "expires_at"
 GSI1 = "gsi1"
@@ -206,7 +207,7 @@ class Table:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            if _code(exc) != "TransactionCanceledException":
+            if aws.error_code(exc) != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
             if "ConditionalCheckFailed" in reasons:
@@ -219,12 +220,43 @@ class Table:
         try:
             return call(**params)
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
                 raise ConditionFailed() from None
             raise
 
 
-def _code(error: ClientError) -> str:
-    # By code, not by class: each botocore client builds its own exception classes, so a class
-    # taken from one client instance does not catch the same error raised through another.
-    return error.response.get("Error", {}).get("Code", "")
+# DynamoDB transactions hold at most 100 items.
+MAX_TRANSACTION_ITEMS = 100
+
+
+class Transactions:
+    """What a service commits its changes with: the table's transactions and nothing else of it."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def commit(self, transaction: Transaction) -> None:
+        self._table.commit(transaction)
+
+    def commit_chunked(self, steps: list[Callable[[Transaction], object]], final: Transaction) -> None:
+        """Applies ``steps``, then ``final`` (the change and its audit event) — in ONE transaction when
+        they fit, so that a failure leaves nothing half-done.
+
+        Changes larger than one transaction (deleting a vault or a group, an account
+        reset, with many items) go in chunks: a failure part-way leaves only steps
+        done that a retry repeats harmlessly, and ``final`` is written once
+        everything else is.
+        """
+        chunks = [Transaction()]
+        for step in steps:
+            scratch = Transaction()
+            step(scratch)
+            if len(chunks[-1].ops) + len(scratch.ops) > MAX_TRANSACTION_ITEMS:
+                chunks.append(Transaction())
+            chunks[-1].ops.extend(scratch.ops)
+        if len(chunks[-1].ops) + len(final.ops) <= MAX_TRANSACTION_ITEMS:
+            chunks[-1].ops.extend(final.ops)
+        else:
+            chunks.append(final)
+        for chunk in chunks:
+            self._table.commit(chunk)

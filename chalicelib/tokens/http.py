@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from chalicelib import deps, web
 from chalicelib.apidoc import Operation
-from chalicelib.auth import authenticate
 from chalicelib.errors import InvalidField
 from chalicelib.settings import get_settings
 from chalicelib.tokens import discovery, names, s3_token
@@ -25,13 +24,11 @@ def openid_configuration():
         "Cache-Control": f"public, max-age={get_settings().pop_jwks_cache_seconds}"})
 
 
-@web.route(bp, "/api/storage/s3-token", methods=("POST",), content_types=["*/*"], doc=Operation(
+@web.route(bp, "/api/storage/s3-token", methods=("POST",), role="user", content_types=["*/*"], doc=Operation(
     "A short-lived web-identity token for one vault's bucket (presented to STS)", "bearer",
     {200: TokenResponse}, query=VaultQuery, error_statuses=(410,), tags=("tokens",)))
-def storage_token():
+def storage_token(principal):
     request = bp.current_request
-    principal = authenticate(request)
-    principal.require_role("user")
     vault_id = web.query_param(request, "vault")
     if vault_id is None:
         raise InvalidField([{"field": "vault", "reason": "is required"}])
