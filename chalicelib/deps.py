@@ -9,88 +9,103 @@ import functools
 
 from chalicelib.settings import get_settings
 
+_ACCESSORS: list = []
 
-@functools.lru_cache(maxsize=1)
+
+def _once(build):
+    """An accessor that builds its object on first use and keeps it until ``reset``."""
+    accessor = functools.lru_cache(maxsize=1)(build)
+    _ACCESSORS.append(accessor)
+    return accessor
+
+
+@_once
 def table():
     from chalicelib.store.table import Table
     return Table(get_settings().table_name)
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def users():
     from chalicelib.store.users import UserRepository
     return UserRepository(table())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def devices():
     from chalicelib.store.devices import DeviceRepository
     return DeviceRepository(table())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def vaults():
     from chalicelib.store.vaults import VaultRepository
     return VaultRepository(table())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def groups():
     from chalicelib.store.groups import GroupRepository
     return GroupRepository(table())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
+def vault_access():
+    from chalicelib.katta.access import VaultAccess
+    return VaultAccess(vaults(), groups())
+
+
+@_once
 def trust():
     from chalicelib.store.trust import TrustRepository
     return TrustRepository(table())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def hub_settings():
     from chalicelib.store.hub_settings import HubSettingsRepository
     return HubSettingsRepository(table())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def transactions():
     from chalicelib.store.table import Transactions
     return Transactions(table())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def audit_log():
     from chalicelib.audit import AuditLog
     from chalicelib.store.audit import AuditEventRepository
     return AuditLog(AuditEventRepository(table()))
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def jwks():
     from chalicelib.auth.jwks import JwksCache
     return JwksCache(get_settings())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def bearer_verifier():
     from chalicelib.auth.bearer import BearerVerifier
     return BearerVerifier(get_settings(), jwks())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def accounts():
     from chalicelib.auth.accounts import AccountService
     return AccountService(get_settings(), users(), groups())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def key_rings():
     from chalicelib.crypto.keyring import KeyRings
     from chalicelib.store.keyrings import KeyRingRepository, SealedRecordIndex
     return KeyRings(KeyRingRepository(table()), SealedRecordIndex(table()), get_settings())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def pop_keys():
     from chalicelib.crypto.pop import PopKeys
     from chalicelib.store.locks import Locks
@@ -98,27 +113,27 @@ def pop_keys():
     return PopKeys(PopKeyRepository(table()), key_rings(), Locks(table()), get_settings())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def rendezvous():
     from chalicelib.rendezvous.service import RendezvousService
     from chalicelib.store.rendezvous import RendezvousRepository
     return RendezvousService(RendezvousRepository(table()), get_settings())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def storage_profiles():
     from chalicelib.store.storage_profiles import StorageProfileRepository
     return StorageProfileRepository(table())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def secret_server_jwks():
     """Key sets of the secret server's registered IdPs and resource servers fetched by URL."""
     from chalicelib.auth.jwks import JwksCache
     return JwksCache(get_settings())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def secret_server():
     from chalicelib.secrets.keys import RegisteredKeys
     from chalicelib.secrets.service import SecretServer
@@ -127,7 +142,7 @@ def secret_server():
                         RegisteredKeys(secret_server_jwks()), get_settings())
 
 
-@functools.lru_cache(maxsize=1)
+@_once
 def secret_server_registry():
     from chalicelib.secrets.registry import Registry
     from chalicelib.store.secrets import SecretServerRepository
@@ -137,14 +152,7 @@ def secret_server_registry():
 def reset() -> None:
     """Forgets every cached object and client (tests change settings and AWS mocks)."""
     from chalicelib import aws
-    for accessor in (table, transactions, users, devices, vaults, groups, trust, hub_settings, audit_log, jwks,
-                     bearer_verifier, accounts):
+    for accessor in _ACCESSORS:
         accessor.cache_clear()
-    key_rings.cache_clear()
-    pop_keys.cache_clear()
-    rendezvous.cache_clear()
-    for accessor in (secret_server_jwks, secret_server, secret_server_registry):
-        accessor.cache_clear()
-    storage_profiles.cache_clear()
     get_settings.cache_clear()
     aws.reset()

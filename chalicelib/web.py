@@ -13,7 +13,7 @@ import functools
 import json
 import logging
 import uuid
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from chalice import Blueprint, Response
 from chalice.app import Request
@@ -21,6 +21,9 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib import apidoc, errors
 from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.auth import Principal
 
 log = logging.getLogger("katta")
 
@@ -57,11 +60,28 @@ def route(bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), *,
     return decorator
 
 
-def _caller_with(request: Request, role: apidoc.Role):
-    from chalicelib.auth import authenticate  # here: verifying tokens loads JOSE, which public routes never need
+def _caller_with(request: Request, role: apidoc.Role) -> Principal:
     principal = authenticate(request)
     principal.require_role(role)
     return principal
+
+
+def authenticate(request: Request) -> Principal:
+    """The caller of ``request``; 401 without a valid token, 403 for a disabled account."""
+    principal = authenticate_optional(request)
+    if principal is None:
+        raise errors.Unauthorized("a bearer token is required", error=None)
+    return principal
+
+
+def authenticate_optional(request: Request) -> Principal | None:
+    # Imported here: verifying tokens loads JOSE, which public routes never need.
+    from chalicelib import deps
+    from chalicelib.auth.bearer import parse_authorization
+    token = parse_authorization(request.headers.get("authorization"))
+    if token is None:
+        return None
+    return deps.accounts().resolve(deps.bearer_verifier().verify(token))
 
 
 def to_api_error(exc: Exception) -> errors.ApiError | None:

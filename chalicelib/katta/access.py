@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from chalicelib import deps
 from chalicelib.auth import Principal
-from chalicelib.errors import Forbidden
+from chalicelib.errors import Forbidden, NotFound
 from chalicelib.katta.formats import Role, is_authority_id
+
+if TYPE_CHECKING:
+    from chalicelib.store.groups import GroupRepository
+    from chalicelib.store.vaults import VaultRepository
 
 _NOT_ID = re.compile(r"[^-_.a-z0-9]+")
 _RANK = {Role.MEMBER.value: 1, Role.OWNER.value: 2}
@@ -50,10 +54,30 @@ def claim_group_ids(principal: Principal) -> list[str]:
     return [g for g in dict.fromkeys(ids) if is_authority_id(g)]
 
 
+class VaultAccess:
+    """Who a caller is to a vault, as every part that guards a vault (Katta, storage, tokens) asks it."""
+
+    def __init__(self, vaults: VaultRepository, groups: GroupRepository) -> None:
+        self._vaults = vaults
+        self._groups = groups
+
+    def authorities(self, principal: Principal) -> Authorities:
+        """The caller's user id and every group they belong to (one Query for the admin-managed ones)."""
+        admin_groups = self._groups.group_ids_of(principal.user_id)
+        return Authorities(principal.user_id, tuple(dict.fromkeys([*claim_group_ids(principal), *admin_groups])))
+
+    def vault_and_role(self, principal: Principal, vault_id: str) -> tuple[dict[str, Any], str | None]:
+        """The vault and the caller's best role in it (None: no member); 404 for an unknown vault."""
+        vault = self._vaults.get(vault_id)
+        if vault is None:
+            raise NotFound("no such vault")
+        authorities = self.authorities(principal)
+        return vault, best_role(self._vaults.members_of(vault_id, authorities), authorities)
+
+
 def authority_ids(principal: Principal) -> Authorities:
-    """The caller's user id and every group they belong to (one Query for the admin-managed ones)."""
-    admin_groups = deps.groups().group_ids_of(principal.user_id)
-    return Authorities(principal.user_id, tuple(dict.fromkeys([*claim_group_ids(principal), *admin_groups])))
+    # Transitional, while the Katta services move onto a VaultAccess they are given.
+    return deps.vault_access().authorities(principal)
 
 
 def best_role(members: dict[str, dict[str, Any]], authorities: Authorities) -> str | None:

@@ -2,13 +2,12 @@ from chalice import Response
 
 from chalicelib import deps
 from chalicelib.apidoc import Operation
-from chalicelib.auth import authenticate
 from chalicelib.katta import params, users, vaults
 from chalicelib.katta.blueprint import bp
 from chalicelib.katta.dtos import UserDto, WithDevicesQuery
 from chalicelib.katta.formats import UserKeysInput
 from chalicelib.katta.params import TokensByVault
-from chalicelib.web import bool_param, json_response, parse_body, route
+from chalicelib.web import authenticate, bool_param, json_response, parse_body, route
 
 TAGS = ("Users Resource",)
 

@@ -16,9 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from chalicelib import deps, errors
 from chalicelib.apidoc import Operation
-from chalicelib.auth import authenticate_optional
 from chalicelib.rendezvous.service import Creator
-from chalicelib.web import error_response, json_response, parse_body, route
+from chalicelib.web import authenticate_optional, error_response, json_response, parse_body, route
 
 bp = Blueprint(__name__)
 

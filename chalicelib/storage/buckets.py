@@ -23,7 +23,6 @@ from chalicelib.auth import Principal
 from chalicelib.errors import ApiError, BadRequest, Conflict, Forbidden, Gone, InvalidField, ServiceUnavailable
 from chalicelib.katta.formats import Role
 from chalicelib.storage.formats import BUCKET_PREFIX_PATTERN, CreateBucketInput, Protocol
-from chalicelib.storage.vault_access import vault_and_role
 from chalicelib.store.locks import Locks
 from chalicelib.store.table import Transaction
 
@@ -137,7 +136,7 @@ def _release_quietly(locks: Locks, lease: str, holder: str) -> None:
 def _require_owner_if_vault_exists(principal: Principal, vault_id: str) -> None:
     # Katta's clients may create the bucket before the vault; once the vault exists, only its owners may.
     try:
-        _vault, role = vault_and_role(principal, vault_id)
+        _vault, role = deps.vault_access().vault_and_role(principal, vault_id)
     except ApiError as missing:
         if missing.status == 404:
             return

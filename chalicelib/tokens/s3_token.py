@@ -18,7 +18,6 @@ from chalicelib.errors import Forbidden, Gone
 from chalicelib.settings import get_settings
 from chalicelib.storage.vault_ids import canonical_vault_id
 from chalicelib.tokens import names
-from chalicelib.storage.vault_access import vault_and_role
 
 EVENT = "STORAGE_TOKEN_ISSUE"
 
@@ -44,7 +43,7 @@ def issue(principal: Principal, vault_id: str, *, source_ip: str | None = None,
           clock: Callable[[], float] = time.time) -> dict[str, Any]:
     """The RFC 8693-shaped answer holding a token for ``vault_id``; 403 non-member, 404 unknown, 410 archived."""
     vault_id = canonical_vault_id(vault_id, field="vault")
-    vault, role = vault_and_role(principal, vault_id)
+    vault, role = deps.vault_access().vault_and_role(principal, vault_id)
     if role is None:
         _audit(principal, vault_id, "UNAUTHORIZED", source_ip)
         raise Forbidden("you are not a member of this vault")
