@@ -45,17 +45,14 @@ def create_app() -> Chalice:
             return problem_response(error_class(detail, headers=kept), request_id_of(event))
         return response
 
-    from chalicelib import health, katta
-    app.register_blueprint(health.bp)
-    app.register_blueprint(katta.bp)
-    from chalicelib import rendezvous
-    app.register_blueprint(rendezvous.bp)
-    from chalicelib import secrets
-    app.register_blueprint(secrets.bp)
-    from chalicelib import storage
-    app.register_blueprint(storage.bp)
-    from chalicelib import tokens
-    app.register_blueprint(tokens.bp)
+    from chalicelib import health
+    from chalicelib.katta import routes as katta
+    from chalicelib.rendezvous import http as rendezvous
+    from chalicelib.secrets import routes as secrets
+    from chalicelib.storage import routes as storage
+    from chalicelib.tokens import routes as tokens
+    for part in (health, katta, rendezvous, secrets, storage, tokens):
+        app.register_blueprint(part.bp)
     _register_key_management(app)
     return app
 
@@ -63,13 +60,13 @@ def create_app() -> Chalice:
 def _register_key_management(app: Chalice) -> None:
     from chalice import Rate
 
-    from chalicelib import pop
-    app.register_blueprint(pop.bp)
+    from chalicelib.pop import routes, schedule
+    app.register_blueprint(routes.bp)
 
     @app.schedule(Rate(1, unit=Rate.HOURS), name="rotate-pop-keys")
     def rotate_pop_keys(event):
         """POP key rotation; admins can also start one (POST /api/admin/keys/pop/{use}/rotate)."""
-        pop.rotate_pop_keys()
+        schedule.rotate_pop_keys()
 
 
 def _chalice_message(body) -> str | None:
