@@ -185,7 +185,7 @@ def test_a_held_lock_makes_the_scheduled_job_skip_and_an_admin_wait(kms_key):
 
 def test_the_rotation_is_scheduled_and_runs(kms_key):
     import app
-    from chalicelib.pop import rotate_pop_keys
+    from chalicelib.pop.schedule import rotate_pop_keys
 
     schedules = [s for s in app.app.event_sources if getattr(s, "name", "") == "rotate-pop-keys"]
     assert len(schedules) == 1
