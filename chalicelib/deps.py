@@ -80,6 +80,51 @@ def audit_log():
     return AuditLog(AuditEventRepository(table()))
 
 
+# --- the Katta API's services ---------------------------------------------------------------------
+
+@_once
+def authorities():
+    from chalicelib.store.authorities import AuthorityRepository
+    return AuthorityRepository(table())
+
+
+@_once
+def vault_service():
+    from chalicelib.katta.vaults import VaultService
+    return VaultService(vaults(), groups(), users(), authorities(), vault_access(), audit_log(), transactions(),
+                        get_settings())
+
+
+@_once
+def group_service():
+    from chalicelib.katta.groups import GroupService
+    return GroupService(groups(), users(), vaults(), authorities(), audit_log(), transactions())
+
+
+@_once
+def user_service():
+    from chalicelib.katta.users import UserService
+    return UserService(users(), devices(), trust(), vaults(), audit_log(), transactions())
+
+
+@_once
+def device_service():
+    from chalicelib.katta.devices import DeviceService
+    return DeviceService(devices(), audit_log(), transactions())
+
+
+@_once
+def hub_settings_service():
+    from chalicelib.katta.hub_settings import HubSettingsService
+    return HubSettingsService(hub_settings(), audit_log(), transactions(), get_settings())
+
+
+@_once
+def trust_service():
+    from chalicelib.katta.trust import TrustService
+    return TrustService(users(), trust(), hub_settings_service(), audit_log(), transactions())
+
+
 @_once
 def jwks():
     from chalicelib.auth.jwks import JwksCache

@@ -14,8 +14,7 @@ from collections import Counter
 import pytest
 
 from chalicelib import deps, errors
-from chalicelib.katta import users, vaults
-from chalicelib.katta.formats import UserKeysInput
+from chalicelib.katta.formats import AuthorityType, UserKeysInput
 from tests.support import katta_world
 from tests.support.atomic import atomic_items, race  # noqa: F401 — fixture
 from tests.support.katta_keys import UserKeys
@@ -46,7 +45,7 @@ def newcomers(count: int) -> list[str]:
                                           katta_world.user_id_of(name), frozenset({"user"}), frozenset(), name, "")
         deps.users().create({"id": principal.user_id, "iss": katta_world.ISSUER, "sub": principal.user_id,
                              "name": name, "createdAt": 0})
-        users.update_me(principal, UserKeysInput(**UserKeys.generate().user_dto()))
+        deps.user_service().update_me(principal, UserKeysInput(**UserKeys.generate().user_dto()))
         ids.append(principal.user_id)
     return ids
 
@@ -54,7 +53,7 @@ def newcomers(count: int) -> list[str]:
 def test_parallel_grants_to_different_members_all_land_once(world):
     people = newcomers(THREADS)
     tokens = {user_id: UserKeys.generate().access_token(os.urandom(32)) for user_id in people}
-    outcomes = race([lambda u=u, t=t: vaults.grant(ALICE, world.vault_id, {u: t}) for u, t in tokens.items()])
+    outcomes = race([lambda u=u, t=t: deps.vault_service().grant(ALICE, world.vault_id, {u: t}) for u, t in tokens.items()])
 
     assert [o for o in outcomes if isinstance(o, errors.ApiError)] == []
     stored = deps.vaults().contents(world.vault_id).tokens
@@ -69,9 +68,9 @@ def test_parallel_changes_of_one_member_are_serialisable(world):
 
     def change(role):
         if role is None:
-            vaults.remove_member(ALICE, world.vault_id, carol)
+            deps.vault_service().remove_member(ALICE, world.vault_id, carol)
             return "removed"
-        return "added" if vaults.put_member(ALICE, world.vault_id, carol, vaults.USER, role) else "updated"
+        return "added" if deps.vault_service().put_member(ALICE, world.vault_id, carol, AuthorityType.USER.value, role) else "updated"
 
     outcomes = race([lambda r=r: change(r) for r in wanted])
     assert all(o in ("added", "updated", "removed") or isinstance(o, errors.Conflict) for o in outcomes), outcomes
@@ -94,7 +93,7 @@ def test_parallel_changes_of_one_member_are_serialisable(world):
 
 def test_parallel_changes_of_different_members_all_land(world):
     people = newcomers(THREADS)
-    outcomes = race([lambda u=u, i=i: vaults.put_member(ALICE, world.vault_id, u, vaults.USER,
+    outcomes = race([lambda u=u, i=i: deps.vault_service().put_member(ALICE, world.vault_id, u, AuthorityType.USER.value,
                                                         "OWNER" if i % 2 else "MEMBER")
                      for i, u in enumerate(people)])
     assert outcomes == [True] * THREADS
@@ -106,10 +105,10 @@ def test_parallel_changes_of_different_members_all_land(world):
 def test_owners_demoting_each_other_at_once_leave_one_owner(world):
     owners = newcomers(THREADS)
     for user_id in owners:
-        vaults.put_member(ALICE, world.vault_id, user_id, vaults.USER, "OWNER")
-    vaults.put_member(katta_world.principal("alice"), world.vault_id, world.id("alice"), vaults.USER, "MEMBER")
+        deps.vault_service().put_member(ALICE, world.vault_id, user_id, AuthorityType.USER.value, "OWNER")
+    deps.vault_service().put_member(katta_world.principal("alice"), world.vault_id, world.id("alice"), AuthorityType.USER.value, "MEMBER")
     # Every owner demotes itself; without a guard each sees the others and all succeed.
-    demotions = [lambda u=u: vaults.put_member(_principal(u), world.vault_id, u, vaults.USER, "MEMBER")
+    demotions = [lambda u=u: deps.vault_service().put_member(_principal(u), world.vault_id, u, AuthorityType.USER.value, "MEMBER")
                  for u in owners]
     outcomes = race(demotions)
 
@@ -129,7 +128,7 @@ def test_parallel_vault_updates_each_land_whole_and_are_each_audited(world):
     from tests.support.katta_keys import vault_dto
 
     names = [f"Name {n}" for n in range(THREADS)]
-    outcomes = race([lambda n=n: vaults.put(ALICE, world.vault_id, VaultInput(**vault_dto(
+    outcomes = race([lambda n=n: deps.vault_service().put(ALICE, world.vault_id, VaultInput(**vault_dto(
         world.vault_id, name=n, description=f"about {n}"))) for n in names])
     assert all(created is False for _dto, created in outcomes)
     vault = deps.vaults().get(world.vault_id)

@@ -254,7 +254,7 @@ def test_automatic_grant_only_for_users_awaiting_one(client, issuer, alice, bob)
 
 def test_long_poll_is_capped_by_the_setting(alice, bob, monkeypatch):
     from chalicelib.auth import Principal
-    from chalicelib.katta import vaults
+    from chalicelib.katta.vaults import VaultService
     monkeypatch.setattr(get_settings(), "access_grant_wait_max_seconds", 3.0)
     monkeypatch.setattr(get_settings(), "access_grant_poll_interval_seconds", 1.0)
     now = [0.0]
@@ -264,11 +264,13 @@ def test_long_poll_is_capped_by_the_setting(alice, bob, monkeypatch):
         slept.append(seconds)
         now[0] += seconds
 
+    vaults = VaultService(deps.vaults(), deps.groups(), deps.users(), deps.authorities(), deps.vault_access(),
+                          deps.audit_log(), deps.transactions(), get_settings(), sleep=sleep, monotonic=lambda: now[0])
     principal = Principal(bob.id, "iss", bob.id, frozenset({"user"}), frozenset(), "Bob", None)
-    assert vaults.pending_grants(principal, 25, sleep=sleep, clock=lambda: now[0]) == {}
+    assert vaults.pending_grants(principal, 25) == {}
     assert sum(slept) == 3.0  # asked for 25 s, held 3 s
     slept.clear()
-    assert vaults.pending_grants(principal, 0, sleep=sleep, clock=lambda: now[0]) == {}
+    assert vaults.pending_grants(principal, 0) == {}
     assert slept == []
 
 

@@ -19,7 +19,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.katta import vaults
+from chalicelib import deps
+from chalicelib.katta.formats import AuthorityType
 from chalicelib.katta.http_out_of_scope import OUT_OF_SCOPE
 from katta_client.resource_server import ResourceServerKeys
 from tests.support.attacks import ATTACKER_KEY
@@ -102,7 +103,8 @@ def _masked(items: list[dict[str, Any]]) -> list[str]:
 @pytest.fixture(scope="module")
 def matrix(hub):
     """The faults hub, with the disabled erin as an owner of the vault and a minted token of ours."""
-    vaults.put_member(principal("alice"), hub.world.vault_id, hub.world.id("erin"), vaults.USER, "OWNER")
+    deps.vault_service().put_member(principal("alice"), hub.world.vault_id, hub.world.id("erin"),
+                                    AuthorityType.USER.value, "OWNER")
     owner = hub.issuer.token("alice", realm_access={"roles": TOKEN_ROLES["alice"]})
     response = hub.client.http.post(f"/api/storage/s3-token?vault={hub.world.vault_id}",
                                     headers={"Authorization": "Bearer " + owner})

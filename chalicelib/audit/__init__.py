@@ -38,6 +38,10 @@ class AuditLog:
 
         ``after_id`` is the last id of the previous page, excluded.
         """
+        # No event lies in the future, and reading costs one Query per month: a far end (up to the
+        # year 9999) must neither cost thousands of Queries nor overflow the month arithmetic.
+        now = dt.datetime.fromtimestamp(self._clock(), dt.timezone.utc)
+        end = min(end, now + dt.timedelta(days=1))
         return self._events.page(start, end, descending=descending, after_id=after_id, page_size=page_size,
                                  types=types)
 

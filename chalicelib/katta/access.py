@@ -11,10 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
-from chalicelib import deps
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound
-from chalicelib.katta.formats import Role, is_authority_id
+from chalicelib.katta.formats import AuthorityType, Role, is_authority_id
 
 if TYPE_CHECKING:
     from chalicelib.store.groups import GroupRepository
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 
 _NOT_ID = re.compile(r"[^-_.a-z0-9]+")
 _RANK = {Role.MEMBER.value: 1, Role.OWNER.value: 2}
-GROUP = "GROUP"
+GROUP = AuthorityType.GROUP.value
 
 
 @dataclass(frozen=True)
@@ -74,10 +73,14 @@ class VaultAccess:
         authorities = self.authorities(principal)
         return vault, best_role(self._vaults.members_of(vault_id, authorities), authorities)
 
-
-def authority_ids(principal: Principal) -> Authorities:
-    # Transitional, while the Katta services move onto a VaultAccess they are given.
-    return deps.vault_access().authorities(principal)
+    def require_owner(self, members: dict[str, dict[str, Any]], principal: Principal) -> str:
+        """The member id that makes the caller an owner: their own when they are a direct owner
+        (it does not depend on a token's group claim), else one of their groups'."""
+        authorities = self.authorities(principal)
+        owning = [a for a, m in members.items() if m["role"] == Role.OWNER.value and authorities.holds(a, m)]
+        if not owning:
+            raise Forbidden("only an owner of the vault may do this")
+        return principal.user_id if principal.user_id in owning else owning[0]
 
 
 def best_role(members: dict[str, dict[str, Any]], authorities: Authorities) -> str | None:
@@ -88,12 +91,3 @@ def best_role(members: dict[str, dict[str, Any]], authorities: Authorities) -> s
 def higher(role: str, other: str | None) -> str:
     return role if other is None or _RANK[role] >= _RANK[other] else other
 
-
-def require_owner(members: dict[str, dict[str, Any]], principal: Principal) -> str:
-    """The member id that makes the caller an owner: their own when they are a direct owner
-    (it does not depend on a token's group claim), else one of their groups'."""
-    authorities = authority_ids(principal)
-    owning = [a for a, m in members.items() if m["role"] == Role.OWNER.value and authorities.holds(a, m)]
-    if not owning:
-        raise Forbidden("only an owner of the vault may do this")
-    return principal.user_id if principal.user_id in owning else owning[0]

@@ -1,17 +1,17 @@
 """What a desktop client needs before it logs in (``/api/config``, ``/api/version``)."""
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
+from chalicelib.katta.formats import instant
 from chalicelib.settings import Settings
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
     issuer = settings.trusted_issuers[0] if settings.trusted_issuers else None
     config: dict[str, Any] = {
-        "serverTime": _instant(time.time()),
+        "serverTime": instant(),
         "apiLevel": settings.api_level,
         "uuid": settings.installation_id or str(uuid.uuid5(uuid.NAMESPACE_URL, settings.public_base_url)),
         "desktopDownloadUrlMac": settings.desktop_download_url_mac,
@@ -35,6 +35,3 @@ def client_config(settings: Settings) -> dict[str, Any]:
 def version(settings: Settings) -> dict[str, str]:
     return {"hubVersion": settings.hub_version, "keycloakVersion": ""}
 
-
-def _instant(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

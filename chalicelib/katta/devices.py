@@ -6,14 +6,18 @@ tells the client to ask for the account key instead.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib import audit, deps
+from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.errors import BadRequest, Conflict, NotFound
-from chalicelib.katta import events
-from chalicelib.katta.formats import DeviceInput, device_id_of
+from chalicelib.katta.formats import DeviceInput, device_id_of, instant
 from chalicelib.store.table import ConditionFailed, Transaction
+
+if TYPE_CHECKING:
+    from chalicelib.audit import AuditLog
+    from chalicelib.store.devices import DeviceRepository
+    from chalicelib.store.table import Transactions
 
 _DTO_FIELDS = ("id", "name", "type", "publicKey", "userPrivateKey", "owner", "creationTime")
 
@@ -22,47 +26,50 @@ def device_dto(device: dict[str, Any]) -> dict[str, Any]:
     return {field: device[field] for field in _DTO_FIELDS if device.get(field) is not None}
 
 
-def register(principal: Principal, device_id: str, dto: DeviceInput) -> None:
-    """Creates the caller's device or updates its name and wrapped user keys."""
-    if dto.id is not None and dto.id != device_id:
-        raise BadRequest("id: must equal the device id in the path")
-    if device_id_of(dto.publicKey) != device_id:
-        raise BadRequest("deviceId: must be the uppercase hex SHA-256 of the device's public key")
-    existing = deps.devices().get(principal.user_id, device_id)
-    device = {"id": device_id, "owner": principal.user_id, "name": dto.name, "type": dto.type.value,
-              "publicKey": dto.publicKey, "userPrivateKey": dto.userPrivateKey,
-              "creationTime": existing["creationTime"] if existing else events.instant()}
-    transaction = deps.devices().save(Transaction(), device, new=existing is None)
-    if existing is None:
-        audit.record(transaction, events.DEVICE_REGISTER, registeredBy=principal.user_id, deviceId=device_id,
-                     deviceName=dto.name, deviceType=dto.type.value)
-    try:
-        deps.table().commit(transaction)
-    except ConditionFailed:
-        raise Conflict("a device with this public key is already registered") from None
+class DeviceService:
+    def __init__(self, devices: DeviceRepository, audit: AuditLog, transactions: Transactions) -> None:
+        self._devices = devices
+        self._audit = audit
+        self._transactions = transactions
 
+    def register(self, principal: Principal, device_id: str, dto: DeviceInput) -> None:
+        """Creates the caller's device or updates its name and wrapped user keys."""
+        if dto.id is not None and dto.id != device_id:
+            raise BadRequest("id: must equal the device id in the path")
+        if device_id_of(dto.publicKey) != device_id:
+            raise BadRequest("deviceId: must be the uppercase hex SHA-256 of the device's public key")
+        existing = self._devices.get(principal.user_id, device_id)
+        device = {"id": device_id, "owner": principal.user_id, "name": dto.name, "type": dto.type.value,
+                  "publicKey": dto.publicKey, "userPrivateKey": dto.userPrivateKey,
+                  "creationTime": existing["creationTime"] if existing else instant()}
+        transaction = self._devices.save(Transaction(), device, new=existing is None)
+        if existing is None:
+            self._audit.record(transaction, catalogue.DEVICE_REGISTER, registeredBy=principal.user_id,
+                               deviceId=device_id, deviceName=dto.name, deviceType=dto.type.value)
+        try:
+            self._transactions.commit(transaction)
+        except ConditionFailed:
+            raise Conflict("a device with this public key is already registered") from None
 
-def get(principal: Principal, device_id: str) -> dict[str, Any]:
-    device = deps.devices().get(principal.user_id, device_id)
-    if device is None:
-        raise NotFound("you have no device with this id")
-    return device_dto(device)
+    def get(self, principal: Principal, device_id: str) -> dict[str, Any]:
+        device = self._devices.get(principal.user_id, device_id)
+        if device is None:
+            raise NotFound("you have no device with this id")
+        return device_dto(device)
 
+    def find(self, principal: Principal, device_ids: list[str]) -> list[dict[str, Any]]:
+        """Devices by id: the caller's own; an admin's view covers everybody's (audit log)."""
+        if principal.has_role("admin"):
+            found = self._devices.find(device_ids)
+        else:
+            own = {d["id"]: d for d in self._devices.of_user(principal.user_id)}
+            found = [own[d] for d in dict.fromkeys(device_ids) if d in own]
+        return [device_dto(d) for d in found]
 
-def find(principal: Principal, device_ids: list[str]) -> list[dict[str, Any]]:
-    """Devices by id: the caller's own; an admin's view covers everybody's (audit log)."""
-    if principal.has_role("admin"):
-        found = deps.devices().find(device_ids)
-    else:
-        own = {d["id"]: d for d in deps.devices().of_user(principal.user_id)}
-        found = [own[d] for d in dict.fromkeys(device_ids) if d in own]
-    return [device_dto(d) for d in found]
-
-
-def remove(principal: Principal, device_id: str) -> None:
-    transaction = deps.devices().remove(Transaction(), principal.user_id, device_id)
-    audit.record(transaction, events.DEVICE_REMOVE, removedBy=principal.user_id, deviceId=device_id)
-    try:
-        deps.table().commit(transaction)
-    except ConditionFailed:
-        raise NotFound("you have no device with this id") from None
+    def remove(self, principal: Principal, device_id: str) -> None:
+        transaction = self._devices.remove(Transaction(), principal.user_id, device_id)
+        self._audit.record(transaction, catalogue.DEVICE_REMOVE, removedBy=principal.user_id, deviceId=device_id)
+        try:
+            self._transactions.commit(transaction)
+        except ConditionFailed:
+            raise NotFound("you have no device with this id") from None

@@ -7,6 +7,7 @@ JWEs must be compact (five segments). The server never opens a JWE.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import binascii
 import hashlib
 import json
@@ -36,6 +37,12 @@ MAX_PICTURE_URL_CHARS = 255
 
 _ID = re.compile(ID_PATTERN)
 _UUID = re.compile(UUID_PATTERN)
+
+
+def instant(moment: dt.datetime | None = None) -> str:
+    """The contract's Instant: ISO 8601 UTC with a ``Z``."""
+    moment = moment or dt.datetime.now(dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def spki_p384(value: str) -> str:
@@ -93,6 +100,12 @@ UvfDocument = Annotated[str, StringConstraints(max_length=MAX_UVF_CHARS), AfterV
 class Role(str, Enum):
     MEMBER = "MEMBER"
     OWNER = "OWNER"
+
+
+class AuthorityType(str, Enum):
+    """What a member id names: user and group ids share one namespace."""
+    USER = "USER"
+    GROUP = "GROUP"
 
 
 class DeviceType(str, Enum):

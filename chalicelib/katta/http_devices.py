@@ -2,7 +2,8 @@
 from chalice import Response
 
 from chalicelib.apidoc import Operation
-from chalicelib.katta import devices, params
+from chalicelib import deps
+from chalicelib.katta import params
 from chalicelib.katta.blueprint import bp
 from chalicelib.katta.dtos import AuthorityIdsQuery, DeviceDto
 from chalicelib.katta.formats import DeviceInput
@@ -16,13 +17,13 @@ TAGS = ("Device Resource",)
     query=AuthorityIdsQuery, tags=TAGS))
 def get_devices(principal):
     ids = [params.authority_id(d, "ids") for d in params.id_list(bp.current_request)]
-    return json_response(devices.find(principal, ids))
+    return json_response(deps.device_service().find(principal, ids))
 
 
 @route(bp, "/api/devices/{deviceId}", role="user", doc=Operation(
     "one of the caller's devices; 404 for a device of somebody else", "bearer", {200: DeviceDto}, tags=TAGS))
 def get_device(principal, deviceId):
-    return json_response(devices.get(principal, params.authority_id(deviceId, "deviceId")))
+    return json_response(deps.device_service().get(principal, params.authority_id(deviceId, "deviceId")))
 
 
 @route(bp, "/api/devices/{deviceId}", methods=("PUT",), role="user", doc=Operation(
@@ -30,12 +31,12 @@ def get_device(principal, deviceId):
     {201: None}, body=DeviceInput, tags=TAGS))
 def put_device(principal, deviceId):
     device_id = params.authority_id(deviceId, "deviceId")
-    devices.register(principal, device_id, parse_body(bp.current_request, DeviceInput))
+    deps.device_service().register(principal, device_id, parse_body(bp.current_request, DeviceInput))
     return Response(body="", status_code=201)
 
 
 @route(bp, "/api/devices/{deviceId}", methods=("DELETE",), role="user", doc=Operation(
     "removes one of the caller's devices", "bearer", {204: None}, tags=TAGS))
 def delete_device(principal, deviceId):
-    devices.remove(principal, params.authority_id(deviceId, "deviceId"))
+    deps.device_service().remove(principal, params.authority_id(deviceId, "deviceId"))
     return Response(body="", status_code=204)

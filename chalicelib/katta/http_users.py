@@ -2,7 +2,7 @@ from chalice import Response
 
 from chalicelib import deps
 from chalicelib.apidoc import Operation
-from chalicelib.katta import params, users, vaults
+from chalicelib.katta import params
 from chalicelib.katta.blueprint import bp
 from chalicelib.katta.dtos import UserDto, WithDevicesQuery
 from chalicelib.katta.formats import UserKeysInput
@@ -17,21 +17,21 @@ TAGS = ("Users Resource",)
 def get_me():
     principal = authenticate(bp.current_request)
     with_devices = bool_param(bp.current_request, "withDevices")
-    return json_response(users.me(deps.users(), principal, with_devices))
+    return json_response(deps.user_service().me(principal, with_devices))
 
 
 @route(bp, "/api/users/me", methods=("PUT",), role="user", doc=Operation(
     "stores the caller's public keys, wrapped private keys, setup code or language (null clears one)", "bearer",
     {201: None}, body=UserKeysInput, tags=TAGS))
 def put_me(principal):
-    users.update_me(principal, parse_body(bp.current_request, UserKeysInput))
+    deps.user_service().update_me(principal, parse_body(bp.current_request, UserKeysInput))
     return Response(body="", status_code=201)
 
 
 @route(bp, "/api/users/me/reset", methods=("POST",), role="user", doc=Operation(
     "removes the caller's keys, devices, access tokens and trust signatures", "bearer", {204: None}, tags=TAGS))
 def post_reset(principal):
-    users.reset(principal)
+    deps.user_service().reset(principal)
     return Response(body="", status_code=204)
 
 
@@ -39,19 +39,19 @@ def post_reset(principal):
     "stores the caller's own access tokens (vault id to JWE) for vaults they are a member of", "bearer",
     {200: None}, body=TokensByVault, tags=TAGS))
 def post_my_access_tokens(principal):
-    vaults.grant_own(principal, params.tokens_by_vault(bp.current_request))
+    deps.vault_service().grant_own(principal, params.tokens_by_vault(bp.current_request))
     return Response(body="", status_code=200, headers={"Content-Type": "text/plain"})
 
 
 @route(bp, "/api/users", role="admin", doc=Operation(
     "every account (admin)", "bearer", {200: list[UserDto]}, tags=TAGS))
 def get_users(principal):
-    return json_response(users.all_users())
+    return json_response(deps.user_service().all_users())
 
 
 @route(bp, "/api/users/{id}/enabled", methods=("PUT",), role="admin", content_types=["text/plain"], doc=Operation(
     "enables (true) or disables (false) an account (admin)", "bearer", {204: None}, body=str,
     body_media_type="text/plain", tags=TAGS))
 def put_user_enabled(principal, id):  # noqa: A002 - the contract's path parameter name
-    users.set_enabled(principal, params.authority_id(id, "id"), params.boolean_body(bp.current_request))
+    deps.user_service().set_enabled(principal, params.authority_id(id, "id"), params.boolean_body(bp.current_request))
     return Response(body="", status_code=204)

@@ -2,13 +2,14 @@
 from chalice import Response
 
 from chalicelib.apidoc import Operation
-from chalicelib.katta import params, vaults
+from chalicelib import deps
+from chalicelib.katta import params
 from chalicelib.katta.blueprint import bp
 from chalicelib.katta.dtos import (
     EmptyDto, GrantWaitQuery, JsonObject, KeyRetrievalQuery, MemberDto, MemberRoleQuery, PendingGrants,
     RoleFilterQuery, VaultDto, VaultIdsQuery,
 )
-from chalicelib.katta.formats import VaultInput
+from chalicelib.katta.formats import AuthorityType, VaultInput
 from chalicelib.katta.params import RolesByAuthority, TokensByUser
 from chalicelib.web import bool_param, json_response, parse_body, route
 
@@ -24,20 +25,20 @@ def _empty(status: int) -> Response:
     "the vaults shared with the caller, directly or through a group", "bearer", {200: list[VaultDto]},
     query=RoleFilterQuery, tags=TAGS))
 def get_accessible(principal):
-    return json_response(vaults.accessible(principal, params.role(bp.current_request, default=None)))
+    return json_response(deps.vault_service().accessible(principal, params.role(bp.current_request, default=None)))
 
 
 @route(bp, "/api/vaults/all", role="admin", doc=Operation(
     "every vault (admin)", "bearer", {200: list[VaultDto]}, tags=TAGS))
 def get_all(principal):
-    return json_response(vaults.all_vaults())
+    return json_response(deps.vault_service().all_vaults())
 
 
 @route(bp, "/api/vaults/some", role="admin", doc=Operation(
     "the vaults with the given ids (admin)", "bearer", {200: list[VaultDto]}, query=VaultIdsQuery, tags=TAGS))
 def get_some(principal):
     ids = [params.vault_id(v) for v in params.id_list(bp.current_request)]
-    return json_response(vaults.some(ids))
+    return json_response(deps.vault_service().some(ids))
 
 
 @route(bp, "/api/vaults/users-requiring-access-grant", role="user", doc=Operation(
@@ -45,13 +46,13 @@ def get_some(principal):
     "bearer", {200: PendingGrants}, query=GrantWaitQuery, tags=TAGS))
 def get_pending_grants(principal):
     wait = params.non_negative_int(bp.current_request, "wait", default=25)
-    return json_response(vaults.pending_grants(principal, wait))
+    return json_response(deps.vault_service().pending_grants(principal, wait))
 
 
 @route(bp, "/api/vaults/{vaultId}", role="user", doc=Operation(
     "a vault, with its vault.uvf and JWKS (members and admins)", "bearer", {200: VaultDto}, tags=TAGS))
 def get_vault(principal, vaultId):
-    return json_response(vaults.get(principal, params.vault_id(vaultId)))
+    return json_response(deps.vault_service().get(principal, params.vault_id(vaultId)))
 
 
 @route(bp, "/api/vaults/{vaultId}", methods=("PUT",), role="user", doc=Operation(
@@ -60,14 +61,14 @@ def get_vault(principal, vaultId):
 def put_vault(principal, vaultId):
     vault_id = params.vault_id(vaultId)
     dto = parse_body(bp.current_request, VaultInput)
-    body, created = vaults.put(principal, vault_id, dto)
+    body, created = deps.vault_service().put(principal, vault_id, dto)
     return json_response(body, status=201 if created else 200)
 
 
 @route(bp, "/api/vaults/{vaultId}", methods=("DELETE",), role="user", doc=Operation(
     "deletes a vault with its members and access tokens (owners)", "bearer", {204: None}, tags=TAGS))
 def delete_vault(principal, vaultId):
-    vaults.delete(principal, params.vault_id(vaultId))
+    deps.vault_service().delete(principal, params.vault_id(vaultId))
     return _empty(204)
 
 
@@ -77,13 +78,13 @@ def delete_vault(principal, vaultId):
 def put_archived(principal, vaultId):
     vault_id = params.vault_id(vaultId)
     archived = params.boolean_body(bp.current_request)
-    return json_response(vaults.set_archived(principal, vault_id, archived))
+    return json_response(deps.vault_service().set_archived(principal, vault_id, archived))
 
 
 @route(bp, "/api/vaults/{vaultId}/members", role="user", doc=Operation(
     "the direct members of a vault (owners)", "bearer", {200: list[MemberDto]}, tags=TAGS))
 def get_members(principal, vaultId):
-    return json_response(vaults.members(principal, params.vault_id(vaultId)))
+    return json_response(deps.vault_service().members(principal, params.vault_id(vaultId)))
 
 
 @route(bp, "/api/vaults/{vaultId}/members", methods=("PUT",), role="user", doc=Operation(
@@ -91,7 +92,7 @@ def get_members(principal, vaultId):
     body=RolesByAuthority, tags=TAGS))
 def put_members(principal, vaultId):
     vault_id = params.vault_id(vaultId)
-    vaults.set_members(principal, vault_id, params.roles_by_authority(bp.current_request))
+    deps.vault_service().set_members(principal, vault_id, params.roles_by_authority(bp.current_request))
     return _empty(204)
 
 
@@ -101,7 +102,7 @@ def put_members(principal, vaultId):
 def put_user_member(principal, vaultId, userId):
     vault_id, user_id = params.vault_id(vaultId), params.authority_id(userId, "userId")
     role = params.role(bp.current_request)
-    created = vaults.put_member(principal, vault_id, user_id, vaults.USER, role)
+    created = deps.vault_service().put_member(principal, vault_id, user_id, AuthorityType.USER.value, role)
     return json_response({}, status=201 if created else 200)
 
 
@@ -111,7 +112,7 @@ def put_user_member(principal, vaultId, userId):
 def put_group_member(principal, vaultId, groupId):
     vault_id, group_id = params.vault_id(vaultId), params.authority_id(groupId, "groupId")
     role = params.role(bp.current_request)
-    created = vaults.put_member(principal, vault_id, group_id, vaults.GROUP, role)
+    created = deps.vault_service().put_member(principal, vault_id, group_id, AuthorityType.GROUP.value, role)
     return json_response({}, status=201 if created else 200)
 
 
@@ -120,7 +121,7 @@ def put_group_member(principal, vaultId, groupId):
     {204: None}, tags=TAGS))
 def delete_member(principal, vaultId, authorityId):
     vault_id, authority_id = params.vault_id(vaultId), params.authority_id(authorityId, "authorityId")
-    vaults.remove_member(principal, vault_id, authority_id)
+    deps.vault_service().remove_member(principal, vault_id, authority_id)
     return _empty(204)
 
 
@@ -132,7 +133,7 @@ def get_access_token(principal, vaultId):
     request = bp.current_request
     vault_id = params.vault_id(vaultId)
     source_ip = ((request.context or {}).get("identity") or {}).get("sourceIp")
-    token = vaults.retrieve_token(principal, vault_id, bool_param(request, "evenIfArchived"), source_ip)
+    token = deps.vault_service().retrieve_token(principal, vault_id, bool_param(request, "evenIfArchived"), source_ip)
     return Response(body=token, status_code=200, headers={"Content-Type": TEXT_PLAIN})
 
 
@@ -141,7 +142,7 @@ def get_access_token(principal, vaultId):
     body=TokensByUser, tags=TAGS))
 def post_access_tokens(principal, vaultId):
     vault_id = params.vault_id(vaultId)
-    vaults.grant(principal, vault_id, params.tokens_by_user(bp.current_request))
+    deps.vault_service().grant(principal, vault_id, params.tokens_by_user(bp.current_request))
     return json_response({})
 
 
@@ -150,7 +151,7 @@ def post_access_tokens(principal, vaultId):
     {200: EmptyDto}, body=TokensByUser, tags=TAGS))
 def post_access_tokens_auto(principal, vaultId):
     vault_id = params.vault_id(vaultId)
-    vaults.grant_automatically(principal, vault_id, params.tokens_by_user(bp.current_request))
+    deps.vault_service().grant_automatically(principal, vault_id, params.tokens_by_user(bp.current_request))
     return json_response({})
 
 
@@ -158,13 +159,13 @@ def post_access_tokens_auto(principal, vaultId):
     "the members with keys and no access token yet, directly or through a group (owners)", "bearer",
     {200: list[MemberDto]}, tags=TAGS))
 def get_users_requiring_grant(principal, vaultId):
-    return json_response(vaults.users_requiring_grant(principal, params.vault_id(vaultId)))
+    return json_response(deps.vault_service().users_requiring_grant(principal, params.vault_id(vaultId)))
 
 
 @route(bp, "/api/vaults/{vaultId}/uvf/vault.uvf", role="user", doc=Operation(
     "the vault's vault.uvf, as its creator stored it (members)", "bearer", {200: JsonObject}, tags=TAGS))
 def get_vault_uvf(principal, vaultId):
-    document = vaults.metadata(principal, params.vault_id(vaultId), "uvfMetadataFile")
+    document = deps.vault_service().metadata(principal, params.vault_id(vaultId), "uvfMetadataFile")
     return Response(body=document, status_code=200, headers={"Content-Type": "application/json"})
 
 
@@ -172,5 +173,5 @@ def get_vault_uvf(principal, vaultId):
     "the vault's public keys (JWKS), as its creator stored them (members)", "bearer", {200: JsonObject},
     tags=TAGS))
 def get_vault_jwks(principal, vaultId):
-    document = vaults.metadata(principal, params.vault_id(vaultId), "uvfKeySet")
+    document = deps.vault_service().metadata(principal, params.vault_id(vaultId), "uvfKeySet")
     return Response(body=document, status_code=200, headers={"Content-Type": "application/json"})

@@ -2,34 +2,45 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib import audit, deps
+from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
-from chalicelib.katta import events
 from chalicelib.katta.formats import HubSettingsInput
-from chalicelib.settings import get_settings
 from chalicelib.store.table import Transaction
+
+if TYPE_CHECKING:
+    from chalicelib.audit import AuditLog
+    from chalicelib.settings import Settings
+    from chalicelib.store.hub_settings import HubSettingsRepository
+    from chalicelib.store.table import Transactions
 
 _STORED = ("wotMaxDepth", "wotIdVerifyLen", "enableAutomaticAccessGrant", "automaticAccessGrantTrustThreshold",
            "allowAutomaticAccessGrantOverride")
 
 
-def current() -> dict[str, Any]:
-    settings = get_settings()
-    stored = deps.hub_settings().get()
-    defaults = HubSettingsInput(emergencyCouncilMemberIds=[]).model_dump()
-    values = {k: stored.get(k, defaults[k]) for k in _STORED}
-    return {"hubId": settings.installation_id or str(uuid.uuid5(uuid.NAMESPACE_URL, settings.public_base_url)),
-            **{k: int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
-               for k, v in values.items()},
-            # Emergency access is out of scope: never enabled, no council.
-            "enableEmergencyAccess": False, "emergencyCouncilMemberIds": []}
+class HubSettingsService:
+    def __init__(self, hub_settings: HubSettingsRepository, audit: AuditLog, transactions: Transactions,
+                 settings: Settings) -> None:
+        self._hub_settings = hub_settings
+        self._audit = audit
+        self._transactions = transactions
+        self._settings = settings
 
+    def current(self) -> dict[str, Any]:
+        stored = self._hub_settings.get()
+        defaults = HubSettingsInput(emergencyCouncilMemberIds=[]).model_dump()
+        values = {k: stored.get(k, defaults[k]) for k in _STORED}
+        hub_id = self._settings.installation_id or str(uuid.uuid5(uuid.NAMESPACE_URL, self._settings.public_base_url))
+        return {"hubId": hub_id,
+                **{k: int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                   for k, v in values.items()},
+                # Emergency access is out of scope: never enabled, no council.
+                "enableEmergencyAccess": False, "emergencyCouncilMemberIds": []}
 
-def update(principal: Principal, dto: HubSettingsInput) -> None:
-    values = {k: getattr(dto, k) for k in _STORED}
-    transaction = deps.hub_settings().put(Transaction(), values)
-    audit.record(transaction, events.SETTING_WOT_UPDATE, updatedBy=principal.user_id,
-                 wotMaxDepth=dto.wotMaxDepth, wotIdVerifyLen=dto.wotIdVerifyLen)
-    deps.table().commit(transaction)
+    def update(self, principal: Principal, dto: HubSettingsInput) -> None:
+        values = {k: getattr(dto, k) for k in _STORED}
+        transaction = self._hub_settings.put(Transaction(), values)
+        self._audit.record(transaction, catalogue.SETTING_WOT_UPDATE, updatedBy=principal.user_id,
+                           wotMaxDepth=dto.wotMaxDepth, wotIdVerifyLen=dto.wotIdVerifyLen)
+        self._transactions.commit(transaction)

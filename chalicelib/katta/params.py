@@ -1,13 +1,16 @@
 """Path, query and plain-text inputs of the Katta API, validated like the JSON bodies."""
 from __future__ import annotations
 
+import datetime as dt
 import re
-
+from dataclasses import dataclass
 from typing import Annotated
 
 from chalice.app import Request
 from pydantic import Field, RootModel
 
+from chalicelib.audit import MAX_PAGE_SIZE
+from chalicelib.audit.catalogue import KATTA_TYPES
 from chalicelib.errors import InvalidField
 from chalicelib.katta.formats import AuthorityId, Jwe, Role, VaultId, is_authority_id, is_uuid
 from chalicelib.web import parse_body, query_param, raw_body
@@ -57,6 +60,59 @@ def non_negative_int(request: Request, name: str, default: int) -> int:
     if not re.fullmatch(r"[0-9]{1,9}", value):
         raise invalid(name, "must be a non-negative integer below 10^9")
     return int(value)
+
+
+@dataclass(frozen=True)
+class AuditLogQuery:
+    """``GET /api/auditlog``'s filters, checked."""
+
+    start: dt.datetime
+    end: dt.datetime
+    descending: bool
+    page_size: int
+    after_id: int | None
+    types: frozenset[str]
+
+
+def audit_log_query(request: Request) -> AuditLogQuery:
+    start, end = _instant(request, "startDate"), _instant(request, "endDate")
+    if start > end:
+        raise invalid("startDate", "must not be after endDate")
+    order = query_param(request, "order") or "desc"
+    if order not in ("asc", "desc"):
+        raise invalid("order", "must be asc or desc")
+    size = _integer(request, "pageSize", 20)
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise invalid("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}")
+    after = _integer(request, "paginationId", None)
+    types = request.query_params.getlist("type") if request.query_params and "type" in request.query_params else []
+    unknown = sorted(set(types) - KATTA_TYPES)
+    if unknown:
+        raise invalid("type", f"unknown event type {unknown[0]}")
+    return AuditLogQuery(start, end, order == "desc", size, after, frozenset(types))
+
+
+def _instant(request: Request, name: str) -> dt.datetime:
+    value = query_param(request, name)
+    if not value:
+        raise invalid(name, "is required (ISO 8601 date-time)")
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(name, "must be an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        raise invalid(name, "must carry a time zone (e.g. Z)")
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _integer(request: Request, name: str, default: int | None) -> int | None:
+    value = query_param(request, name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise invalid(name, "must be an integer") from None
 
 
 def text_body(request: Request, field: str = "body") -> str:

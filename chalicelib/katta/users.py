@@ -1,16 +1,22 @@
 """Accounts as the Katta API sees them: ``/api/users/me…`` and the admin listing."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib import audit, deps
+from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.katta import events
 from chalicelib.katta.devices import device_dto
-from chalicelib.katta.formats import UserKeysInput
+from chalicelib.katta.formats import AuthorityType, UserKeysInput
 from chalicelib.store.table import Transaction
-from chalicelib.store.users import UserRepository
+
+if TYPE_CHECKING:
+    from chalicelib.audit import AuditLog
+    from chalicelib.store.devices import DeviceRepository
+    from chalicelib.store.table import Transactions
+    from chalicelib.store.trust import TrustRepository
+    from chalicelib.store.users import UserRepository
+    from chalicelib.store.vaults import VaultRepository
 
 # Stored user attributes published in UserDto, by their contract names.
 _PUBLIC_USER_FIELDS = ("ecdhPublicKey", "ecdsaPublicKey", "privateKeys", "setupCode", "pictureUrl",
@@ -19,7 +25,7 @@ _KEY_FIELDS = ("ecdhPublicKey", "ecdsaPublicKey", "privateKeys")
 
 
 def user_dto(user: dict[str, Any]) -> dict[str, Any]:
-    dto = {"id": user["id"], "type": "USER", "name": user.get("name") or user["id"],
+    dto = {"id": user["id"], "type": AuthorityType.USER.value, "name": user.get("name") or user["id"],
            "enabled": not user.get("disabled", False)}
     if user.get("email"):
         dto["email"] = user["email"]
@@ -32,60 +38,65 @@ def public_user_dto(user: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in user_dto(user).items() if k not in ("privateKeys", "setupCode")}
 
 
-def me(users: UserRepository, principal: Principal, with_devices: bool = False) -> dict[str, Any]:
-    user = users.get(principal.user_id)
-    if user is None:
-        raise NotFound("no account matches the token's subject")
-    dto = user_dto(user)
-    if with_devices:
-        dto["devices"] = [device_dto(d) for d in deps.devices().of_user(principal.user_id)]
-    return dto
+class UserService:
+    def __init__(self, users: UserRepository, devices: DeviceRepository, trust: TrustRepository,
+                 vaults: VaultRepository, audit: AuditLog, transactions: Transactions) -> None:
+        self._users = users
+        self._devices = devices
+        self._trust = trust
+        self._vaults = vaults
+        self._audit = audit
+        self._transactions = transactions
 
+    def me(self, principal: Principal, with_devices: bool = False) -> dict[str, Any]:
+        user = self._users.get(principal.user_id)
+        if user is None:
+            raise NotFound("no account matches the token's subject")
+        dto = user_dto(user)
+        if with_devices:
+            dto["devices"] = [device_dto(d) for d in self._devices.of_user(principal.user_id)]
+        return dto
 
-def update_me(principal: Principal, dto: UserKeysInput) -> None:
-    """Stores the fields the body names (null clears one); key changes are audited."""
-    user = deps.users().get(principal.user_id) or {}
-    changes = {field: getattr(dto, field) for field in dto.model_fields_set
-               if field in (*_KEY_FIELDS, "setupCode", "language") and user.get(field) != getattr(dto, field)}
-    if not changes:
-        return
-    transaction = deps.users().set_attributes(Transaction(), principal.user_id, changes)
-    if any(field in changes for field in _KEY_FIELDS):
-        audit.record(transaction, events.USER_KEYS_CHANGE, changedBy=principal.user_id, userName=principal.name)
-    if "setupCode" in changes:
-        audit.record(transaction, events.USER_SETUP_CODE_CHANGE, changedBy=principal.user_id)
-    deps.table().commit(transaction)
+    def update_me(self, principal: Principal, dto: UserKeysInput) -> None:
+        """Stores the fields the body names (null clears one); key changes are audited."""
+        user = self._users.get(principal.user_id) or {}
+        changes = {field: getattr(dto, field) for field in dto.model_fields_set
+                   if field in (*_KEY_FIELDS, "setupCode", "language") and user.get(field) != getattr(dto, field)}
+        if not changes:
+            return
+        transaction = self._users.set_attributes(Transaction(), principal.user_id, changes)
+        if any(field in changes for field in _KEY_FIELDS):
+            self._audit.record(transaction, catalogue.USER_KEYS_CHANGE, changedBy=principal.user_id,
+                               userName=principal.name)
+        if "setupCode" in changes:
+            self._audit.record(transaction, catalogue.USER_SETUP_CODE_CHANGE, changedBy=principal.user_id)
+        self._transactions.commit(transaction)
 
+    def reset(self, principal: Principal) -> None:
+        """Removes the caller's keys, devices, access tokens and trust signatures."""
+        user_id = principal.user_id
+        steps = [lambda tx, d=device["id"]: self._devices.remove(tx, user_id, d)
+                 for device in self._devices.of_user(user_id)]
+        steps += [lambda tx, u=signature["userId"]: self._trust.remove(tx, user_id, u)
+                  for signature in self._trust.signed_by(user_id)]
+        steps += [lambda tx, v=vault_id: self._vaults.delete_token(tx, v, user_id)
+                  for vault_id in self._vaults.token_vault_ids(user_id)]
+        final = self._users.set_attributes(Transaction(), user_id, dict.fromkeys((*_KEY_FIELDS, "setupCode")))
+        self._audit.record(final, catalogue.USER_ACCOUNT_RESET, resetBy=user_id)
+        self._transactions.commit_chunked(steps, final)
 
-def reset(principal: Principal) -> None:
-    """Removes the caller's keys, devices, access tokens and trust signatures."""
-    user_id = principal.user_id
-    users, vaults = deps.users(), deps.vaults()
-    steps = []
-    for sort_key in users.partition_sort_keys(user_id, "DEVICE#"):
-        device_id = sort_key.removeprefix("DEVICE#")
-        steps.append(lambda tx, d=device_id: deps.devices().remove(tx, user_id, d))
-    steps += [lambda tx, s=sort_key: users.delete_item(tx, user_id, s)
-              for sort_key in users.partition_sort_keys(user_id, "TRUST#")]
-    steps += [lambda tx, v=vault_id: vaults.delete_token(tx, v, user_id) for vault_id in vaults.token_vault_ids(user_id)]
-    final = users.set_attributes(Transaction(), user_id, dict.fromkeys((*_KEY_FIELDS, "setupCode")))
-    audit.record(final, events.USER_ACCOUNT_RESET, resetBy=user_id)
-    events.commit_bulk(steps, final)
+    def set_enabled(self, principal: Principal, user_id: str, enabled: bool) -> None:
+        """An admin enables or disables an account; a disabled one is refused with 403 on every request."""
+        if user_id == principal.user_id and not enabled:
+            raise Conflict("you cannot disable your own account")
+        user = self._users.get(user_id)
+        if user is None:
+            raise NotFound("no such user")
+        if user.get("disabled", False) == enabled:  # a change: disabled now and enabling, or the reverse
+            transaction = self._users.set_attributes(Transaction(), user_id, {"disabled": None if enabled else True})
+            self._audit.record(transaction, catalogue.USER_ENABLED_CHANGE, userId=user_id, enabled=enabled,
+                               changedBy=principal.user_id)
+            self._transactions.commit(transaction)
 
-
-def set_enabled(principal: Principal, user_id: str, enabled: bool) -> None:
-    """An admin enables or disables an account; a disabled one is refused with 403 on every request."""
-    if user_id == principal.user_id and not enabled:
-        raise Conflict("you cannot disable your own account")
-    user = deps.users().get(user_id)
-    if user is None:
-        raise NotFound("no such user")
-    if user.get("disabled", False) == enabled:  # a change: disabled now and enabling, or the reverse
-        transaction = deps.users().set_attributes(Transaction(), user_id, {"disabled": None if enabled else True})
-        audit.record(transaction, events.USER_ENABLED_CHANGE, userId=user_id, enabled=enabled,
-                     changedBy=principal.user_id)
-        deps.table().commit(transaction)
-
-
-def all_users() -> list[dict[str, Any]]:
-    return [public_user_dto(u) for u in deps.users().all()]
+    def all_users(self) -> list[dict[str, Any]]:
+        return [public_user_dto(u) for u in self._users.all()]

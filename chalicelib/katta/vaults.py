@@ -8,18 +8,27 @@ delete the token (as in Hub), it just stops opening the vault.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from chalicelib import audit, deps
+from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.errors import ActionRequired, BadRequest, Conflict, Forbidden, Gone, NotFound
-from chalicelib.katta import access, events
-from chalicelib.katta.formats import Role, VaultInput
-from chalicelib.settings import get_settings
+from chalicelib.katta import access
+from chalicelib.katta.formats import AuthorityType, Role, VaultInput, instant
 from chalicelib.store.table import ConditionFailed, Transaction
 from chalicelib.store.vaults import VaultContents
 
-USER, GROUP = "USER", "GROUP"
+if TYPE_CHECKING:
+    from chalicelib.audit import AuditLog
+    from chalicelib.katta.access import VaultAccess
+    from chalicelib.settings import Settings
+    from chalicelib.store.authorities import AuthorityRepository
+    from chalicelib.store.groups import GroupRepository
+    from chalicelib.store.table import Transactions
+    from chalicelib.store.users import UserRepository
+    from chalicelib.store.vaults import VaultRepository
+
+USER, GROUP = AuthorityType.USER.value, AuthorityType.GROUP.value
 # Each member change is two items (member + audit event) and maybe a group counter.
 MAX_MEMBER_CHANGES = 30
 MAX_GRANTS_PER_REQUEST = 100
@@ -42,10 +51,10 @@ def vault_with_role_dto(vault: dict[str, Any], role: str) -> dict[str, Any]:
     return {**vault_dto(vault, with_metadata=False), "role": role}
 
 
-def member_dto(authority: dict[str, Any], role: str | None) -> dict[str, Any]:
+def member_dto(authority: dict[str, Any], authority_type: str, role: str | None) -> dict[str, Any]:
     """MemberDto for a user or group item."""
-    is_group = authority["pk"].startswith("GROUP#")
-    dto: dict[str, Any] = {"id": authority["id"], "type": GROUP if is_group else USER,
+    is_group = authority_type == GROUP
+    dto: dict[str, Any] = {"id": authority["id"], "type": authority_type,
                            "name": authority.get("name") or authority["id"]}
     if authority.get("pictureUrl"):
         dto["pictureUrl"] = authority["pictureUrl"]
@@ -58,214 +67,383 @@ def member_dto(authority: dict[str, Any], role: str | None) -> dict[str, Any]:
     return dto
 
 
-# --- reading vaults ------------------------------------------------------------------------------
+class VaultService:
+    """The rules of ``/api/vaults``: who may read, change, share and open a vault."""
 
-def _contents(vault_id: str, *, missing: type[Exception] = NotFound) -> VaultContents:
-    contents = deps.vaults().contents(vault_id)
-    if contents.vault is None:
-        raise missing("no such vault" if missing is NotFound else "you are not a member of this vault")
-    return contents
+    def __init__(self, vaults: VaultRepository, groups: GroupRepository, users: UserRepository,
+                 authorities: AuthorityRepository, access: VaultAccess, audit: AuditLog,
+                 transactions: Transactions, settings: Settings, *,
+                 sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._vaults = vaults
+        self._groups = groups
+        self._users = users
+        self._authorities = authorities
+        self._access = access
+        self._audit = audit
+        self._transactions = transactions
+        self._settings = settings
+        self._sleep = sleep
+        self._monotonic = monotonic
 
+    # --- reading vaults --------------------------------------------------------------------------
 
-def _owned(principal: Principal, vault_id: str) -> VaultContents:
-    contents = _contents(vault_id)
-    access.require_owner(contents.members, principal)
-    return contents
+    def _contents(self, vault_id: str, *, missing: type[Exception] = NotFound) -> VaultContents:
+        contents = self._vaults.contents(vault_id)
+        if contents.vault is None:
+            raise missing("no such vault" if missing is NotFound else "you are not a member of this vault")
+        return contents
 
+    def _owned(self, principal: Principal, vault_id: str) -> VaultContents:
+        contents = self._contents(vault_id)
+        self._access.require_owner(contents.members, principal)
+        return contents
 
-def get(principal: Principal, vault_id: str) -> dict[str, Any]:
-    contents = _contents(vault_id, missing=Forbidden)
-    if not principal.has_role("admin") and not access.best_role(contents.members, access.authority_ids(principal)):
-        raise Forbidden("you are not a member of this vault")
-    return vault_dto(contents.vault)
+    def _is_member(self, principal: Principal, contents: VaultContents) -> bool:
+        return access.best_role(contents.members, self._access.authorities(principal)) is not None
 
+    def get(self, principal: Principal, vault_id: str) -> dict[str, Any]:
+        contents = self._contents(vault_id, missing=Forbidden)
+        if not principal.has_role("admin") and not self._is_member(principal, contents):
+            raise Forbidden("you are not a member of this vault")
+        return vault_dto(contents.vault)
 
-def accessible(principal: Principal, role: str | None) -> list[dict[str, Any]]:
-    """The caller's vaults: a Query per authority and one BatchGetItem, whatever the table holds."""
-    roles: dict[str, str] = {}
-    authorities = access.authority_ids(principal)
-    for authority in authorities:
-        for membership in deps.vaults().memberships(authority):
-            if authorities.holds(authority, membership):
-                roles[membership["vaultId"]] = access.higher(membership["role"], roles.get(membership["vaultId"]))
-    wanted = [v for v, r in roles.items() if role is None or r == role]
-    vaults = deps.vaults().get_many(wanted)
-    return sorted((vault_dto(v, with_metadata=False) for v in vaults), key=lambda d: d["name"].lower())
+    def accessible(self, principal: Principal, role: str | None) -> list[dict[str, Any]]:
+        """The caller's vaults: a Query per authority and one BatchGetItem, whatever the table holds."""
+        roles: dict[str, str] = {}
+        authorities = self._access.authorities(principal)
+        for authority in authorities:
+            for membership in self._vaults.memberships(authority):
+                if authorities.holds(authority, membership):
+                    roles[membership["vaultId"]] = access.higher(membership["role"], roles.get(membership["vaultId"]))
+        wanted = [v for v, r in roles.items() if role is None or r == role]
+        vaults = self._vaults.get_many(wanted)
+        return sorted((vault_dto(v, with_metadata=False) for v in vaults), key=lambda d: d["name"].lower())
 
+    def all_vaults(self) -> list[dict[str, Any]]:
+        return [vault_dto(v, with_metadata=False) for v in self._vaults.all()]
 
-def all_vaults() -> list[dict[str, Any]]:
-    return [vault_dto(v, with_metadata=False) for v in deps.vaults().all()]
+    def some(self, vault_ids: list[str]) -> list[dict[str, Any]]:
+        return [vault_dto(v, with_metadata=False) for v in self._vaults.get_many(v.lower() for v in vault_ids)]
 
+    def metadata(self, principal: Principal, vault_id: str, field: str) -> str:
+        """``vault.uvf`` or the vault's JWKS, stored as the client wrote it."""
+        contents = self._contents(vault_id)
+        if not self._is_member(principal, contents):
+            raise Forbidden("you are not a member of this vault")
+        document = contents.vault.get(field)
+        if not document:
+            raise NotFound(f"the vault has no {'vault.uvf' if field == 'uvfMetadataFile' else 'JWKS'}")
+        return document
 
-def some(vault_ids: list[str]) -> list[dict[str, Any]]:
-    return [vault_dto(v, with_metadata=False) for v in deps.vaults().get_many(v.lower() for v in vault_ids)]
+    # --- creating and changing vaults ------------------------------------------------------------
 
+    def put(self, principal: Principal, vault_id: str, dto: VaultInput) -> tuple[dict[str, Any], bool]:
+        """Creates the vault (True) with the caller as OWNER, or updates name and description (False)."""
+        if dto.id is not None and dto.id.lower() != vault_id:
+            raise BadRequest("id: must equal the vault id in the path")
+        if dto.legacy_fields():
+            raise BadRequest(f"{dto.legacy_fields()[0]}: legacy vaults (format 8) are not supported")
+        if self._vaults.get(vault_id) is None:
+            created = self._create(principal, vault_id, dto)
+            if created is not None:
+                return created, True
+        return self._update(principal, vault_id, dto), False
 
-def metadata(principal: Principal, vault_id: str, field: str) -> str:
-    """``vault.uvf`` or the vault's JWKS, stored as the client wrote it."""
-    contents = _contents(vault_id)
-    if not access.best_role(contents.members, access.authority_ids(principal)):
-        raise Forbidden("you are not a member of this vault")
-    document = contents.vault.get(field)
-    if not document:
-        raise NotFound(f"the vault has no {'vault.uvf' if field == 'uvfMetadataFile' else 'JWKS'}")
-    return document
+    def _create(self, principal: Principal, vault_id: str, dto: VaultInput) -> dict[str, Any] | None:
+        principal.require_role("create-vaults")
+        vault = {"id": vault_id, "name": dto.name, "description": dto.description, "archived": False,
+                 "creationTime": instant(), "uvfMetadataFile": dto.uvfMetadataFile, "uvfKeySet": dto.uvfKeySet}
+        transaction = self._vaults.create(Transaction(), vault)
+        self._vaults.put_member(transaction, vault_id, principal.user_id, USER, Role.OWNER.value)
+        self._audit.record(transaction, catalogue.VAULT_CREATE, createdBy=principal.user_id, vaultId=vault_id,
+                           vaultName=dto.name, vaultDescription=dto.description)
+        self._audit.record(transaction, catalogue.VAULT_MEMBER_ADD, addedBy=principal.user_id, vaultId=vault_id,
+                           authorityId=principal.user_id, role=Role.OWNER.value)
+        try:
+            self._transactions.commit(transaction)
+        except ConditionFailed:
+            return None  # created concurrently: this request is an update now
+        return vault_dto({k: v for k, v in vault.items() if v is not None})
 
+    def _update(self, principal: Principal, vault_id: str, dto: VaultInput) -> dict[str, Any]:
+        contents = self._owned(principal, vault_id)
+        transaction = self._vaults.update(Transaction(), vault_id, {"name": dto.name, "description": dto.description})
+        self._audit.record(transaction, catalogue.VAULT_UPDATE, updatedBy=principal.user_id, vaultId=vault_id,
+                           vaultName=dto.name, vaultDescription=dto.description,
+                           vaultArchived=bool(contents.vault.get("archived")))
+        self._transactions.commit(transaction)
+        return vault_dto({**contents.vault, "name": dto.name, "description": dto.description})
 
-# --- creating and changing vaults --------------------------------------------------------------
+    def set_archived(self, principal: Principal, vault_id: str, archived: bool) -> dict[str, Any]:
+        contents = self._contents(vault_id)
+        if not principal.has_role("admin"):
+            self._access.require_owner(contents.members, principal)
+        vault = contents.vault
+        transaction = self._vaults.update(Transaction(), vault_id, {"archived": archived})
+        self._audit.record(transaction, catalogue.VAULT_UPDATE, updatedBy=principal.user_id, vaultId=vault_id,
+                           vaultName=vault["name"], vaultDescription=vault.get("description"),
+                           vaultArchived=archived)
+        self._transactions.commit(transaction)
+        return vault_dto({**vault, "archived": archived})
 
-def put(principal: Principal, vault_id: str, dto: VaultInput) -> tuple[dict[str, Any], bool]:
-    """Creates the vault (True) with the caller as OWNER, or updates name and description (False)."""
-    if dto.id is not None and dto.id.lower() != vault_id:
-        raise BadRequest("id: must equal the vault id in the path")
-    if dto.legacy_fields():
-        raise BadRequest(f"{dto.legacy_fields()[0]}: legacy vaults (format 8) are not supported")
-    if deps.vaults().get(vault_id) is None:
-        created = _create(principal, vault_id, dto)
-        if created is not None:
-            return created, True
-    return _update(principal, vault_id, dto), False
+    def delete(self, principal: Principal, vault_id: str) -> None:
+        contents = self._contents(vault_id, missing=Forbidden)
+        kept = self._access.require_owner(contents.members, principal)
 
+        def remove_member(tx: Transaction, authority_id: str) -> None:
+            self._vaults.remove_member(tx, vault_id, authority_id, must_exist=False)
+            if contents.members[authority_id].get("authorityType") == GROUP:
+                self._groups.count(tx, authority_id, "vaultCount", -1)
 
-def _create(principal: Principal, vault_id: str, dto: VaultInput) -> dict[str, Any] | None:
-    principal.require_role("create-vaults")
-    vault = {"id": vault_id, "name": dto.name, "description": dto.description, "archived": False,
-             "creationTime": events.instant(), "uvfMetadataFile": dto.uvfMetadataFile, "uvfKeySet": dto.uvfKeySet}
-    transaction = deps.vaults().create(Transaction(), vault)
-    deps.vaults().put_member(transaction, vault_id, principal.user_id, USER, Role.OWNER.value)
-    audit.record(transaction, events.VAULT_CREATE, createdBy=principal.user_id, vaultId=vault_id,
-                 vaultName=dto.name, vaultDescription=dto.description)
-    audit.record(transaction, events.VAULT_MEMBER_ADD, addedBy=principal.user_id, vaultId=vault_id,
-                 authorityId=principal.user_id, role=Role.OWNER.value)
-    try:
-        deps.table().commit(transaction)
-    except ConditionFailed:
-        return None  # created concurrently: this request is an update now
-    return vault_dto({k: v for k, v in vault.items() if v is not None})
+        # The caller's own ownership goes last, with the profile: should a large vault's
+        # delete fail part-way, the caller is still its owner and can retry.
+        steps = [lambda tx, a=authority_id: remove_member(tx, a)
+                 for authority_id in contents.members if authority_id != kept]
+        steps += [lambda tx, u=user_id: self._vaults.delete_token(tx, vault_id, u) for user_id in contents.tokens]
+        final = Transaction()
+        remove_member(final, kept)
+        self._vaults.delete(final, vault_id)
+        self._audit.record(final, catalogue.VAULT_DELETE, deletedBy=principal.user_id, vaultId=vault_id,
+                           vaultName=contents.vault["name"])
+        self._transactions.commit_chunked(steps, final)
 
+    # --- members ---------------------------------------------------------------------------------
 
-def _update(principal: Principal, vault_id: str, dto: VaultInput) -> dict[str, Any]:
-    contents = _owned(principal, vault_id)
-    transaction = deps.vaults().update(Transaction(), vault_id, {"name": dto.name, "description": dto.description})
-    audit.record(transaction, events.VAULT_UPDATE, updatedBy=principal.user_id, vaultId=vault_id,
-                 vaultName=dto.name, vaultDescription=dto.description,
-                 vaultArchived=bool(contents.vault.get("archived")))
-    deps.table().commit(transaction)
-    return vault_dto({**contents.vault, "name": dto.name, "description": dto.description})
+    def members(self, principal: Principal, vault_id: str) -> list[dict[str, Any]]:
+        contents = self._contents(vault_id, missing=Forbidden)
+        self._access.require_owner(contents.members, principal)
+        direct = contents.members
+        users, groups = self._authorities.get_many(direct)
+        return [member_dto(item, authority_type, direct[item["id"]]["role"])
+                for authority_type, items in ((USER, users), (GROUP, groups)) for item in items
+                if (direct[item["id"]].get("authorityType") == GROUP) == (authority_type == GROUP)]
 
+    def _authority_types(self, authority_ids) -> dict[str, str]:
+        users, groups = self._authorities.get_many(authority_ids)
+        return {**{u["id"]: USER for u in users}, **{g["id"]: GROUP for g in groups}}
 
-def set_archived(principal: Principal, vault_id: str, archived: bool) -> dict[str, Any]:
-    contents = _contents(vault_id)
-    if not principal.has_role("admin"):
-        access.require_owner(contents.members, principal)
-    vault = contents.vault
-    transaction = deps.vaults().update(Transaction(), vault_id, {"archived": archived})
-    audit.record(transaction, events.VAULT_UPDATE, updatedBy=principal.user_id, vaultId=vault_id,
-                 vaultName=vault["name"], vaultDescription=vault.get("description"), vaultArchived=archived)
-    deps.table().commit(transaction)
-    return vault_dto({**vault, "archived": archived})
-
-
-def delete(principal: Principal, vault_id: str) -> None:
-    contents = _contents(vault_id, missing=Forbidden)
-    kept = access.require_owner(contents.members, principal)
-    repository = deps.vaults()
-
-    def remove_member(tx: Transaction, authority_id: str) -> None:
-        repository.delete_item(tx, vault_id, f"MEMBER#{authority_id}")
-        if contents.members[authority_id].get("authorityType") == GROUP:
-            deps.groups().count(tx, authority_id, "vaultCount", -1)
-
-    # The caller's own ownership goes last, with the profile: should a large vault's
-    # delete fail part-way, the caller is still its owner and can retry.
-    steps = [lambda tx, a=authority_id: remove_member(tx, a)
-             for authority_id in contents.members if authority_id != kept]
-    steps += [lambda tx, u=user_id: repository.delete_token(tx, vault_id, u) for user_id in contents.tokens]
-    final = Transaction()
-    remove_member(final, kept)
-    repository.delete_item(final, vault_id, "PROFILE")
-    audit.record(final, events.VAULT_DELETE, deletedBy=principal.user_id, vaultId=vault_id,
-                 vaultName=contents.vault["name"])
-    events.commit_bulk(steps, final)
-
-
-# --- members -------------------------------------------------------------------------------------
-
-def members(principal: Principal, vault_id: str) -> list[dict[str, Any]]:
-    contents = _contents(vault_id, missing=Forbidden)
-    access.require_owner(contents.members, principal)
-    return _member_dtos(contents.members)
-
-
-def _member_dtos(direct: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    users = [a for a, m in direct.items() if m.get("authorityType") != GROUP]
-    groups = [a for a, m in direct.items() if m.get("authorityType") == GROUP]
-    items = deps.users().get_many(users) + [dict(g, pk=f"GROUP#{g['id']}") for g in deps.groups().get_many(groups)]
-    return [member_dto(item, direct[item["id"]]["role"]) for item in items]
-
-
-def _authority(authority_id: str) -> tuple[str, dict[str, Any]] | None:
-    """(type, item) of a user or admin-managed group."""
-    found = deps.table().batch_get([(f"USER#{authority_id}", "PROFILE"), (f"GROUP#{authority_id}", "PROFILE")])
-    for item in found:
-        return (GROUP if item["pk"].startswith("GROUP#") else USER), item
-    return None
-
-
-def put_member(principal: Principal, vault_id: str, authority_id: str, authority_type: str,
-               role: str) -> bool:
-    """Adds a user or group (True) or changes its role (False)."""
-    contents = _owned(principal, vault_id)
-    found = _authority(authority_id)
-    if found is None or found[0] != authority_type:
-        raise NotFound(f"no such {authority_type.lower()}: {authority_id}")
-    current = contents.members.get(authority_id)
-    changes = {authority_id: role}
-    _check_owner_remains(contents, changes)
-    transaction = Transaction()
-    _guard_owners(transaction, vault_id, contents, changes)
-    _apply_member_change(transaction, principal, vault_id, authority_id, authority_type, current, role)
-    deps.table().commit(transaction)
-    return current is None
-
-
-def set_members(principal: Principal, vault_id: str, wanted: dict[str, str]) -> None:
-    """Replaces all direct members with ``wanted`` (authority id → role)."""
-    contents = _owned(principal, vault_id)
-    found = {item["id"]: (GROUP if item["pk"].startswith("GROUP#") else USER, item) for item in deps.table().batch_get(
-        key for a in wanted for key in ((f"USER#{a}", "PROFILE"), (f"GROUP#{a}", "PROFILE")))}
-    unknown = sorted(set(wanted) - set(found))
-    if unknown:
-        raise BadRequest(f"no user or group with the id {unknown[0]}")
-    changes: dict[str, str | None] = {a: r for a, r in wanted.items() if contents.members.get(a, {}).get("role") != r}
-    changes.update({a: None for a in contents.members if a not in wanted})
-    if len(changes) > MAX_MEMBER_CHANGES:
-        raise BadRequest(f"at most {MAX_MEMBER_CHANGES} members can change in one request")
-    _check_owner_remains(contents, changes)
-    transaction = Transaction()
-    _guard_owners(transaction, vault_id, contents, changes)
-    for authority_id, role in changes.items():
+    def put_member(self, principal: Principal, vault_id: str, authority_id: str, authority_type: str,
+                   role: str) -> bool:
+        """Adds a user or group (True) or changes its role (False)."""
+        contents = self._owned(principal, vault_id)
+        if self._authority_types([authority_id]).get(authority_id) != authority_type:
+            raise NotFound(f"no such {authority_type.lower()}: {authority_id}")
         current = contents.members.get(authority_id)
-        authority_type = found[authority_id][0] if authority_id in found else current["authorityType"]
-        _apply_member_change(transaction, principal, vault_id, authority_id, authority_type, current, role)
-    deps.table().commit(transaction)
+        changes = {authority_id: role}
+        _check_owner_remains(contents, changes)
+        transaction = Transaction()
+        self._guard_owners(transaction, vault_id, contents, changes)
+        self._apply_member_change(transaction, principal, vault_id, authority_id, authority_type, current, role)
+        self._transactions.commit(transaction)
+        return current is None
 
+    def set_members(self, principal: Principal, vault_id: str, wanted: dict[str, str]) -> None:
+        """Replaces all direct members with ``wanted`` (authority id → role)."""
+        contents = self._owned(principal, vault_id)
+        found = self._authority_types(wanted)
+        unknown = sorted(set(wanted) - set(found))
+        if unknown:
+            raise BadRequest(f"no user or group with the id {unknown[0]}")
+        changes: dict[str, str | None] = {a: r for a, r in wanted.items()
+                                          if contents.members.get(a, {}).get("role") != r}
+        changes.update({a: None for a in contents.members if a not in wanted})
+        if len(changes) > MAX_MEMBER_CHANGES:
+            raise BadRequest(f"at most {MAX_MEMBER_CHANGES} members can change in one request")
+        _check_owner_remains(contents, changes)
+        transaction = Transaction()
+        self._guard_owners(transaction, vault_id, contents, changes)
+        for authority_id, role in changes.items():
+            current = contents.members.get(authority_id)
+            authority_type = found[authority_id] if authority_id in found else current["authorityType"]
+            self._apply_member_change(transaction, principal, vault_id, authority_id, authority_type, current, role)
+        self._transactions.commit(transaction)
 
-def remove_member(principal: Principal, vault_id: str, authority_id: str) -> None:
-    contents = _owned(principal, vault_id)
-    current = contents.members.get(authority_id)
-    if current is None:
-        return
-    _check_owner_remains(contents, {authority_id: None})
-    transaction = Transaction()
-    _guard_owners(transaction, vault_id, contents, {authority_id: None})
-    _apply_member_change(transaction, principal, vault_id, authority_id, current["authorityType"], current, None)
-    try:
-        deps.table().commit(transaction)
-    except ConditionFailed:
-        if deps.vaults().members_of(vault_id, [authority_id]):
-            raise Conflict("the vault's members changed meanwhile; reload and retry") from None
-        return  # removed concurrently: the outcome the caller wanted
+    def remove_member(self, principal: Principal, vault_id: str, authority_id: str) -> None:
+        contents = self._owned(principal, vault_id)
+        current = contents.members.get(authority_id)
+        if current is None:
+            return
+        _check_owner_remains(contents, {authority_id: None})
+        transaction = Transaction()
+        self._guard_owners(transaction, vault_id, contents, {authority_id: None})
+        self._apply_member_change(transaction, principal, vault_id, authority_id, current["authorityType"],
+                                  current, None)
+        try:
+            self._transactions.commit(transaction)
+        except ConditionFailed:
+            if self._vaults.members_of(vault_id, [authority_id]):
+                raise Conflict("the vault's members changed meanwhile; reload and retry") from None
+            return  # removed concurrently: the outcome the caller wanted
+
+    def _guard_owners(self, transaction: Transaction, vault_id: str, contents: VaultContents,
+                      changes: dict[str, str | None]) -> None:
+        """A change that demotes or removes an owner holds only while the other owners it counted on still are:
+        two owners demoting each other at once must not leave the vault without one."""
+        owner = Role.OWNER.value
+        if not any(contents.members.get(a, {}).get("role") == owner and r != owner for a, r in changes.items()):
+            return
+        for authority_id, member in contents.members.items():
+            if member["role"] == owner and authority_id not in changes:
+                self._vaults.require_role(transaction, vault_id, authority_id, owner)
+
+    def _apply_member_change(self, transaction: Transaction, principal: Principal, vault_id: str,
+                             authority_id: str, authority_type: str, current: dict[str, Any] | None,
+                             role: str | None) -> None:
+        if role is None:
+            self._vaults.remove_member(transaction, vault_id, authority_id)
+            self._audit.record(transaction, catalogue.VAULT_MEMBER_REMOVE, removedBy=principal.user_id,
+                               vaultId=vault_id, authorityId=authority_id)
+        else:
+            # Conditional on what was read: two requests adding the same member are one add and one conflict.
+            self._vaults.put_member(transaction, vault_id, authority_id, authority_type, role,
+                                    was=current["role"] if current else None, new=current is None)
+            event = catalogue.VAULT_MEMBER_UPDATE if current else catalogue.VAULT_MEMBER_ADD
+            actor = "updatedBy" if current else "addedBy"
+            self._audit.record(transaction, event, vaultId=vault_id, authorityId=authority_id, role=role,
+                               **{actor: principal.user_id})
+        if authority_type == GROUP and (current is None) != (role is None):
+            self._groups.count(transaction, authority_id, "vaultCount", 1 if role else -1)
+
+    # --- access tokens ---------------------------------------------------------------------------
+
+    def retrieve_token(self, principal: Principal, vault_id: str, even_if_archived: bool,
+                       ip_address: str | None = None) -> str:
+        """The caller's access token: ONE BatchGetItem for a direct member or a claim-group member."""
+        claim = access.Authorities(principal.user_id, tuple(access.claim_group_ids(principal)))
+        view = self._vaults.retrieval_view(vault_id, principal.user_id, claim.group_ids)
+        if view.vault is None:
+            raise NotFound("no such vault")
+        has_access = access.best_role(view.members, claim) is not None
+        if not has_access:
+            # Only members through an admin-managed group pay for these two reads.
+            groups = access.Authorities(principal.user_id, tuple(self._groups.group_ids_of(principal.user_id)))
+            has_access = bool(groups.group_ids) and access.best_role(
+                self._vaults.members_of(vault_id, groups.group_ids), groups) is not None
+        if not has_access:
+            self._audit_retrieval(principal, vault_id, "UNAUTHORIZED", ip_address)
+            raise Forbidden("you are not a member of this vault")
+        if view.vault.get("archived") and not even_if_archived:
+            raise Gone("the vault is archived")
+        if not (view.user or {}).get("ecdhPublicKey"):
+            raise ActionRequired("set up your account keys first, then retry")
+        if view.token is None:
+            self._audit_retrieval(principal, vault_id, "UNAUTHORIZED", ip_address)
+            raise Forbidden("access to this vault has not been granted to you yet")
+        if self._settings.audit_key_retrieval_success:
+            self._audit_retrieval(principal, vault_id, "SUCCESS", ip_address)
+        return view.token["token"]
+
+    def _audit_retrieval(self, principal: Principal, vault_id: str, result: str, ip_address: str | None) -> None:
+        details = {"retrievedBy": principal.user_id, "vaultId": vault_id, "result": result, "ipAddress": ip_address}
+        self._audit.write(catalogue.VAULT_KEY_RETRIEVE, **{k: v for k, v in details.items() if v})
+
+    def grant(self, principal: Principal, vault_id: str, tokens: dict[str, str]) -> None:
+        """Stores access tokens for the given users (owner only)."""
+        self._owned(principal, vault_id)
+        self._require_users(tokens)
+        self._store_tokens(principal, vault_id, tokens, only_if_absent=False)
+
+    def grant_automatically(self, principal: Principal, vault_id: str, tokens: dict[str, str]) -> None:
+        """A member who holds a token re-shares it with members awaiting a grant (the automatic flow)."""
+        contents = self._contents(vault_id)
+        if not self._is_member(principal, contents) or principal.user_id not in contents.tokens:
+            raise Forbidden("only a member holding an access token may grant access automatically")
+        self._require_users(tokens)
+        awaiting = {u["id"] for u in self._awaiting_users(contents)}
+        refused = sorted(set(tokens) - awaiting)
+        if refused:
+            raise BadRequest(f"user {refused[0]} is not awaiting an access grant for this vault")
+        try:
+            self._store_tokens(principal, vault_id, tokens, only_if_absent=True)
+        except ConditionFailed:
+            raise BadRequest("a user was granted access meanwhile; reload and retry") from None
+
+    def grant_own(self, principal: Principal, tokens: dict[str, str]) -> None:
+        """The caller stores their own tokens (vault id → JWE), e.g. after re-encrypting them."""
+        authorities = self._access.authorities(principal)
+        for vault_id in tokens:
+            contents = self._vaults.contents(vault_id)
+            if contents.vault is None or not access.best_role(contents.members, authorities):
+                raise Forbidden(f"you are not a member of vault {vault_id}")
+        self._put_tokens(principal, [(vault_id, principal.user_id, token) for vault_id, token in tokens.items()],
+                         only_if_absent=False)
+
+    def _require_users(self, tokens: dict[str, str]) -> None:
+        if len(tokens) > MAX_GRANTS_PER_REQUEST:
+            raise BadRequest(f"at most {MAX_GRANTS_PER_REQUEST} tokens per request")
+        found = {u["id"] for u in self._users.get_many(tokens)}
+        missing = sorted(set(tokens) - found)
+        if missing:
+            raise NotFound(f"no such user: {missing[0]}")
+
+    def _store_tokens(self, principal: Principal, vault_id: str, tokens: dict[str, str], *,
+                      only_if_absent: bool) -> None:
+        self._put_tokens(principal, [(vault_id, user_id, token) for user_id, token in tokens.items()],
+                         only_if_absent=only_if_absent)
+
+    def _put_tokens(self, principal: Principal, grants: list[tuple[str, str, str]], *, only_if_absent: bool) -> None:
+        """(vault id, user id, token) triples, each with its grant event, a transaction per chunk."""
+        for start in range(0, len(grants), _GRANTS_PER_TRANSACTION):
+            transaction = Transaction()
+            for vault_id, user_id, token in grants[start:start + _GRANTS_PER_TRANSACTION]:
+                self._vaults.put_token(transaction, vault_id, user_id, token, only_if_absent=only_if_absent)
+                self._audit.record(transaction, catalogue.VAULT_ACCESS_GRANT, grantedBy=principal.user_id,
+                                   vaultId=vault_id, authorityId=user_id)
+            self._transactions.commit(transaction)
+
+    # --- who is waiting for a grant --------------------------------------------------------------
+
+    def _effective_users(self, contents: VaultContents) -> dict[str, str]:
+        """User id → best role, over direct members and members of admin-managed groups."""
+        roles: dict[str, str] = {}
+        for authority_id, member in contents.members.items():
+            user_ids = self._groups.member_ids(authority_id) if member.get("authorityType") == GROUP \
+                else [authority_id]
+            for user_id in user_ids:
+                roles[user_id] = access.higher(member["role"], roles.get(user_id))
+        return roles
+
+    def _awaiting_users(self, contents: VaultContents) -> list[dict[str, Any]]:
+        """Members with keys set up and no access token; the users' items carry ``vaultRole``."""
+        roles = self._effective_users(contents)
+        candidates = [u for u in roles if u not in contents.tokens]
+        users = self._users.get_many(candidates)
+        return [dict(u, vaultRole=roles[u["id"]]) for u in users if u.get("ecdhPublicKey") and not u.get("disabled")]
+
+    def users_requiring_grant(self, principal: Principal, vault_id: str) -> list[dict[str, Any]]:
+        contents = self._contents(vault_id, missing=Forbidden)
+        self._access.require_owner(contents.members, principal)
+        return [member_dto(u, USER, u["vaultRole"]) for u in self._awaiting_users(contents)]
+
+    def pending_grants(self, principal: Principal, wait_seconds: int) -> dict[str, list[str]]:
+        """Vault id → users awaiting a grant, over the vaults the caller holds a token for.
+
+        Answers at once when there are any; otherwise polls until ``wait_seconds``,
+        capped by the ``access_grant_wait_max_seconds`` setting (API Gateway ends
+        every request at 29 s).
+        """
+        deadline = self._monotonic() + min(float(wait_seconds), self._settings.access_grant_wait_max_seconds)
+        while True:
+            pending = self._pending_snapshot(principal)
+            remaining = deadline - self._monotonic()
+            if pending or remaining <= 0:
+                return pending
+            self._sleep(min(self._settings.access_grant_poll_interval_seconds, remaining))
+
+    def _pending_snapshot(self, principal: Principal) -> dict[str, list[str]]:
+        authorities = None
+        pending: dict[str, list[str]] = {}
+        for vault_id in self._vaults.token_vault_ids(principal.user_id):
+            contents = self._vaults.contents(vault_id)
+            if contents.vault is None or contents.vault.get("archived"):
+                continue
+            authorities = authorities or self._access.authorities(principal)
+            if not access.best_role(contents.members, authorities):
+                continue
+            waiting = sorted(u["id"] for u in self._awaiting_users(contents))
+            if waiting:
+                pending[vault_id] = waiting
+        return pending
 
 
 def _check_owner_remains(contents: VaultContents, changes: dict[str, str | None]) -> None:
@@ -273,192 +451,3 @@ def _check_owner_remains(contents: VaultContents, changes: dict[str, str | None]
     roles.update(changes)
     if Role.OWNER.value not in roles.values():
         raise Conflict("a vault must keep at least one owner")
-
-
-def _guard_owners(transaction: Transaction, vault_id: str, contents: VaultContents,
-                  changes: dict[str, str | None]) -> None:
-    """A change that demotes or removes an owner holds only while the other owners it counted on still are:
-    two owners demoting each other at once must not leave the vault without one."""
-    owner = Role.OWNER.value
-    if not any(contents.members.get(a, {}).get("role") == owner and r != owner for a, r in changes.items()):
-        return
-    for authority_id, member in contents.members.items():
-        if member["role"] == owner and authority_id not in changes:
-            deps.vaults().require_role(transaction, vault_id, authority_id, owner)
-
-
-def _apply_member_change(transaction: Transaction, principal: Principal, vault_id: str, authority_id: str,
-                         authority_type: str, current: dict[str, Any] | None, role: str | None) -> None:
-    repository = deps.vaults()
-    if role is None:
-        repository.remove_member(transaction, vault_id, authority_id)
-        audit.record(transaction, events.VAULT_MEMBER_REMOVE, removedBy=principal.user_id, vaultId=vault_id,
-                     authorityId=authority_id)
-    else:
-        # Conditional on what was read: two requests adding the same member are one add and one conflict.
-        repository.put_member(transaction, vault_id, authority_id, authority_type, role,
-                              was=current["role"] if current else None, new=current is None)
-        event = events.VAULT_MEMBER_UPDATE if current else events.VAULT_MEMBER_ADD
-        actor = "updatedBy" if current else "addedBy"
-        audit.record(transaction, event, vaultId=vault_id, authorityId=authority_id, role=role,
-                     **{actor: principal.user_id})
-    if authority_type == GROUP and (current is None) != (role is None):
-        deps.groups().count(transaction, authority_id, "vaultCount", 1 if role else -1)
-
-
-# --- access tokens -------------------------------------------------------------------------------
-
-def retrieve_token(principal: Principal, vault_id: str, even_if_archived: bool,
-                   ip_address: str | None = None) -> str:
-    """The caller's access token: ONE BatchGetItem for a direct member or a claim-group member."""
-    claim = access.Authorities(principal.user_id, tuple(access.claim_group_ids(principal)))
-    view = deps.vaults().retrieval_view(vault_id, principal.user_id, claim.group_ids)
-    if view.vault is None:
-        raise NotFound("no such vault")
-    has_access = access.best_role(view.members, claim) is not None
-    if not has_access:
-        # Only members through an admin-managed group pay for these two reads.
-        groups = access.Authorities(principal.user_id, tuple(deps.groups().group_ids_of(principal.user_id)))
-        has_access = bool(groups.group_ids) and access.best_role(
-            deps.vaults().members_of(vault_id, groups.group_ids), groups) is not None
-    if not has_access:
-        _audit_retrieval(principal, vault_id, "UNAUTHORIZED", ip_address)
-        raise Forbidden("you are not a member of this vault")
-    if view.vault.get("archived") and not even_if_archived:
-        raise Gone("the vault is archived")
-    if not (view.user or {}).get("ecdhPublicKey"):
-        raise ActionRequired("set up your account keys first, then retry")
-    if view.token is None:
-        _audit_retrieval(principal, vault_id, "UNAUTHORIZED", ip_address)
-        raise Forbidden("access to this vault has not been granted to you yet")
-    if get_settings().audit_key_retrieval_success:
-        _audit_retrieval(principal, vault_id, "SUCCESS", ip_address)
-    return view.token["token"]
-
-
-def _audit_retrieval(principal: Principal, vault_id: str, result: str, ip_address: str | None) -> None:
-    # No change to record it with: the event is the only write.
-    details = {"retrievedBy": principal.user_id, "vaultId": vault_id, "result": result, "ipAddress": ip_address}
-    deps.table().put(audit.event_item(events.VAULT_KEY_RETRIEVE, {k: v for k, v in details.items() if v}))
-
-
-def grant(principal: Principal, vault_id: str, tokens: dict[str, str]) -> None:
-    """Stores access tokens for the given users (owner only)."""
-    _owned(principal, vault_id)
-    _require_users(tokens)
-    _store_tokens(principal, vault_id, tokens, only_if_absent=False)
-
-
-def grant_automatically(principal: Principal, vault_id: str, tokens: dict[str, str]) -> None:
-    """A member who holds a token re-shares it with members awaiting a grant (the automatic flow)."""
-    contents = _contents(vault_id)
-    if not access.best_role(contents.members, access.authority_ids(principal)) \
-            or principal.user_id not in contents.tokens:
-        raise Forbidden("only a member holding an access token may grant access automatically")
-    _require_users(tokens)
-    awaiting = {u["id"] for u in _awaiting_users(contents)}
-    refused = sorted(set(tokens) - awaiting)
-    if refused:
-        raise BadRequest(f"user {refused[0]} is not awaiting an access grant for this vault")
-    try:
-        _store_tokens(principal, vault_id, tokens, only_if_absent=True)
-    except ConditionFailed:
-        raise BadRequest("a user was granted access meanwhile; reload and retry") from None
-
-
-def grant_own(principal: Principal, tokens: dict[str, str]) -> None:
-    """The caller stores their own tokens (vault id → JWE), e.g. after re-encrypting them."""
-    authorities = access.authority_ids(principal)
-    for vault_id in tokens:
-        contents = deps.vaults().contents(vault_id)
-        if contents.vault is None or not access.best_role(contents.members, authorities):
-            raise Forbidden(f"you are not a member of vault {vault_id}")
-    items = list(tokens.items())
-    for start in range(0, len(items), _GRANTS_PER_TRANSACTION):
-        transaction = Transaction()
-        for vault_id, token in items[start:start + _GRANTS_PER_TRANSACTION]:
-            deps.vaults().put_token(transaction, vault_id, principal.user_id, token)
-            audit.record(transaction, events.VAULT_ACCESS_GRANT, grantedBy=principal.user_id, vaultId=vault_id,
-                         authorityId=principal.user_id)
-        deps.table().commit(transaction)
-
-
-def _require_users(tokens: dict[str, str]) -> None:
-    if len(tokens) > MAX_GRANTS_PER_REQUEST:
-        raise BadRequest(f"at most {MAX_GRANTS_PER_REQUEST} tokens per request")
-    found = {u["id"] for u in deps.users().get_many(tokens)}
-    missing = sorted(set(tokens) - found)
-    if missing:
-        raise NotFound(f"no such user: {missing[0]}")
-
-
-def _store_tokens(principal: Principal, vault_id: str, tokens: dict[str, str], *, only_if_absent: bool) -> None:
-    items = list(tokens.items())
-    for start in range(0, len(items), _GRANTS_PER_TRANSACTION):
-        transaction = Transaction()
-        for user_id, token in items[start:start + _GRANTS_PER_TRANSACTION]:
-            deps.vaults().put_token(transaction, vault_id, user_id, token, only_if_absent=only_if_absent)
-            audit.record(transaction, events.VAULT_ACCESS_GRANT, grantedBy=principal.user_id, vaultId=vault_id,
-                         authorityId=user_id)
-        deps.table().commit(transaction)
-
-
-# --- who is waiting for a grant ------------------------------------------------------------------
-
-def _effective_users(contents: VaultContents) -> dict[str, str]:
-    """User id → best role, over direct members and members of admin-managed groups."""
-    roles: dict[str, str] = {}
-    for authority_id, member in contents.members.items():
-        user_ids = deps.groups().member_ids(authority_id) if member.get("authorityType") == GROUP \
-            else [authority_id]
-        for user_id in user_ids:
-            roles[user_id] = access.higher(member["role"], roles.get(user_id))
-    return roles
-
-
-def _awaiting_users(contents: VaultContents) -> list[dict[str, Any]]:
-    """Members with keys set up and no access token; the users' items carry ``vaultRole``."""
-    roles = _effective_users(contents)
-    candidates = [u for u in roles if u not in contents.tokens]
-    users = deps.users().get_many(candidates)
-    return [dict(u, vaultRole=roles[u["id"]]) for u in users if u.get("ecdhPublicKey") and not u.get("disabled")]
-
-
-def users_requiring_grant(principal: Principal, vault_id: str) -> list[dict[str, Any]]:
-    contents = _contents(vault_id, missing=Forbidden)
-    access.require_owner(contents.members, principal)
-    return [member_dto(u, u["vaultRole"]) for u in _awaiting_users(contents)]
-
-
-def pending_grants(principal: Principal, wait_seconds: int, *, sleep=time.sleep, clock=time.monotonic) \
-        -> dict[str, list[str]]:
-    """Vault id → users awaiting a grant, over the vaults the caller holds a token for.
-
-    Answers at once when there are any; otherwise polls until ``wait_seconds``,
-    capped by the ``access_grant_wait_max_seconds`` setting (API Gateway ends
-    every request at 29 s).
-    """
-    settings = get_settings()
-    deadline = clock() + min(float(wait_seconds), settings.access_grant_wait_max_seconds)
-    while True:
-        pending = _pending_snapshot(principal)
-        remaining = deadline - clock()
-        if pending or remaining <= 0:
-            return pending
-        sleep(min(settings.access_grant_poll_interval_seconds, remaining))
-
-
-def _pending_snapshot(principal: Principal) -> dict[str, list[str]]:
-    authorities = None
-    pending: dict[str, list[str]] = {}
-    for vault_id in deps.vaults().token_vault_ids(principal.user_id):
-        contents = deps.vaults().contents(vault_id)
-        if contents.vault is None or contents.vault.get("archived"):
-            continue
-        authorities = authorities or access.authority_ids(principal)
-        if not access.best_role(contents.members, authorities):
-            continue
-        waiting = sorted(u["id"] for u in _awaiting_users(contents))
-        if waiting:
-            pending[vault_id] = waiting
-    return pending

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from decimal import Decimal
 from typing import Any, Iterator
 
 from chalicelib.store import keys
@@ -58,10 +59,15 @@ class AuditEventRepository:
         for partition in _months(start, end, descending):
             for item in self._table.query_all(partition, sk_between=(low, high), forward=not descending):
                 if not types or item["type"] in types:
-                    found.append({k: v for k, v in item.items() if k not in ("pk", "sk")})
+                    found.append(_event(item))
                     if len(found) >= page_size:
                         return found
         return found
+
+
+def _event(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB numbers come back as Decimal; the DTO's id is an int64."""
+    return {k: int(v) if isinstance(v, Decimal) else v for k, v in item.items() if k not in ("pk", "sk")}
 
 
 def _months(start: dt.datetime, end: dt.datetime, descending: bool) -> Iterator[str]:

@@ -8,16 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from chalicelib.store import keys
 from chalicelib.store.table import Table, Transaction
-
-
-def device_key(user_id: str, device_id: str) -> tuple[str, str]:
-    return f"USER#{user_id}", f"DEVICE#{device_id}"
-
-
-def device_claim_key(device_id: str) -> tuple[str, str]:
-    return f"DEVICE#{device_id}", "OWNER"
-
 
 _ITEM_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
 
@@ -31,37 +23,37 @@ class DeviceRepository:
         self.table = table
 
     def get(self, user_id: str, device_id: str) -> dict[str, Any] | None:
-        item = self.table.get(*device_key(user_id, device_id))
+        item = self.table.get(*keys.device(user_id, device_id))
         return device_record(item) if item else None
 
     def of_user(self, user_id: str) -> list[dict[str, Any]]:
-        pk, _ = device_key(user_id, "")
-        return [device_record(i) for i in self.table.query_all(pk, "DEVICE#")]
+        pk, _ = keys.device(user_id, "")
+        return [device_record(i) for i in self.table.query_all(pk, keys.DEVICE_PREFIX)]
 
     def owners(self, device_ids: Iterable[str]) -> dict[str, str]:
         """Device id → owner id, for the ids that exist."""
-        items = self.table.batch_get(device_claim_key(d) for d in device_ids)
-        return {i["pk"].removeprefix("DEVICE#"): i["owner"] for i in items}
+        items = self.table.batch_get(keys.device_claim(d) for d in device_ids)
+        return {i["pk"].removeprefix(keys.DEVICE_PREFIX): i["owner"] for i in items}
 
     def find(self, device_ids: Iterable[str]) -> list[dict[str, Any]]:
         owners = self.owners(device_ids)
         if not owners:
             return []
-        items = self.table.batch_get(device_key(owner, d) for d, owner in owners.items())
+        items = self.table.batch_get(keys.device(owner, d) for d, owner in owners.items())
         return [device_record(i) for i in items]
 
     def save(self, transaction: Transaction, device: dict[str, Any], *, new: bool) -> Transaction:
         """Adds the device to ``transaction``; the id claim fails if another user holds the key."""
         owner, device_id = device["owner"], device["id"]
-        claim_pk, claim_sk = device_claim_key(device_id)
+        claim_pk, claim_sk = keys.device_claim(device_id)
         if new:
             transaction.put({"pk": claim_pk, "sk": claim_sk, "owner": owner},
                             condition="attribute_not_exists(pk) OR #owner = :owner",
                             values={":owner": owner}, names={"#owner": "owner"})
-            transaction.put({"pk": device_key(owner, device_id)[0], "sk": device_key(owner, device_id)[1], **device},
+            transaction.put({"pk": keys.device(owner, device_id)[0], "sk": keys.device(owner, device_id)[1], **device},
                             condition="attribute_not_exists(pk)")
         else:
-            pk, sk = device_key(owner, device_id)
+            pk, sk = keys.device(owner, device_id)
             transaction.update(pk, sk, "SET #name = :name, #type = :type, userPrivateKey = :upk",
                                values={":name": device["name"], ":type": device["type"],
                                        ":upk": device["userPrivateKey"]},
@@ -69,6 +61,6 @@ class DeviceRepository:
         return transaction
 
     def remove(self, transaction: Transaction, user_id: str, device_id: str) -> Transaction:
-        transaction.delete(*device_key(user_id, device_id), condition="attribute_exists(pk)")
-        transaction.delete(*device_claim_key(device_id))
+        transaction.delete(*keys.device(user_id, device_id), condition="attribute_exists(pk)")
+        transaction.delete(*keys.device_claim(device_id))
         return transaction

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.store import keys
 from chalicelib.store.table import Table, Transaction
-
-SETTINGS_KEY = ("SETTINGS", "HUB")
 
 
 class HubSettingsRepository:
@@ -13,9 +12,9 @@ class HubSettingsRepository:
         self.table = table
 
     def get(self) -> dict[str, Any]:
-        item = self.table.get(*SETTINGS_KEY)
+        item = self.table.get(*keys.HUB_SETTINGS)
         return {k: v for k, v in (item or {}).items() if k not in ("pk", "sk")}
 
     def put(self, transaction: Transaction, values: dict[str, Any]) -> Transaction:
-        pk, sk = SETTINGS_KEY
+        pk, sk = keys.HUB_SETTINGS
         return transaction.put({"pk": pk, "sk": sk, **values})

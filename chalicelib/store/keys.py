@@ -18,3 +18,89 @@ def audit_partition(moment: dt.datetime) -> str:
 def audit_event_sk(event_id: int) -> str:
     """Zero-padded, so the sort key orders as the id does."""
     return str(event_id).zfill(_EVENT_ID_WIDTH)
+
+
+# --- users, their devices and trust signatures ---------------------------------------------------
+AUTHORITIES = "AUTHORITIES"  # gsi1pk of users and groups, sorted by name for the search
+
+
+def user(user_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", "PROFILE"
+
+
+def authority_by_name(kind: str, name: str, authority_id: str = "") -> str:
+    """gsi1sk of a user (``kind`` USER) or group (GROUP) under ``AUTHORITIES``; without an id, a name's prefix."""
+    return f"{kind}#{name.lower()}#{authority_id}" if authority_id else f"{kind}#{name.lower()}"
+
+
+DEVICE_PREFIX = "DEVICE#"
+
+
+def device(user_id: str, device_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", f"{DEVICE_PREFIX}{device_id}"
+
+
+def device_claim(device_id: str) -> tuple[str, str]:
+    return f"{DEVICE_PREFIX}{device_id}", "OWNER"
+
+
+TRUST_PREFIX = "TRUST#"
+
+
+def trust_signature(signer_id: str, user_id: str) -> tuple[str, str]:
+    return f"USER#{signer_id}", f"{TRUST_PREFIX}{user_id}"
+
+
+MEMBER_PREFIX = "MEMBER#"
+
+
+# --- groups --------------------------------------------------------------------------------------
+
+def group(group_id: str) -> tuple[str, str]:
+    return f"GROUP#{group_id}", "PROFILE"
+
+
+def group_member(group_id: str, user_id: str) -> tuple[str, str]:
+    return f"GROUP#{group_id}", f"{MEMBER_PREFIX}{user_id}"
+
+
+def memberships_of(authority_id: str) -> str:
+    """gsi1pk of the group and vault memberships of a user or group."""
+    return f"AUTH#{authority_id}"
+
+
+# --- vaults --------------------------------------------------------------------------------------
+VAULTS = "VAULTS"  # gsi1pk of every vault (the admin listing)
+TOKEN_PREFIX = "TOKEN#"
+PROFILE = "PROFILE"
+
+
+def vault(vault_id: str) -> tuple[str, str]:
+    return f"VAULT#{vault_id}", PROFILE
+
+
+def vault_member(vault_id: str, authority_id: str) -> tuple[str, str]:
+    return f"VAULT#{vault_id}", f"{MEMBER_PREFIX}{authority_id}"
+
+
+def vault_token(vault_id: str, user_id: str) -> tuple[str, str]:
+    return f"VAULT#{vault_id}", f"{TOKEN_PREFIX}{user_id}"
+
+
+def tokens_of(user_id: str) -> str:
+    """gsi1pk of a user's access tokens."""
+    return f"TOKENS#{user_id}"
+
+
+def vault_index(vault_id: str = "") -> str:
+    """gsi1sk of a vault's items under ``VAULTS``, ``AUTH#…`` and ``TOKENS#…`` (no id: every vault's)."""
+    return f"VAULT#{vault_id}"
+
+
+def group_index(group_id: str = "") -> str:
+    """gsi1sk of a group membership under ``AUTH#<userId>`` (no id: every group's)."""
+    return f"GROUP#{group_id}"
+
+
+# --- hub settings --------------------------------------------------------------------------------
+HUB_SETTINGS = ("SETTINGS", "HUB")

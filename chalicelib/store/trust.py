@@ -7,11 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.store import keys
 from chalicelib.store.table import Table, Transaction
-
-
-def trust_key(signer_id: str, user_id: str) -> tuple[str, str]:
-    return f"USER#{signer_id}", f"TRUST#{user_id}"
 
 
 class TrustRepository:
@@ -19,10 +16,13 @@ class TrustRepository:
         self.table = table
 
     def signed_by(self, signer_id: str) -> list[dict[str, Any]]:
-        return list(self.table.query_all(trust_key(signer_id, "")[0], "TRUST#"))
+        return list(self.table.query_all(keys.trust_signature(signer_id, "")[0], keys.TRUST_PREFIX))
 
     def put(self, transaction: Transaction, signer_id: str, user_id: str, signature: str,
             signer_key: str | None) -> Transaction:
-        pk, sk = trust_key(signer_id, user_id)
+        pk, sk = keys.trust_signature(signer_id, user_id)
         return transaction.put({"pk": pk, "sk": sk, "signerId": signer_id, "userId": user_id,
                                 "signature": signature, "signerKey": signer_key})
+
+    def remove(self, transaction: Transaction, signer_id: str, user_id: str) -> Transaction:
+        return transaction.delete(*keys.trust_signature(signer_id, user_id))

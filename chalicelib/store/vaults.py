@@ -11,23 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from chalicelib.store import keys
 from chalicelib.store.table import GSI1, Table, Transaction
 from chalicelib.store.updates import set_or_remove
-from chalicelib.store.users import user_key
 
 _ITEM_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
-
-
-def vault_key(vault_id: str) -> tuple[str, str]:
-    return f"VAULT#{vault_id}", "PROFILE"
-
-
-def member_key(vault_id: str, authority_id: str) -> tuple[str, str]:
-    return f"VAULT#{vault_id}", f"MEMBER#{authority_id}"
-
-
-def token_key(vault_id: str, user_id: str) -> tuple[str, str]:
-    return f"VAULT#{vault_id}", f"TOKEN#{user_id}"
 
 
 def record(item: dict[str, Any]) -> dict[str, Any]:
@@ -60,101 +48,100 @@ class VaultRepository:
     # --- reads ----------------------------------------------------------------------------------
 
     def get(self, vault_id: str) -> dict[str, Any] | None:
-        item = self.table.get(*vault_key(vault_id))
+        item = self.table.get(*keys.vault(vault_id))
         return record(item) if item else None
 
     def get_many(self, vault_ids: Iterable[str]) -> list[dict[str, Any]]:
-        return [record(i) for i in self.table.batch_get(vault_key(v) for v in vault_ids)]
+        return [record(i) for i in self.table.batch_get(keys.vault(v) for v in vault_ids)]
 
     def all(self) -> list[dict[str, Any]]:
-        return [record(i) for i in self.table.query_all("VAULTS", index=GSI1)]
+        return [record(i) for i in self.table.query_all(keys.VAULTS, index=GSI1)]
 
     def contents(self, vault_id: str) -> VaultContents:
         contents = VaultContents(vault=None)
-        for item in self.table.query_all(vault_key(vault_id)[0]):
+        for item in self.table.query_all(keys.vault(vault_id)[0]):
             sk = item["sk"]
-            if sk == "PROFILE":
+            if sk == keys.PROFILE:
                 contents.vault = record(item)
-            elif sk.startswith("MEMBER#"):
+            elif sk.startswith(keys.MEMBER_PREFIX):
                 contents.members[item["authorityId"]] = record(item)
-            elif sk.startswith("TOKEN#"):
+            elif sk.startswith(keys.TOKEN_PREFIX):
                 contents.tokens[item["userId"]] = record(item)
         return contents
 
     def memberships(self, authority_id: str) -> list[dict[str, Any]]:
         """The direct vault memberships of a user or group."""
-        return [record(i) for i in self.table.query_all(f"AUTH#{authority_id}", "VAULT#", index=GSI1)]
+        return [record(i) for i in self.table.query_all(keys.memberships_of(authority_id), keys.vault_index(), index=GSI1)]
 
     def token_vault_ids(self, user_id: str) -> list[str]:
-        return [i["vaultId"] for i in self.table.query_all(f"TOKENS#{user_id}", index=GSI1)]
+        return [i["vaultId"] for i in self.table.query_all(keys.tokens_of(user_id), index=GSI1)]
 
     def retrieval_view(self, vault_id: str, user_id: str, authority_ids: Iterable[str]) -> RetrievalView:
         """The caller, the vault, the caller's token and direct memberships in ONE BatchGetItem."""
         authorities = list(dict.fromkeys([user_id, *authority_ids]))
-        keys = [user_key(user_id), vault_key(vault_id), token_key(vault_id, user_id),
-                *(member_key(vault_id, a) for a in authorities)]
+        wanted = [keys.user(user_id), keys.vault(vault_id), keys.vault_token(vault_id, user_id),
+                  *(keys.vault_member(vault_id, a) for a in authorities)]
         view = RetrievalView(user=None, vault=None, token=None, members={})
-        for item in self.table.batch_get(keys):
+        for item in self.table.batch_get(wanted):
             sk = item["sk"]
-            if item["pk"].startswith("USER#"):
+            if (item["pk"], sk) == keys.user(user_id):
                 view.user = item
-            elif sk == "PROFILE":
+            elif sk == keys.PROFILE:
                 view.vault = record(item)
-            elif sk.startswith("TOKEN#"):
+            elif sk.startswith(keys.TOKEN_PREFIX):
                 view.token = record(item)
-            elif sk.startswith("MEMBER#"):
+            elif sk.startswith(keys.MEMBER_PREFIX):
                 view.members[item["authorityId"]] = record(item)
         return view
 
     def members_of(self, vault_id: str, authority_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        items = self.table.batch_get(member_key(vault_id, a) for a in authority_ids)
+        items = self.table.batch_get(keys.vault_member(vault_id, a) for a in authority_ids)
         return {i["authorityId"]: record(i) for i in items}
 
     # --- writes (added to a transaction so the audit event lands with them) -----------------------
 
     def create(self, transaction: Transaction, vault: dict[str, Any]) -> Transaction:
-        pk, sk = vault_key(vault["id"])
-        return transaction.put({"pk": pk, "sk": sk, "gsi1pk": "VAULTS", "gsi1sk": f"VAULT#{vault['id']}", **vault},
+        pk, sk = keys.vault(vault["id"])
+        return transaction.put({"pk": pk, "sk": sk, "gsi1pk": keys.VAULTS, "gsi1sk": keys.vault_index(vault["id"]), **vault},
                                condition="attribute_not_exists(pk)")
 
     def update(self, transaction: Transaction, vault_id: str, changes: dict[str, Any]) -> Transaction:
         expression, names, values = set_or_remove(changes)
-        return transaction.update(*vault_key(vault_id), expression, values=values, names=names,
+        return transaction.update(*keys.vault(vault_id), expression, values=values, names=names,
                                   condition="attribute_exists(pk)")
 
     def put_member(self, transaction: Transaction, vault_id: str, authority_id: str, authority_type: str,
                    role: str, *, was: str | None = None, new: bool = False) -> Transaction:
         """Writes the membership; ``new`` requires it absent, ``was`` requires that role (lost update → refused)."""
-        pk, sk = member_key(vault_id, authority_id)
+        pk, sk = keys.vault_member(vault_id, authority_id)
         condition, values, names = None, None, None
         if new:
             condition = "attribute_not_exists(pk)"
         elif was is not None:
             condition, values, names = "#role = :was", {":was": was}, {"#role": "role"}
-        return transaction.put({"pk": pk, "sk": sk, "gsi1pk": f"AUTH#{authority_id}", "gsi1sk": f"VAULT#{vault_id}",
+        return transaction.put({"pk": pk, "sk": sk, "gsi1pk": keys.memberships_of(authority_id), "gsi1sk": keys.vault_index(vault_id),
                                 "vaultId": vault_id, "authorityId": authority_id,
                                 "authorityType": authority_type, "role": role},
                                condition=condition, values=values, names=names)
 
     def require_role(self, transaction: Transaction, vault_id: str, authority_id: str, role: str) -> Transaction:
-        return transaction.check(*member_key(vault_id, authority_id), "#role = :role", values={":role": role},
+        return transaction.check(*keys.vault_member(vault_id, authority_id), "#role = :role", values={":role": role},
                                  names={"#role": "role"})
 
-    def remove_member(self, transaction: Transaction, vault_id: str, authority_id: str) -> Transaction:
-        return transaction.delete(*member_key(vault_id, authority_id), condition="attribute_exists(pk)")
+    def remove_member(self, transaction: Transaction, vault_id: str, authority_id: str, *,
+                      must_exist: bool = True) -> Transaction:
+        return transaction.delete(*keys.vault_member(vault_id, authority_id),
+                                  condition="attribute_exists(pk)" if must_exist else None)
 
     def put_token(self, transaction: Transaction, vault_id: str, user_id: str, token: str, *,
                   only_if_absent: bool = False) -> Transaction:
-        pk, sk = token_key(vault_id, user_id)
-        return transaction.put({"pk": pk, "sk": sk, "gsi1pk": f"TOKENS#{user_id}", "gsi1sk": f"VAULT#{vault_id}",
+        pk, sk = keys.vault_token(vault_id, user_id)
+        return transaction.put({"pk": pk, "sk": sk, "gsi1pk": keys.tokens_of(user_id), "gsi1sk": keys.vault_index(vault_id),
                                 "vaultId": vault_id, "userId": user_id, "token": token},
                                condition="attribute_not_exists(pk)" if only_if_absent else None)
 
     def delete_token(self, transaction: Transaction, vault_id: str, user_id: str) -> Transaction:
-        return transaction.delete(*token_key(vault_id, user_id))
+        return transaction.delete(*keys.vault_token(vault_id, user_id))
 
-    def delete_item(self, transaction: Transaction, vault_id: str, sort_key: str) -> Transaction:
-        return transaction.delete(vault_key(vault_id)[0], sort_key)
-
-    def sort_keys(self, vault_id: str) -> list[str]:
-        return [i["sk"] for i in self.table.query_all(vault_key(vault_id)[0])]
+    def delete(self, transaction: Transaction, vault_id: str) -> Transaction:
+        return transaction.delete(*keys.vault(vault_id))

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 
 from chalicelib import deps
 from chalicelib.auth import Principal
-from chalicelib.katta import devices, groups, trust, users, vaults
-from chalicelib.katta.formats import DeviceInput, GroupInput, UserKeysInput, VaultInput
+from chalicelib.katta.formats import AuthorityType, DeviceInput, GroupInput, UserKeysInput, VaultInput
 from tests.support.katta_api import user_id_of
 from tests.support.katta_keys import DeviceKeys, UserKeys, new_vault_id, vault_dto
 from tests.support.tokens import ISSUER
@@ -50,18 +49,18 @@ def build() -> World:
         deps.users().create({"id": p.user_id, "iss": ISSUER, "sub": p.user_id, "name": p.name, "email": p.email,
                              "createdAt": int(time.time())})
         world.keys[username] = UserKeys.generate()
-        users.update_me(p, UserKeysInput(**world.keys[username].user_dto()))
+        deps.user_service().update_me(p, UserKeysInput(**world.keys[username].user_dto()))
     alice = principal("alice")
     world.device = DeviceKeys.generate()
-    devices.register(alice, world.device.id, DeviceInput(**world.device.dto()))
-    vaults.put(alice, world.vault_id, VaultInput(**vault_dto(world.vault_id)))
-    groups.create(GroupInput(name="team"))
-    groups.add_member(principal("ada"), "team", world.id("dave"))
-    vaults.put_member(alice, world.vault_id, world.id("bob"), vaults.USER, "MEMBER")
-    vaults.put_member(alice, world.vault_id, "team", vaults.GROUP, "MEMBER")
-    vaults.put_member(alice, world.vault_id, world.id("frank"), vaults.USER, "MEMBER")
+    deps.device_service().register(alice, world.device.id, DeviceInput(**world.device.dto()))
+    deps.vault_service().put(alice, world.vault_id, VaultInput(**vault_dto(world.vault_id)))
+    deps.group_service().create(GroupInput(name="team"))
+    deps.group_service().add_member(principal("ada"), "team", world.id("dave"))
+    deps.vault_service().put_member(alice, world.vault_id, world.id("bob"), AuthorityType.USER.value, "MEMBER")
+    deps.vault_service().put_member(alice, world.vault_id, "team", AuthorityType.GROUP.value, "MEMBER")
+    deps.vault_service().put_member(alice, world.vault_id, world.id("frank"), AuthorityType.USER.value, "MEMBER")
     key = os.urandom(32)
-    vaults.grant(alice, world.vault_id, {world.id(u): world.keys[u].access_token(key) for u in ("alice", "bob", "dave")})
-    trust.sign(alice, world.id("bob"), "eyJhbGciOiJFUzM4NCJ9.eyJzdWIiOiJib2IifQ.c2ln")
+    deps.vault_service().grant(alice, world.vault_id, {world.id(u): world.keys[u].access_token(key) for u in ("alice", "bob", "dave")})
+    deps.trust_service().sign(alice, world.id("bob"), "eyJhbGciOiJFUzM4NCJ9.eyJzdWIiOiJib2IifQ.c2ln")
     deps.table().update(f"USER#{world.id('erin')}", "PROFILE", "SET disabled = :d", values={":d": True})
     return world
