@@ -28,12 +28,30 @@ def client(service: str):
         return existing
     with _lock:
         if service not in _clients:
-            import boto3
             from botocore.config import Config
 
             config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-            _clients[service] = translating(boto3.session.Session().client(service, config=config))
+            _clients[service] = translating(session().client(service, config=config))
         return _clients[service]
+
+
+def session():
+    """A new boto3 session that shares this process's service models.
+
+    A session of its own per client (credentials and region resolved afresh), but botocore's
+    JSON models and endpoint rules are read from disk and parsed once per process, not once per
+    client: that parse is most of what a client costs."""
+    import boto3
+    import botocore.session
+    core = botocore.session.Session()
+    core.register_component("data_loader", _loader())
+    return boto3.session.Session(botocore_session=core)
+
+
+@functools.lru_cache(maxsize=1)
+def _loader():
+    from botocore.loaders import create_loader
+    return create_loader()
 
 
 # Error codes AWS answers with when it sheds load or is briefly unavailable.

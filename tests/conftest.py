@@ -29,8 +29,8 @@ def aws():
 
     with mock_aws():
         deps.reset()
-        import boto3
-        create_table(boto3.client("dynamodb"), os.environ["KATTA_TABLE_NAME"])
+        from chalicelib import aws as aws_clients
+        create_table(aws_clients.session().client("dynamodb"), os.environ["KATTA_TABLE_NAME"])
         yield
         deps.reset()
 

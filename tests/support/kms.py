@@ -10,9 +10,9 @@ MANAGEMENT_ALIAS = "alias/katta-management"
 
 def create_management_key(alias: str = MANAGEMENT_ALIAS) -> str:
     """A symmetric customer-managed key with ``alias``; returns its ARN."""
-    import boto3
+    from chalicelib import aws
 
-    kms = boto3.client("kms")
+    kms = aws.session().client("kms")
     arn = kms.create_key(Description="katta management key (test)")["KeyMetadata"]["Arn"]
     kms.create_alias(AliasName=alias, TargetKeyId=arn)
     return arn
