@@ -8,6 +8,8 @@ import pytest
 from katta_client.http import Forbidden, KattaApi, NoVaultAccess, UserKeysRequired, VaultArchived, VaultNotFound
 from tests.support.live_stack import live_stack  # noqa: F401 - fixture
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 
 class Minted:
     """A token provider that mints a fresh dev-IdP token per request."""

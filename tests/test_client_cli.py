@@ -13,6 +13,8 @@ import pytest
 from katta_client.cli import main
 from tests.support.live_stack import live_stack  # noqa: F401 - fixture
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 KATTA = Path(sys.executable).parent / "katta"
 
 

@@ -26,6 +26,8 @@ from katta_client.crypto import (
 )
 from katta_client.crypto import jwe, uvf_content, uvf_names
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 METADATA = VaultMetadata({7: os.urandom(32)}, 7, 7, os.urandom(32))

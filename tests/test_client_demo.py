@@ -11,6 +11,8 @@ import pytest
 
 from tests.support.live_stack import live_storage_stack  # noqa: F401 - fixture
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 pytest.importorskip("devstack.seaweed")
 
 KATTA = Path(sys.executable).parent / "katta"

@@ -41,6 +41,8 @@ from tests.support.device_link import (
 )
 from tests.support.live_stack import live_stack  # noqa: F401 - fixture
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 
 @pytest.fixture
 def existing(live_stack, tmp_path):

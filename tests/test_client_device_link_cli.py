@@ -17,6 +17,8 @@ from katta_client.linking import QrIntent, QrPayload
 from tests.support.device_link import FAST
 from tests.support.live_stack import live_stack  # noqa: F401 - fixture
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 WAIT = 30.0
 
 

@@ -20,6 +20,8 @@ import pytest
 from katta_client.cli import main
 from tests.support.live_stack import shared_live_stack
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 pytest.importorskip("devstack.seaweed")
 
 FILE_SIZE = 5 * 1024 * 1024

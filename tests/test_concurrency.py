@@ -20,6 +20,8 @@ from tests.support.atomic import atomic_items, race  # noqa: F401 — fixture
 from tests.support.katta_keys import UserKeys
 from tests.support.kms import kms_key  # noqa: F401 — fixture
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 THREADS = 8
 ALICE = katta_world.principal("alice")
 

@@ -36,6 +36,8 @@ from tests.support.tokens import TokenIssuer
 from tests.test_secret_fixtures import SECRET_AUDIENCE, SecretWorld
 from tests.test_secret_fixtures import build_world as build_secret_world
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 TABLE = os.environ["KATTA_TABLE_NAME"]
 WRITE_METHODS = ("PUT", "POST", "DELETE", "PATCH")
 JWE = UserKeys.generate().access_token(b"k" * 32)

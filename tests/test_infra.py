@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import decode_str
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 

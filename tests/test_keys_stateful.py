@@ -23,6 +23,8 @@ from chalicelib.store.keyrings import KeyRingRepository, SealedRecordIndex
 from tests.support.clock import FakeClock
 from tests.support.kms import kms_key  # noqa: F401 — fixture
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 CACHE = 5
 
 

@@ -14,6 +14,8 @@ from bench import load
 from devstack.idp import DevIdP
 from tests.support.live_stack import live_stack  # noqa: F401 - fixture
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 SECONDS = float(os.environ.get("KATTA_LOAD_SECONDS", "150"))
 USERS = 20
 # Every kind must have been done at least this often, successfully or (for the deliberate refusals)

@@ -31,8 +31,8 @@ def port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-pytestmark = pytest.mark.skipif(any(port_open(p) for p in PORTS),
-                                reason="a local stack (or something else) already uses its ports")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(any(port_open(p) for p in PORTS),
+                                                    reason="a local stack (or something else) already uses its ports")]
 
 
 def start_stack() -> subprocess.Popen:

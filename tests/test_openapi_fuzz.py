@@ -35,6 +35,8 @@ from tests.support.app_server import threaded_app_server
 from tests.support.kms import create_management_key
 from tests.support.tokens import TokenIssuer
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 EXAMPLES = int(os.environ.get("KATTA_FUZZ_EXAMPLES", "5"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]

@@ -27,6 +27,8 @@ from katta_client.linking.errors import (
 from katta_client.linking.rendezvous import HttpRendezvous
 from tests.support.rendezvous import BASE, alice, create, ok, problem, rdv, send  # noqa: F401 — fixtures
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 # The fixtures (one moto table, one session) are shared by every example on purpose: a refusal
 # must leave them as they were, and each example checks that it did.
 SERVER = settings(max_examples=60, deadline=None,

@@ -12,6 +12,8 @@ from botocore.config import Config
 
 from devstack import seaweed as sw
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 ISSUER = "http://127.0.0.1:8000"
 
 

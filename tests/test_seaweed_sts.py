@@ -21,6 +21,8 @@ from chalicelib.storage.vault_ids import canonical_vault_id
 from devstack.seaweed import DEFAULT_STS_AUDIENCE, start_seaweed
 from tests.support.oidc_test_issuer import AWS_TAGS, FLAT_PRINCIPAL_TAGS, OidcTestIssuer, new_signing_key
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 PREFIX = "katta-"
 CLIENT_CONFIG = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
 # What SeaweedFS 4.48 answers for a refused AssumeRoleWithWebIdentity, by cause.

@@ -13,6 +13,8 @@ import requests
 from examples.secret_backend import NotesBackend, serve
 from katta_client.resource_server import ResourceServer, ResourceServerKeys
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 live_stack_module = pytest.importorskip("tests.support.live_stack")
 live_stack = live_stack_module.live_stack
 

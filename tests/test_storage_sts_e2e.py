@@ -26,6 +26,8 @@ from tests.support.app_server import threaded_app_server
 from tests.support.katta_keys import vault_dto
 from tests.support.tokens import TokenIssuer
 
+pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
+
 seaweed_module = pytest.importorskip("devstack.seaweed")
 
 HOST = "127.0.0.1"
