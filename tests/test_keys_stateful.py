@@ -35,7 +35,8 @@ class KeyRingMachine(RuleBasedStateMachine):
         table = deps.table()
         self.table = table
         self.rings = KeyRings(KeyRingRepository(table), SealedRecordIndex(table), deps.transactions(),
-                              deps.audit_log(), Settings(key_ring_cache_seconds=CACHE, data_key_cache_seconds=50), clock=self.clock)
+                              deps.audit_log(), Settings(key_ring_cache_seconds=CACHE, data_key_cache_seconds=50),
+                              clock=self.clock)
         self.ring = "r" + uuid.uuid4().hex[:12]
         self.pk = f"TEST#{self.ring}"
         self.plaintexts: dict[str, bytes] = {}

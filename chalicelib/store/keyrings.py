@@ -85,7 +85,8 @@ class KeyRingRepository:
 
     def add_version(self, transaction: Transaction, name: str, version: RingVersion) -> Transaction:
         """Makes ``version`` the sealing version; the commit fails if the ring moved meanwhile."""
-        transaction.update(keys.ring_pk(name), keys.RING_HEAD_SK, "SET latest = :new, updated_at = :now, latest_since = :now",
+        transaction.update(keys.ring_pk(name), keys.RING_HEAD_SK,
+                           "SET latest = :new, updated_at = :now, latest_since = :now",
                            values={":new": version.version, ":prev": version.version - 1,
                                    ":now": version.created_at},
                            condition="latest = :prev")

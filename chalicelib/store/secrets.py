@@ -16,7 +16,6 @@ from typing import Any
 
 from chalicelib.store import keys
 from chalicelib.store.keyrings import SealedRecordIndex
-from chalicelib.store.keys import IDP_PK, RESOURCE_SERVER_PK
 from chalicelib.store.table import TTL_ATTRIBUTE, Table, Transaction
 
 
@@ -40,9 +39,9 @@ class SecretServerRepository:
         """One BatchGetItem for whichever of the three keys are known."""
         wanted: dict[str, tuple[str, str]] = {}
         if client_id:
-            wanted["resource_server"] = (RESOURCE_SERVER_PK, client_id)
+            wanted["resource_server"] = (keys.RESOURCE_SERVER_PK, client_id)
         if issuer:
-            wanted["idp"] = (IDP_PK, issuer)
+            wanted["idp"] = (keys.IDP_PK, issuer)
             if subject:
                 wanted["secret"] = keys.secret_key(issuer, subject, purpose)
         found = {(i["pk"], i["sk"]): i for i in self.table.batch_get(wanted.values())} if wanted else {}
@@ -76,28 +75,28 @@ class SecretServerRepository:
     # -- registrations --------------------------------------------------------------------
 
     def idps(self) -> list[dict[str, Any]]:
-        return list(self.table.query_all(IDP_PK))
+        return list(self.table.query_all(keys.IDP_PK))
 
     def idp(self, issuer: str) -> dict[str, Any] | None:
-        return self.table.get(IDP_PK, issuer)
+        return self.table.get(keys.IDP_PK, issuer)
 
     def resource_servers(self) -> list[dict[str, Any]]:
-        return list(self.table.query_all(RESOURCE_SERVER_PK))
+        return list(self.table.query_all(keys.RESOURCE_SERVER_PK))
 
     def resource_server(self, client_id: str) -> dict[str, Any] | None:
-        return self.table.get(RESOURCE_SERVER_PK, client_id)
+        return self.table.get(keys.RESOURCE_SERVER_PK, client_id)
 
     def put_idp(self, transaction: Transaction, issuer: str, registration: dict[str, Any]) -> Transaction:
-        return transaction.put({**registration, "pk": IDP_PK, "sk": issuer})
+        return transaction.put({**registration, "pk": keys.IDP_PK, "sk": issuer})
 
     def put_resource_server(self, transaction: Transaction, client_id: str,
                             registration: dict[str, Any]) -> Transaction:
-        return transaction.put({**registration, "pk": RESOURCE_SERVER_PK, "sk": client_id})
+        return transaction.put({**registration, "pk": keys.RESOURCE_SERVER_PK, "sk": client_id})
 
     def delete_idp(self, transaction: Transaction, issuer: str) -> Transaction:
         """The commit fails (ConditionFailed) if there is no such registration."""
-        return transaction.delete(IDP_PK, issuer, condition="attribute_exists(pk)")
+        return transaction.delete(keys.IDP_PK, issuer, condition="attribute_exists(pk)")
 
     def delete_resource_server(self, transaction: Transaction, client_id: str) -> Transaction:
         """The commit fails (ConditionFailed) if there is no such registration."""
-        return transaction.delete(RESOURCE_SERVER_PK, client_id, condition="attribute_exists(pk)")
+        return transaction.delete(keys.RESOURCE_SERVER_PK, client_id, condition="attribute_exists(pk)")
