@@ -8,7 +8,7 @@ import time
 from chalice import Chalice, Response
 
 from chalicelib import errors, logs
-from chalicelib.secrets.oauth import OAUTH_JSON
+from chalicelib.oauth import OAUTH_JSON
 from chalicelib.settings import get_settings
 from chalicelib.web import PROBLEM_JSON, problem_response, request_id_of
 

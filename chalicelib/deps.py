@@ -144,21 +144,6 @@ def accounts():
 
 
 @_once
-def key_rings():
-    from chalicelib.crypto.keyring import KeyRings
-    from chalicelib.store.keyrings import KeyRingRepository, SealedRecordIndex
-    return KeyRings(KeyRingRepository(table()), SealedRecordIndex(table()), get_settings())
-
-
-@_once
-def pop_keys():
-    from chalicelib.crypto.pop import PopKeys
-    from chalicelib.store.locks import Locks
-    from chalicelib.store.popkeys import PopKeyRepository
-    return PopKeys(PopKeyRepository(table()), key_rings(), Locks(table()), get_settings())
-
-
-@_once
 def rendezvous():
     from chalicelib.rendezvous.service import RendezvousService
     from chalicelib.store.rendezvous import RendezvousRepository
@@ -169,6 +154,36 @@ def rendezvous():
 def storage_profiles():
     from chalicelib.store.storage_profiles import StorageProfileRepository
     return StorageProfileRepository(table())
+
+
+# --- key management, the secret server, the token service -----------------------------------------
+@_once
+def key_rings():
+    from chalicelib.crypto.keyring import KeyRings
+    from chalicelib.store.keyrings import KeyRingRepository, SealedRecordIndex
+    return KeyRings(KeyRingRepository(table()), SealedRecordIndex(table()), transactions(), audit_log(),
+                    get_settings())
+
+
+@_once
+def pop_keys():
+    from chalicelib.crypto.pop import PopKeys
+    from chalicelib.store.locks import Locks
+    from chalicelib.store.popkeys import PopKeyRepository
+    return PopKeys(PopKeyRepository(table()), key_rings(), Locks(table()), transactions(), audit_log(),
+                   get_settings())
+
+
+@_once
+def key_admin_service():
+    from chalicelib.crypto.admin import KeyAdmin
+    return KeyAdmin(key_rings(), pop_keys())
+
+
+@_once
+def secret_server_repository():
+    from chalicelib.store.secrets import SecretServerRepository
+    return SecretServerRepository(table())
 
 
 @_once
@@ -182,16 +197,33 @@ def secret_server_jwks():
 def secret_server():
     from chalicelib.secrets.keys import RegisteredKeys
     from chalicelib.secrets.service import SecretServer
-    from chalicelib.store.secrets import SecretServerRepository
-    return SecretServer(SecretServerRepository(table()), key_rings(), pop_keys(),
+    return SecretServer(secret_server_repository(), transactions(), audit_log(), key_rings(), pop_keys(),
                         RegisteredKeys(secret_server_jwks()), get_settings())
 
 
 @_once
 def secret_server_registry():
     from chalicelib.secrets.registry import Registry
-    from chalicelib.store.secrets import SecretServerRepository
-    return Registry(SecretServerRepository(table()), get_settings())
+    return Registry(secret_server_repository(), transactions(), audit_log(), get_settings())
+
+
+@_once
+def discovery_service():
+    from chalicelib.tokens.discovery import Discovery
+    return Discovery(pop_keys(), get_settings())
+
+
+@_once
+def storage_token_service():
+    from chalicelib.tokens.s3_token import StorageTokens
+    return StorageTokens(vault_access(), pop_keys(), audit_log(), get_settings())
+
+
+@_once
+def token_exchange_service():
+    from chalicelib.tokens.exchange import TokenExchange
+    return TokenExchange(bearer_verifier(), accounts(), pop_keys(), audit_log(), get_settings())
+# --- end of key management, the secret server, the token service ----------------------------------
 
 
 def reset() -> None:

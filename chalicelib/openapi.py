@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from chalicelib import apidoc
-from chalicelib.secrets.oauth import OAUTH_JSON
+from chalicelib.oauth import OAUTH_JSON
 from chalicelib.secrets.service import TOKEN_PATH
 from chalicelib.settings import get_settings
 from chalicelib.web import PROBLEM_JSON

@@ -161,4 +161,5 @@ def _fresh_rings():
     from chalicelib.settings import get_settings
     from chalicelib.store.keyrings import KeyRingRepository, SealedRecordIndex
     table = deps.table()
-    return KeyRings(KeyRingRepository(table), SealedRecordIndex(table), get_settings())
+    return KeyRings(KeyRingRepository(table), SealedRecordIndex(table), deps.transactions(),
+                    deps.audit_log(), get_settings())

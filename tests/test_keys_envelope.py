@@ -28,7 +28,8 @@ def clock():
 def make_rings(clock, **overrides) -> KeyRings:
     settings = Settings(**overrides)
     table = deps.table()
-    return KeyRings(KeyRingRepository(table), SealedRecordIndex(table), settings, clock=clock)
+    return KeyRings(KeyRingRepository(table), SealedRecordIndex(table), deps.transactions(), deps.audit_log(),
+                    settings, clock=clock)
 
 
 @pytest.fixture

@@ -36,8 +36,9 @@ class KeyRingMachine(RuleBasedStateMachine):
         self.clock = FakeClock()
         table = deps.table()
         self.table = table
-        self.rings = KeyRings(KeyRingRepository(table), SealedRecordIndex(table),
-                              Settings(key_ring_cache_seconds=CACHE, data_key_cache_seconds=50), clock=self.clock)
+        self.rings = KeyRings(KeyRingRepository(table), SealedRecordIndex(table), deps.transactions(),
+                              deps.audit_log(), Settings(key_ring_cache_seconds=CACHE, data_key_cache_seconds=50),
+                              clock=self.clock)
         self.ring = "r" + uuid.uuid4().hex[:12]
         self.pk = f"TEST#{self.ring}"
         self.plaintexts: dict[str, bytes] = {}

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import errors
-from chalicelib.store.keyrings import KeyRingRepository, ring_pk, version_sk
+from chalicelib.store.keyrings import KeyRingRepository
+from chalicelib.store.keys import ring_pk, ring_version_sk
 
 HEAD = {"pk": ring_pk("secret"), "sk": "HEAD", "latest": 2, "min_decryption_version": 1,
         "min_available_version": 1, "created_at": 1, "updated_at": 2}
 
 
 def version(number: int) -> dict:
-    return {"pk": ring_pk("secret"), "sk": version_sk(number), "version": number, "wrapped": b"w",
+    return {"pk": ring_pk("secret"), "sk": ring_version_sk(number), "version": number, "wrapped": b"w",
             "kms_key": "arn:aws:kms:key", "created_at": number}
 
 

@@ -145,7 +145,8 @@ def test_deployed_stages_refuse_plain_http_and_loopback_registrations(aws, stage
     from chalicelib.errors import InvalidField
     from chalicelib.store.secrets import SecretServerRepository
 
-    registry = Registry(SecretServerRepository(deps.table()), Settings(stage=stage, public_base_url="https://k.test"))
+    registry = Registry(SecretServerRepository(deps.table()), deps.transactions(), deps.audit_log(),
+                        Settings(stage=stage, public_base_url="https://k.test"))
     for body, field in [
         (IdpRegistration(**_idp(issuer="http://idp.example.com/realms/x")), "issuer"),
         (IdpRegistration(**_idp(issuer="https://127.0.0.1/realms/x")), "issuer"),

@@ -2,7 +2,7 @@
 import json
 
 from chalicelib import errors
-from chalicelib.secrets.oauth import error_response
+from chalicelib.oauth.http import error_response
 
 
 def answer(exc):

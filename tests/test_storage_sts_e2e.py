@@ -198,10 +198,11 @@ def test_bob_gets_no_token_for_alices_vault(stack, vaults):
 
 def test_sts_refuses_an_expired_token_of_ours(stack, vaults):
     from chalicelib import deps
+    from chalicelib.settings import get_settings
     from chalicelib.tokens.s3_token import vault_claims
 
     issued = int(time.time()) - 900
-    expired = deps.pop_keys().sign_jwt(vault_claims("alice", vaults["A"], issued, 300))
+    expired = deps.pop_keys().sign_jwt(vault_claims(get_settings(), "alice", vaults["A"], issued, 300))
     code = error_code(lambda: stack.assume(stack.seaweed.access_bucket_role_arn, expired))
     assert code in STS_REFUSALS
 

@@ -165,3 +165,61 @@ def test_a_user_without_the_user_role_is_refused(world, client, issuer):
     vault_id = world.vault()
     guest = Actor(client, issuer, "guest", roles=())
     assert s3_token(guest, vault_id).status_code == 403
+
+
+class _FakeAccess:
+    """VaultAccess for one vault: its item and the caller's role there (None: no member)."""
+
+    def __init__(self, vault: dict, role: str | None) -> None:
+        self.vault, self.role = vault, role
+
+    def vault_and_role(self, principal, vault_id: str):
+        return {**self.vault, "id": vault_id}, self.role
+
+
+class _FakePop:
+    def __init__(self) -> None:
+        self.signed: list[dict] = []
+
+    def sign_jwt(self, claims: dict, header_overrides=None) -> str:
+        self.signed.append(claims)
+        return "signed.jwt.token"
+
+
+def test_the_storage_token_service_built_from_its_collaborators_audits_each_issuance(aws):
+    import datetime as dt
+
+    from chalicelib.audit import AuditLog
+    from chalicelib.auth.accounts import Principal
+    from chalicelib.errors import Forbidden
+    from chalicelib.settings import Settings
+    from chalicelib.store.audit import AuditEventRepository
+    from chalicelib.tokens.s3_token import StorageTokens
+
+    now = 1_900_000_000.0
+    ticks = iter(range(1, 100))  # events written a millisecond apart, so their ids order them
+    audit_log = AuditLog(AuditEventRepository(deps.table()), clock=lambda: now + next(ticks) / 1000)
+    pop = _FakePop()
+    settings = Settings(s3_token_lifetime_seconds=600)
+    principal = Principal("alice-id", "https://idp.test", "alice", frozenset({"user"}), frozenset(), "alice", None)
+    vault_id = "0f8e0d9a-5b7c-4d3e-9f21-0a1b2c3d4e5f"
+
+    member = StorageTokens(_FakeAccess({}, "MEMBER"), pop, audit_log, settings, clock=lambda: now)
+    answer = member.issue(principal, vault_id, source_ip="192.0.2.1")
+    assert answer == {"access_token": "signed.jwt.token", "issued_token_type": "urn:ietf:params:oauth:token-type:jwt",
+                      "token_type": "N_A", "expires_in": 600, "scope": vault_id}
+    [claims] = pop.signed
+    assert (claims["sub"], claims["iat"], claims["exp"], claims["scope"]) == ("alice-id", int(now), int(now) + 600,
+                                                                              vault_id)
+
+    outsider = StorageTokens(_FakeAccess({}, None), pop, audit_log, settings, clock=lambda: now)
+    with pytest.raises(Forbidden):
+        outsider.issue(principal, vault_id)
+    assert len(pop.signed) == 1  # nothing signed for a non-member
+
+    moment = dt.datetime.fromtimestamp(now, tz=dt.timezone.utc)
+    events = audit_log.events(moment - dt.timedelta(minutes=1), moment + dt.timedelta(minutes=1), descending=False)
+    assert [(e["type"], e["result"]) for e in events] == [("STORAGE_TOKEN_ISSUE", "SUCCESS"),
+                                                         ("STORAGE_TOKEN_ISSUE", "UNAUTHORIZED")]
+    assert events[0]["jti"] == claims["jti"] and events[0]["expiresAt"] == int(now) + 600
+    assert events[0]["ipAddress"] == "192.0.2.1" and "ipAddress" not in events[1]

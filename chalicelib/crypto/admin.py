@@ -19,33 +19,32 @@ def ring_name(value: str) -> str:
     return value
 
 
-def overview(rings: KeyRings, pop: PopKeys) -> dict[str, Any]:
-    return {"rings": [rings.describe(name) for name in rings.names()], "pop": pop.describe()}
+class KeyAdmin:
+    def __init__(self, rings: KeyRings, pop: PopKeys) -> None:
+        self._rings = rings
+        self._pop = pop
 
+    def overview(self) -> dict[str, Any]:
+        return {"rings": [self._rings.describe(name) for name in self._rings.names()], "pop": self._pop.describe()}
 
-def rotate_ring(rings: KeyRings, ring: str, actor: str) -> dict[str, Any]:
-    rings.rotate(ring_name(ring), actor=actor)
-    return rings.describe(ring)
+    def rotate_ring(self, ring: str, actor: str) -> dict[str, Any]:
+        self._rings.rotate(ring_name(ring), actor=actor)
+        return self._rings.describe(ring)
 
+    def set_floor(self, ring: str, version: int, actor: str) -> dict[str, Any]:
+        self._rings.set_min_decryption_version(ring_name(ring), version, actor=actor)
+        return self._rings.describe(ring)
 
-def set_floor(rings: KeyRings, ring: str, version: int, actor: str) -> dict[str, Any]:
-    rings.set_min_decryption_version(ring_name(ring), version, actor=actor)
-    return rings.describe(ring)
+    def trim(self, ring: str, actor: str) -> dict[str, Any]:
+        trimmed = self._rings.trim(ring_name(ring), actor=actor)
+        return {"trimmed": trimmed, "ring": self._rings.describe(ring)}
 
+    def rewrap_records(self, ring: str) -> dict[str, Any]:
+        return self._rings.rewrap_records(ring_name(ring)).as_dict()
 
-def trim(rings: KeyRings, ring: str, actor: str) -> dict[str, Any]:
-    trimmed = rings.trim(ring_name(ring), actor=actor)
-    return {"trimmed": trimmed, "ring": rings.describe(ring)}
+    def rewrap_versions(self, ring: str, kms_key_id: str | None, actor: str) -> dict[str, Any]:
+        count = self._rings.rewrap_versions(ring_name(ring), kms_key_id, actor=actor)
+        return {"rewrapped": count, "ring": self._rings.describe(ring)}
 
-
-def rewrap_records(rings: KeyRings, ring: str) -> dict[str, Any]:
-    return rings.rewrap_records(ring_name(ring)).as_dict()
-
-
-def rewrap_versions(rings: KeyRings, ring: str, kms_key_id: str | None, actor: str) -> dict[str, Any]:
-    count = rings.rewrap_versions(ring_name(ring), kms_key_id, actor=actor)
-    return {"rewrapped": count, "ring": rings.describe(ring)}
-
-
-def rotate_pop(pop: PopKeys, use: str, actor: str) -> dict[str, Any]:
-    return pop.rotate(use, force=True, actor=actor)
+    def rotate_pop(self, use: str, actor: str) -> dict[str, Any]:
+        return self._pop.rotate(use, force=True, actor=actor)

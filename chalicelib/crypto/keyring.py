@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from chalicelib import aws
+from chalicelib.audit import AuditLog, catalogue
 from chalicelib.crypto import envelope
 from chalicelib.crypto.errors import RecordError, RingConflict, TamperedRecord, UnknownRing, VersionRetired
 from chalicelib.settings import Settings
 from chalicelib.store.keyrings import KeyRingRepository, Ring, RingVersion, SealedRecordIndex
-from chalicelib.store.table import ConditionFailed
+from chalicelib.store.table import ConditionFailed, Transaction, Transactions
 
 log = logging.getLogger("katta")
 
@@ -58,10 +59,12 @@ def encryption_context(ring: str, version: int) -> dict[str, str]:
 
 
 class KeyRings:
-    def __init__(self, repository: KeyRingRepository, index: SealedRecordIndex, settings: Settings,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, repository: KeyRingRepository, index: SealedRecordIndex, transactions: Transactions,
+                 audit_log: AuditLog, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self._repository = repository
         self._index = index
+        self._transactions = transactions
+        self._audit = audit_log
         self._settings = settings
         self._clock = clock
         self._rings: dict[str, tuple[Ring, float]] = {}
@@ -124,7 +127,8 @@ class KeyRings:
         version = current.latest + 1
         key, wrapped = self._generate(ring, version)
         try:
-            self._repository.add_version(ring, wrapped, actor)
+            transaction = self._repository.add_version(Transaction(), ring, wrapped)
+            self._commit(transaction, catalogue.KEY_RING_ROTATE, actor, ring=ring, version=version)
         except ConditionFailed:
             raise RingConflict(f"key ring '{ring}' was rotated concurrently; nothing was written") from None
         self._remember_key(ring, version, key)
@@ -145,7 +149,9 @@ class KeyRings:
                                    f"{self._settings.key_ring_cache_seconds} s ago; other instances may still seal "
                                    f"under older versions — retry in {safe_at - now} s")
         try:
-            self._repository.set_floor(ring, floor, int(self._clock()), actor)
+            transaction = self._repository.set_floor(Transaction(), ring, floor, int(self._clock()))
+            self._commit(transaction, catalogue.KEY_RING_MIN_DECRYPTION_VERSION, actor, ring=ring,
+                         minDecryptionVersion=floor)
         except ConditionFailed:
             raise RingConflict(f"key ring '{ring}' changed concurrently; nothing was written") from None
         return self._load(ring)
@@ -158,7 +164,9 @@ class KeyRings:
             return []
         remaining = [v for v in current.versions if v > doomed[-1]]
         try:
-            self._repository.trim(ring, doomed, min(remaining), int(self._clock()), actor)
+            transaction = self._repository.trim(Transaction(), ring, doomed, min(remaining), int(self._clock()))
+            self._commit(transaction, catalogue.KEY_RING_TRIM, actor, ring=ring, minAvailableVersion=min(remaining),
+                         trimmed=len(doomed))
         except ConditionFailed:
             raise RingConflict(f"key ring '{ring}' changed concurrently; nothing was trimmed") from None
         for version in doomed:
@@ -188,7 +196,8 @@ class KeyRings:
                     version.version, response["CiphertextBlob"], arn, version.created_at))
             except ConditionFailed:
                 raise RingConflict(f"key ring '{ring}': version {version.version} changed concurrently") from None
-        self._repository.record_rewrap_versions(ring, arn, len(current.versions), actor)
+        self._audit.write(catalogue.KEY_RING_REWRAP_VERSIONS, ring=ring, kmsKey=arn, versions=len(current.versions),
+                          **_by(actor))
         self._load(ring)
         return len(current.versions)
 
@@ -212,6 +221,11 @@ class KeyRings:
             except ConditionFailed:
                 counts["conflicts"] += 1  # rewritten by its owner meanwhile: already current
         return RewrapReport(**counts)
+
+    def _commit(self, transaction: Transaction, event: catalogue.EventType, actor: str | None,
+                **details: Any) -> None:
+        """Commits the change with its audit event; ConditionFailed if the ring moved meanwhile."""
+        self._transactions.commit(self._audit.record(transaction, event, **details, **_by(actor)))
 
     # -- caches and KMS ----------------------------------------------------------------------
 
@@ -244,7 +258,8 @@ class KeyRings:
         with self._create_lock:
             key, first = self._generate(ring, 1)
             try:
-                self._repository.create(ring, first)
+                transaction = self._repository.create(Transaction(), ring, first)
+                self._commit(transaction, catalogue.KEY_RING_CREATE, None, ring=ring, version=first.version)
                 self._remember_key(ring, 1, key)
             except ConditionFailed:
                 pass  # another instance created it; its version 1 is the one that counts
@@ -277,3 +292,8 @@ class KeyRings:
 
     def _remember_key(self, ring: str, version: int, key: bytes) -> None:
         self._keys[(ring, version)] = (key, self._clock())
+
+
+def _by(actor: str | None) -> dict[str, str]:
+    """Scheduled and first-use changes have no admin behind them."""
+    return {"userId": actor} if actor else {}

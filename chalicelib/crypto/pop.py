@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from chalicelib import errors
+from chalicelib.audit import AuditLog, catalogue
 from chalicelib.crypto import jose, pop_rotation
 from chalicelib.crypto.errors import InvalidJwe, RingConflict
 from chalicelib.crypto.keyring import KeyRings
 from chalicelib.crypto.pop_rotation import ACTIVE, CREATED, PASSIVE, PUBLISHED_STATES, RETIRED, KeyTimes, Timing
 from chalicelib.settings import Settings
-from chalicelib.store.keyrings import SealedRecordIndex
 from chalicelib.store.locks import Locks
 from chalicelib.store.popkeys import SEALED_ATTRIBUTES, KeyChange, PopKeyRepository, RingChange
-from chalicelib.store.table import ConditionFailed
+from chalicelib.store.table import ConditionFailed, Transaction, Transactions
 
 log = logging.getLogger("katta")
 
@@ -75,11 +75,14 @@ def identity(use: str, kid: str) -> str:
 
 
 class PopKeys:
-    def __init__(self, repository: PopKeyRepository, rings: KeyRings, locks: Locks, settings: Settings,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, repository: PopKeyRepository, rings: KeyRings, locks: Locks, transactions: Transactions,
+                 audit_log: AuditLog, settings: Settings, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._repository = repository
         self._rings = rings
         self._locks = locks
+        self._transactions = transactions
+        self._audit = audit_log
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
@@ -199,29 +202,33 @@ class PopKeys:
         now = int(self._clock())
         step = pop_rotation.plan([k.times() for k in keys.values()], now, self._timing(use), force=force)
         change = RingChange()
+        events: list[tuple[catalogue.EventType, dict[str, Any]]] = []
         by = {"userId": actor} if actor else {}
         created = None
         if step.create:
             created = self._new_key_item(use, step.create, now)
             change.creates.append(created)
-            change.events.append(("POP_KEY_CREATE", {"use": use, "kid": created["kid"], "alg": created["alg"],
-                                                     "state": created["state"], **by}))
+            events.append((catalogue.POP_KEY_CREATE, {"kid": created["kid"], "alg": created["alg"],
+                                                      "state": created["state"]}))
         if step.expedite:
             kid, at = step.expedite
             change.changes.append(KeyChange(kid, CREATED, {"activate_at": at}))
-            change.events.append(("POP_KEY_EXPEDITE", {"use": use, "kid": kid, "activateAt": at, **by}))
+            events.append((catalogue.POP_KEY_EXPEDITE, {"kid": kid, "activateAt": at}))
         if step.activate:
             change.changes.append(KeyChange(step.activate, CREATED, {"state": ACTIVE, "activated_at": now}))
-            change.events.append(("POP_KEY_ACTIVATE", {"use": use, "kid": step.activate, **by}))
+            events.append((catalogue.POP_KEY_ACTIVATE, {"kid": step.activate}))
         if step.deactivate:
             change.changes.append(KeyChange(step.deactivate, ACTIVE, {"state": PASSIVE, "deactivated_at": now}))
-            change.events.append(("POP_KEY_DEACTIVATE", {"use": use, "kid": step.deactivate, **by}))
+            events.append((catalogue.POP_KEY_DEACTIVATE, {"kid": step.deactivate}))
         for kid in step.retire:
             change.changes.append(KeyChange(kid, PASSIVE, {"state": RETIRED, "retired_at": now}, SEALED_ATTRIBUTES))
-            change.events.append(("POP_KEY_RETIRE", {"use": use, "kid": kid, **by}))
+            events.append((catalogue.POP_KEY_RETIRE, {"kid": kid}))
         if change:
+            transaction = self._repository.apply(Transaction(), use, generation, change)
+            for event, details in events:
+                self._audit.record(transaction, event, use=use, **details, **by)
             try:
-                self._repository.apply(use, generation, change)
+                self._transactions.commit(transaction)
             except ConditionFailed:
                 raise RingConflict(f"the POP '{use}' keys changed concurrently; nothing was written") from None
         fresh = self._load(use, include_retired=True)
@@ -236,17 +243,15 @@ class PopKeys:
         alg = self._settings.pop_signing_alg if use == "sig" else self._settings.pop_encryption_alg
         key = jose.generate_key(use, alg)
         public = jose.public_jwk(key)
-        pk, sk = f"POP#{use}", f"KEY#{key.kid}"
         private_json = json.dumps(key.as_dict(private=True), separators=(",", ":")).encode()
         sealed = self._rings.seal(SEALING_RING, private_json, identity(use, key.kid))
         attributes = {"kid": key.kid, "use": use, "alg": alg, "state": new.state,
                       "public_jwk": json.dumps(public, separators=(",", ":")), "created_at": now,
-                      "activate_at": new.activate_at,
-                      **SealedRecordIndex.attributes(SEALING_RING, pk, sk, sealed.record, sealed.version,
-                                                     identity(use, key.kid))}
+                      "activate_at": new.activate_at}
         if new.state == ACTIVE:
             attributes["activated_at"] = now
-        return self._repository.key_item(use, key.kid, attributes)
+        return self._repository.key_item(use, key.kid, attributes, ring=SEALING_RING, sealed=sealed.record,
+                                         version=sealed.version, identity=identity(use, key.kid))
 
     def _timing(self, use: str) -> Timing:
         s = self._settings

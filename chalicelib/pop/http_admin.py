@@ -5,7 +5,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import deps
 from chalicelib.apidoc import Operation
-from chalicelib.crypto import admin
 from chalicelib.pop.blueprint import bp
 from chalicelib.web import json_response, parse_body, route
 
@@ -112,19 +111,19 @@ class RewrappedVersions(BaseModel):
 @route(bp, "/api/admin/keys", role="admin", doc=Operation(
     "Every key ring and POP key, as metadata", "bearer", {200: KeysOverview}, tags=_TAGS))
 def list_keys(principal):
-    return json_response(admin.overview(deps.key_rings(), deps.pop_keys()))
+    return json_response(deps.key_admin_service().overview())
 
 
 @route(bp, "/api/admin/keys/pop/{use}/rotate", methods=("POST",), role="admin", doc=Operation(
     "Starts a rotation of the POP keys of one use (sig or enc) now", "bearer", {200: PopRotation}, tags=_TAGS))
 def rotate_pop(principal, use: str):
-    return json_response(admin.rotate_pop(deps.pop_keys(), use, principal.user_id))
+    return json_response(deps.key_admin_service().rotate_pop(use, principal.user_id))
 
 
 @route(bp, "/api/admin/keys/rings/{ring}/rotate", methods=("POST",), role="admin", doc=Operation(
     "Adds a key-ring version that seals from now on", "bearer", {200: Ring}, tags=_TAGS))
 def rotate_ring(principal, ring: str):
-    return json_response(admin.rotate_ring(deps.key_rings(), ring, principal.user_id))
+    return json_response(deps.key_admin_service().rotate_ring(ring, principal.user_id))
 
 
 @route(bp, "/api/admin/keys/rings/{ring}/min-decryption-version", methods=("PUT",), role="admin", doc=Operation(
@@ -132,19 +131,19 @@ def rotate_ring(principal, ring: str):
     tags=_TAGS))
 def set_min_decryption_version(principal, ring: str):
     body = parse_body(bp.current_request, FloorBody)
-    return json_response(admin.set_floor(deps.key_rings(), ring, body.version, principal.user_id))
+    return json_response(deps.key_admin_service().set_floor(ring, body.version, principal.user_id))
 
 
 @route(bp, "/api/admin/keys/rings/{ring}/trim", methods=("POST",), role="admin", doc=Operation(
     "Deletes the versions below the floor, for good", "bearer", {200: Trimmed}, tags=_TAGS))
 def trim_ring(principal, ring: str):
-    return json_response(admin.trim(deps.key_rings(), ring, principal.user_id))
+    return json_response(deps.key_admin_service().trim(ring, principal.user_id))
 
 
 @route(bp, "/api/admin/keys/rings/{ring}/rewrap", methods=("POST",), role="admin", doc=Operation(
     "Re-seals every record of older versions under the newest one", "bearer", {200: RewrapReport}, tags=_TAGS))
 def rewrap_records(principal, ring: str):
-    return json_response(admin.rewrap_records(deps.key_rings(), ring))
+    return json_response(deps.key_admin_service().rewrap_records(ring))
 
 
 @route(bp, "/api/admin/keys/rings/{ring}/rewrap-versions", methods=("POST",), role="admin", doc=Operation(
@@ -153,4 +152,4 @@ def rewrap_records(principal, ring: str):
 def rewrap_versions(principal, ring: str):
     request = bp.current_request
     body = parse_body(request, RewrapVersionsBody) if request.raw_body else RewrapVersionsBody()
-    return json_response(admin.rewrap_versions(deps.key_rings(), ring, body.kmsKeyId, principal.user_id))
+    return json_response(deps.key_admin_service().rewrap_versions(ring, body.kmsKeyId, principal.user_id))

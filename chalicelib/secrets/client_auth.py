@@ -16,9 +16,9 @@ from typing import Any
 from chalicelib.auth import signed_jwt
 from chalicelib.auth.jwks import JwksUnavailable
 from chalicelib.errors import ServiceUnavailable, Unauthorized
+from chalicelib.oauth import INVALID_CLIENT, OAuthError
 from chalicelib.secrets import keysets
 from chalicelib.secrets.keys import RegisteredKeys
-from chalicelib.secrets.oauth import INVALID_CLIENT, OAuthError
 from chalicelib.settings import ASYMMETRIC_ALGORITHMS
 
 MAX_JTI_LENGTH = 256

@@ -7,11 +7,11 @@ from typing_extensions import NotRequired, TypedDict
 
 from chalicelib import deps
 from chalicelib.apidoc import Operation
+from chalicelib.oauth import FORM, SubjectTokenType, TokenResponse
+from chalicelib.oauth.http import oauth_response, oauth_route
 from chalicelib.secrets.blueprint import bp
-from chalicelib.secrets.form import FORM, parse_exchange
-from chalicelib.secrets.oauth import oauth_response, oauth_route
+from chalicelib.secrets.form import parse_exchange
 from chalicelib.secrets.service import TOKEN_PATH
-from chalicelib.tokens.schemas import SubjectTokenType, TokenResponse
 
 # Other media types are accepted by the route only to be refused in OAuth's words.
 _CONTENT_TYPES = [FORM, "application/json", "text/plain", "multipart/form-data"]

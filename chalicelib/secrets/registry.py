@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib import errors
+from chalicelib.audit import catalogue
 from chalicelib.secrets import keysets
 from chalicelib.settings import ASYMMETRIC_ALGORITHMS, LOOPBACK_HOSTS, Settings
-from chalicelib.store.secrets import SecretServerRepository
-from chalicelib.store.table import ConditionFailed
+from chalicelib.store.table import ConditionFailed, Transaction
+
+if TYPE_CHECKING:
+    # Handed in by deps on first use: the admin routes' import must not load the store.
+    from chalicelib.audit import AuditLog
+    from chalicelib.store.secrets import SecretServerRepository
+    from chalicelib.store.table import Transactions
 
 CLIENT_ID_PATTERN = r"^[-_.a-zA-Z0-9]{1,128}$"
 MAX_INLINE_JWKS_CHARS = 64 * 1024
@@ -74,9 +80,11 @@ class ResourceServerRegistration(_KeySource):
 
 
 class Registry:
-    def __init__(self, repository: SecretServerRepository, settings: Settings,
-                 clock=time.time) -> None:
+    def __init__(self, repository: SecretServerRepository, transactions: Transactions, audit_log: AuditLog,
+                 settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self._repository = repository
+        self._transactions = transactions
+        self._audit = audit_log
         self._settings = settings
         self._clock = clock
 
@@ -98,12 +106,16 @@ class Registry:
         self._check_url("issuer", body.issuer)
         item = {"issuer": body.issuer, "audience": body.audience, "algorithms": body.algorithms,
                 **self._key_source(body, require_resource_server_keys=False)}
-        return self._put(item, actor, self._repository.idp(body.issuer) is None,
-                         lambda i: self._repository.put_idp(body.issuer, i, actor), _idp_dto)
+        created = self._repository.idp(body.issuer) is None
+        item = self._stamped(item, actor)
+        self._commit(self._repository.put_idp(Transaction(), body.issuer, item),
+                     catalogue.SECRET_SERVER_IDP_REGISTER, userId=actor, issuer=body.issuer)
+        return _idp_dto(item), created
 
     def delete_idp(self, issuer: str, actor: str) -> None:
         try:
-            self._repository.delete_idp(issuer, actor)
+            self._commit(self._repository.delete_idp(Transaction(), issuer),
+                         catalogue.SECRET_SERVER_IDP_DELETE, userId=actor, issuer=issuer)
         except ConditionFailed:
             raise errors.NotFound(f"no identity provider with issuer {issuer[:512]!r} is registered") from None
 
@@ -122,21 +134,27 @@ class Registry:
                             actor: str) -> tuple[dict[str, Any], bool]:
         item = {"client_id": client_id, "description": body.description,
                 **self._key_source(body, require_resource_server_keys=True)}
-        return self._put(item, actor, self._repository.resource_server(client_id) is None,
-                         lambda i: self._repository.put_resource_server(client_id, i, actor), _resource_server_dto)
+        created = self._repository.resource_server(client_id) is None
+        item = self._stamped(item, actor)
+        self._commit(self._repository.put_resource_server(Transaction(), client_id, item),
+                     catalogue.SECRET_SERVER_RESOURCE_SERVER_REGISTER, userId=actor, clientId=client_id)
+        return _resource_server_dto(item), created
 
     def delete_resource_server(self, client_id: str, actor: str) -> None:
         try:
-            self._repository.delete_resource_server(client_id, actor)
+            self._commit(self._repository.delete_resource_server(Transaction(), client_id),
+                         catalogue.SECRET_SERVER_RESOURCE_SERVER_DELETE, userId=actor, clientId=client_id)
         except ConditionFailed:
             raise errors.NotFound(f"no resource server with client id {client_id!r} is registered") from None
 
     # -- checks ---------------------------------------------------------------------------
 
-    def _put(self, item, actor, created, write, dto):
-        item = {**item, "updated_at": int(self._clock()), "updated_by": actor}
-        write(item)
-        return dto(item), created
+    def _stamped(self, item: dict[str, Any], actor: str) -> dict[str, Any]:
+        return {**item, "updated_at": int(self._clock()), "updated_by": actor}
+
+    def _commit(self, transaction: Transaction, event: catalogue.EventType, **details: Any) -> None:
+        """The registration change and its audit event, together."""
+        self._transactions.commit(self._audit.record(transaction, event, **details))
 
     def _key_source(self, body: _KeySource, *, require_resource_server_keys: bool) -> dict[str, Any]:
         if body.jwksUri is not None:

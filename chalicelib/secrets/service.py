@@ -20,19 +20,18 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from chalicelib import audit
+from chalicelib.audit import catalogue
 from chalicelib.auth import signed_jwt
 from chalicelib.crypto import envelope
 from chalicelib.errors import Unauthorized
+from chalicelib.oauth import INVALID_CLIENT, INVALID_GRANT, INVALID_TARGET, TOKEN_TYPE_JWT, OAuthError
 from chalicelib.secrets import client_auth, keysets
-from chalicelib.secrets.form import JWT_TOKEN_TYPE
-from chalicelib.secrets.oauth import INVALID_CLIENT, INVALID_GRANT, INVALID_TARGET, OAuthError
-from chalicelib.store.secrets import secret_key
 from chalicelib.store.table import ConditionFailed, Transaction
 
 if TYPE_CHECKING:
     # The key rings and POP keys (and their stores) are the service's collaborators, handed in
     # by deps on first use: importing them here would load them at cold start for every route.
+    from chalicelib.audit import AuditLog
     from chalicelib.crypto.keyring import KeyRings
     from chalicelib.crypto.pop import PopKeys
     from chalicelib.secrets.client_auth import Assertion, AuthenticatedClient
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from chalicelib.secrets.keys import RegisteredKeys
     from chalicelib.settings import Settings
     from chalicelib.store.secrets import SecretServerRepository
+    from chalicelib.store.table import Transactions
 
 RING = "secret"
 PURPOSE = "secret-server"
@@ -89,9 +89,12 @@ class _Outcome:
 
 
 class SecretServer:
-    def __init__(self, repository: SecretServerRepository, rings: KeyRings, pop: PopKeys,
-                 keys: RegisteredKeys, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, repository: SecretServerRepository, transactions: Transactions, audit_log: AuditLog,
+                 rings: KeyRings, pop: PopKeys, keys: RegisteredKeys, settings: Settings,
+                 clock: Callable[[], float] = time.time) -> None:
         self._repository = repository
+        self._transactions = transactions
+        self._audit = audit_log
         self._rings = rings
         self._pop = pop
         self._keys = keys
@@ -131,10 +134,10 @@ class SecretServer:
         response, details = self._release_token(client, subject, secret, recipient, int(now))
         transaction = self._repository.spend_assertion(Transaction(), client.client_id, client.jti,
                                                        client.expires_at, int(now))
-        audit.record(transaction, "SECRET_RELEASE", **outcome.details(), **details, secretVersion=version,
-                     secretCreated=created)
+        self._audit.record(transaction, catalogue.SECRET_RELEASE, **outcome.details(), **details,
+                           secretVersion=version, secretCreated=created)
         try:
-            self._repository.commit(transaction)
+            self._transactions.commit(transaction)
         except ConditionFailed:
             outcome.client = None  # spent by an earlier exchange: nothing more to spend
             raise OAuthError(INVALID_CLIENT, "client_assertion: this assertion (jti) was already used") from None
@@ -159,11 +162,12 @@ class SecretServer:
         identity = secret_identity(issuer, subject)
         if item is None:
             secret = os.urandom(SECRET_BYTES)
-            pk, sk = secret_key(issuer, subject, PURPOSE)
-            attributes = self._rings.seal_attributes(RING, pk, sk, secret, identity)
+            sealed = self._rings.seal(RING, secret, identity)
             try:
-                self._repository.create_secret(issuer, subject, PURPOSE, attributes, int(self._clock()))
-                return secret, envelope.version_of(RING, attributes["sealed"]), True
+                self._repository.create_secret(issuer, subject, PURPOSE, ring=RING, sealed=sealed.record,
+                                               version=sealed.version, identity=identity,
+                                               created_at=int(self._clock()))
+                return secret, sealed.version, True
             except ConditionFailed:
                 item = self._repository.secret(issuer, subject, PURPOSE)  # a concurrent first request won
                 if item is None:
@@ -184,7 +188,7 @@ class SecretServer:
                   "exp": now + lifetime, "jti": token_id, "secret": {client.client_id: sealed}}
         token = self._pop.sign_jwt(claims, {"typ": RELEASE_TOKEN_TYPE})
         signing_kid = signed_jwt.decode_unverified(token)[0].get("kid")
-        response = {"access_token": token, "issued_token_type": JWT_TOKEN_TYPE, "token_type": "N_A",
+        response = {"access_token": token, "issued_token_type": TOKEN_TYPE_JWT, "token_type": "N_A",
                     "expires_in": lifetime}
         return response, {"encryptionKid": key.kid, "encryptionAlg": alg, "signingKid": signing_kid,
                           "tokenId": token_id}
@@ -198,13 +202,13 @@ class SecretServer:
                                              int(self._clock()))
         details = {**outcome.details(), "error": refusal.error, "reason": refusal.description[:_AUDIT_TEXT]}
         try:
-            self._repository.commit(audit.record(transaction, "SECRET_REFUSAL", **details))
+            self._transactions.commit(self._audit.record(transaction, catalogue.SECRET_REFUSAL, **details))
         except ConditionFailed:
             # The assertion was spent before: that is the refusal that counts.
             refusal = OAuthError(INVALID_CLIENT, "client_assertion: this assertion (jti) was already used")
             outcome.client = None
             details = {**outcome.details(), "error": refusal.error, "reason": refusal.description}
-            self._repository.commit(audit.record(Transaction(), "SECRET_REFUSAL", **details))
+            self._transactions.commit(self._audit.record(Transaction(), catalogue.SECRET_REFUSAL, **details))
         return refusal
 
 

@@ -14,20 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from chalicelib import audit, errors
+from chalicelib import errors
+from chalicelib.store import keys
 from chalicelib.store.table import GSI1, Table, Transaction
 
-RINGS_INDEX = "RINGS"
 _TORN_READ_ATTEMPTS = 3
-_VERSION_WIDTH = 10
-
-
-def ring_pk(ring: str) -> str:
-    return f"RING#{ring}"
-
-
-def version_sk(version: int) -> str:
-    return f"V#{version:0{_VERSION_WIDTH}d}"
 
 
 @dataclass(frozen=True)
@@ -66,13 +57,13 @@ class KeyRingRepository:
     def _read(self, name: str) -> Ring | None:
         # Strongly consistent: an eventually consistent read could lag the ring's last change for
         # longer than a few re-reads; rings are cached, so this costs one read per cold start.
-        items = list(self.table.query_all(ring_pk(name), consistent=True))
-        head = next((i for i in items if i["sk"] == "HEAD"), None)
+        items = list(self.table.query_all(keys.ring_pk(name), consistent=True))
+        head = next((i for i in items if i["sk"] == keys.RING_HEAD_SK), None)
         if head is None:
             return None
         versions = {}
         for item in items:
-            if item["sk"].startswith("V#"):
+            if item["sk"].startswith(keys.RING_VERSION_SK_PREFIX):
                 version = int(item["version"])
                 versions[version] = RingVersion(version, bytes(item["wrapped"]), item["kms_key"], int(item["created_at"]))
         return Ring(name, int(head["latest"]), int(head["min_decryption_version"]),
@@ -80,59 +71,48 @@ class KeyRingRepository:
                     int(head.get("latest_since", head["updated_at"])), versions)
 
     def names(self) -> list[str]:
-        return [item["gsi1sk"] for item in self.table.query_all(RINGS_INDEX, index=GSI1)]
+        return [item["gsi1sk"] for item in self.table.query_all(keys.RINGS_INDEX, index=GSI1)]
 
-    def create(self, name: str, first: RingVersion) -> None:
-        """The ring with its first version; ConditionFailed if another instance created it first."""
-        tx = Transaction()
-        tx.put({"pk": ring_pk(name), "sk": "HEAD", "ring": name, "latest": first.version,
-                "min_decryption_version": first.version, "min_available_version": first.version,
-                "created_at": first.created_at, "updated_at": first.created_at, "latest_since": first.created_at,
-                "gsi1pk": RINGS_INDEX, "gsi1sk": name},
-               condition="attribute_not_exists(pk)")
-        tx.put(_version_item(name, first), condition="attribute_not_exists(pk)")
-        audit.record(tx, "KEY_RING_CREATE", ring=name, version=first.version)
-        self.table.commit(tx)
+    def create(self, transaction: Transaction, name: str, first: RingVersion) -> Transaction:
+        """The ring with its first version; the commit fails (ConditionFailed) if another instance
+        created it first."""
+        transaction.put({"pk": keys.ring_pk(name), "sk": keys.RING_HEAD_SK, "ring": name, "latest": first.version,
+                         "min_decryption_version": first.version, "min_available_version": first.version,
+                         "created_at": first.created_at, "updated_at": first.created_at,
+                         "latest_since": first.created_at, "gsi1pk": keys.RINGS_INDEX, "gsi1sk": name},
+                        condition="attribute_not_exists(pk)")
+        return transaction.put(_version_item(name, first), condition="attribute_not_exists(pk)")
 
-    def add_version(self, name: str, version: RingVersion, actor: str | None) -> None:
-        """Makes ``version`` the sealing version; ConditionFailed if the ring moved meanwhile."""
-        tx = Transaction()
-        tx.update(ring_pk(name), "HEAD", "SET latest = :new, updated_at = :now, latest_since = :now",
-                  values={":new": version.version, ":prev": version.version - 1, ":now": version.created_at},
-                  condition="latest = :prev")
-        tx.put(_version_item(name, version), condition="attribute_not_exists(pk)")
-        audit.record(tx, "KEY_RING_ROTATE", ring=name, version=version.version, **_by(actor))
-        self.table.commit(tx)
+    def add_version(self, transaction: Transaction, name: str, version: RingVersion) -> Transaction:
+        """Makes ``version`` the sealing version; the commit fails if the ring moved meanwhile."""
+        transaction.update(keys.ring_pk(name), keys.RING_HEAD_SK,
+                           "SET latest = :new, updated_at = :now, latest_since = :now",
+                           values={":new": version.version, ":prev": version.version - 1,
+                                   ":now": version.created_at},
+                           condition="latest = :prev")
+        return transaction.put(_version_item(name, version), condition="attribute_not_exists(pk)")
 
-    def set_floor(self, name: str, floor: int, now: int, actor: str | None) -> None:
-        """ConditionFailed unless ``min_available_version <= floor <= latest``."""
-        tx = Transaction()
-        tx.update(ring_pk(name), "HEAD", "SET min_decryption_version = :floor, updated_at = :now",
-                  values={":floor": floor, ":now": now},
-                  condition="min_available_version <= :floor AND latest >= :floor")
-        audit.record(tx, "KEY_RING_MIN_DECRYPTION_VERSION", ring=name, minDecryptionVersion=floor, **_by(actor))
-        self.table.commit(tx)
+    def set_floor(self, transaction: Transaction, name: str, floor: int, now: int) -> Transaction:
+        """The commit fails unless ``min_available_version <= floor <= latest``."""
+        return transaction.update(keys.ring_pk(name), keys.RING_HEAD_SK,
+                                  "SET min_decryption_version = :floor, updated_at = :now",
+                                  values={":floor": floor, ":now": now},
+                                  condition="min_available_version <= :floor AND latest >= :floor")
 
-    def trim(self, name: str, versions: list[int], new_min_available: int, now: int, actor: str | None) -> None:
-        """Deletes ``versions`` (all below the floor) in one transaction with the head update."""
-        tx = Transaction()
-        tx.update(ring_pk(name), "HEAD", "SET min_available_version = :min, updated_at = :now",
-                  values={":min": new_min_available, ":now": now},
-                  condition="min_decryption_version >= :min")
+    def trim(self, transaction: Transaction, name: str, versions: list[int], new_min_available: int,
+             now: int) -> Transaction:
+        """Deletes ``versions`` (all below the floor) together with the head update."""
+        transaction.update(keys.ring_pk(name), keys.RING_HEAD_SK, "SET min_available_version = :min, updated_at = :now",
+                           values={":min": new_min_available, ":now": now},
+                           condition="min_decryption_version >= :min")
         for version in versions:
-            tx.delete(ring_pk(name), version_sk(version), condition="attribute_exists(pk)")
-        audit.record(tx, "KEY_RING_TRIM", ring=name, minAvailableVersion=new_min_available,
-                     trimmed=len(versions), **_by(actor))
-        self.table.commit(tx)
+            transaction.delete(keys.ring_pk(name), keys.ring_version_sk(version), condition="attribute_exists(pk)")
+        return transaction
 
     def replace_wrapped(self, name: str, old: RingVersion, new: RingVersion) -> None:
-        self.table.update(ring_pk(name), version_sk(old.version), "SET #wrapped = :new, kms_key = :key",
+        self.table.update(keys.ring_pk(name), keys.ring_version_sk(old.version), "SET #wrapped = :new, kms_key = :key",
                           values={":new": new.wrapped, ":key": new.kms_key, ":old": old.wrapped},
                           names={"#wrapped": "wrapped"}, condition="#wrapped = :old")
-
-    def record_rewrap_versions(self, name: str, kms_key: str, count: int, actor: str | None) -> None:
-        self.table.commit(audit.record(Transaction(), "KEY_RING_REWRAP_VERSIONS", ring=name,
-                                       kmsKey=kms_key, versions=count, **_by(actor)))
 
 
 class SealedRecordIndex:
@@ -145,14 +125,13 @@ class SealedRecordIndex:
     def attributes(ring: str, pk: str, sk: str, record: bytes, version: int, identity: str) -> dict[str, Any]:
         """Merge into any item holding a sealed record (the item must not use gsi1 otherwise)."""
         return {"sealed": record, "sealed_ring": ring, "sealed_identity": identity,
-                "gsi1pk": f"SEALED#{ring}", "gsi1sk": f"{version:0{_VERSION_WIDTH}d}#{pk}#{sk}"}
+                "gsi1pk": keys.sealed_index_pk(ring), "gsi1sk": keys.sealed_index_sk(version, pk, sk)}
 
     def below(self, ring: str, version: int) -> Iterator[dict[str, Any]]:
         """Items whose record is sealed under a version lower than ``version`` (eventually consistent)."""
         if version <= 1:
             return iter(())
-        high = f"{version - 1:0{_VERSION_WIDTH}d}$"  # '$' sorts right after the '#' separator
-        return self.table.query_all(f"SEALED#{ring}", index=GSI1, sk_between=("0", high))
+        return self.table.query_all(keys.sealed_index_pk(ring), index=GSI1, sk_between=keys.sealed_index_below(version))
 
     def replace(self, item: dict[str, Any], record: bytes, version: int) -> None:
         """Swaps the record iff it is still the one we read; ConditionFailed otherwise."""
@@ -163,9 +142,6 @@ class SealedRecordIndex:
 
 
 def _version_item(name: str, version: RingVersion) -> dict[str, Any]:
-    return {"pk": ring_pk(name), "sk": version_sk(version.version), "version": version.version,
+    return {"pk": keys.ring_pk(name), "sk": keys.ring_version_sk(version.version), "version": version.version,
             "wrapped": version.wrapped, "kms_key": version.kms_key, "created_at": version.created_at}
 
-
-def _by(actor: str | None) -> dict[str, str]:
-    return {"userId": actor} if actor else {}

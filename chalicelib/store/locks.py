@@ -6,6 +6,7 @@ condition keeps the data right).
 """
 from __future__ import annotations
 
+from chalicelib.store import keys
 from chalicelib.store.table import ConditionFailed, Table, Transaction
 
 
@@ -17,7 +18,7 @@ class Locks:
         # The holder itself may take the lease again: botocore retries a put whose answer was
         # lost (a timeout after DynamoDB wrote it), and that retry must not lock its own writer out.
         try:
-            self.table.put({"pk": f"LOCK#{name}", "sk": "LOCK", "owner": owner, "acquired_at": now,
+            self.table.put({"pk": keys.lock_pk(name), "sk": keys.LOCK_SK, "owner": owner, "acquired_at": now,
                             "expires_at": now + ttl_seconds},
                            condition="attribute_not_exists(pk) OR expires_at <= :now OR #owner = :owner",
                            values={":now": now, ":owner": owner}, names={"#owner": "owner"})
@@ -27,7 +28,7 @@ class Locks:
 
     def release(self, name: str, owner: str) -> None:
         try:
-            self.table.delete(f"LOCK#{name}", "LOCK", condition="#owner = :owner",
+            self.table.delete(keys.lock_pk(name), keys.LOCK_SK, condition="#owner = :owner",
                               values={":owner": owner}, names={"#owner": "owner"})
         except ConditionFailed:
             pass  # expired and taken over by another holder: theirs now
@@ -35,5 +36,5 @@ class Locks:
     def release_with(self, transaction: Transaction, name: str, owner: str) -> Transaction:
         """Releases the lock in ``transaction``: the work it guarded and its release land together
         (and not at all if the lock expired and another holder took it)."""
-        return transaction.delete(f"LOCK#{name}", "LOCK", condition="#owner = :owner",
+        return transaction.delete(keys.lock_pk(name), keys.LOCK_SK, condition="#owner = :owner",
                                   values={":owner": owner}, names={"#owner": "owner"})

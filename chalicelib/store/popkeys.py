@@ -9,18 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import audit
+from chalicelib.store import keys
+from chalicelib.store.keyrings import SealedRecordIndex
 from chalicelib.store.table import Table, Transaction
 
 SEALED_ATTRIBUTES = ("sealed", "sealed_ring", "sealed_identity", "gsi1pk", "gsi1sk")
-
-
-def pop_pk(use: str) -> str:
-    return f"POP#{use}"
-
-
-def key_sk(kid: str) -> str:
-    return f"KEY#{kid}"
 
 
 @dataclass
@@ -37,7 +30,6 @@ class RingChange:
 
     creates: list[dict[str, Any]] = field(default_factory=list)
     changes: list[KeyChange] = field(default_factory=list)
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.creates or self.changes)
@@ -50,24 +42,29 @@ class PopKeyRepository:
     def load(self, use: str) -> tuple[int, list[dict[str, Any]]]:
         """The generation and every key item of the ring (one Query)."""
         generation = 0
-        keys = []
-        for item in self.table.query_all(pop_pk(use)):
-            if item["sk"] == "HEAD":
+        found = []
+        for item in self.table.query_all(keys.pop_pk(use)):
+            if item["sk"] == keys.POP_HEAD_SK:
                 generation = int(item["generation"])
-            elif item["sk"].startswith("KEY#"):
-                keys.append(item)
-        return generation, keys
+            elif item["sk"].startswith(keys.POP_KEY_SK_PREFIX):
+                found.append(item)
+        return generation, found
 
-    def key_item(self, use: str, kid: str, attributes: dict[str, Any]) -> dict[str, Any]:
-        return {**attributes, "pk": pop_pk(use), "sk": key_sk(kid)}
+    def key_item(self, use: str, kid: str, attributes: dict[str, Any], *, ring: str, sealed: bytes,
+                 version: int, identity: str) -> dict[str, Any]:
+        """A new key's item, its private part (``sealed`` in ``ring``) indexed for the re-wrap job."""
+        pk, sk = keys.pop_pk(use), keys.pop_key_sk(kid)
+        return {**attributes, **SealedRecordIndex.attributes(ring, pk, sk, sealed, version, identity),
+                "pk": pk, "sk": sk}
 
-    def apply(self, use: str, generation: int, change: RingChange) -> None:
-        """ConditionFailed if the ring is no longer at ``generation`` or a key left its expected state."""
-        tx = Transaction()
+    def apply(self, tx: Transaction, use: str, generation: int, change: RingChange) -> Transaction:
+        """Adds ``change`` to ``tx``; its commit fails (ConditionFailed) if the ring is no longer at
+        ``generation`` or a key left its expected state."""
         if generation == 0:
-            tx.put({"pk": pop_pk(use), "sk": "HEAD", "generation": 1}, condition="attribute_not_exists(pk)")
+            tx.put({"pk": keys.pop_pk(use), "sk": keys.POP_HEAD_SK, "generation": 1},
+                   condition="attribute_not_exists(pk)")
         else:
-            tx.update(pop_pk(use), "HEAD", "SET generation = :new",
+            tx.update(keys.pop_pk(use), keys.POP_HEAD_SK, "SET generation = :new",
                       values={":new": generation + 1, ":old": generation}, condition="generation = :old")
         for item in change.creates:
             tx.put(item, condition="attribute_not_exists(pk)")
@@ -84,8 +81,6 @@ class PopKeyRepository:
                 for index, name in enumerate(key_change.remove):
                     names[f"#r{index}"] = name
                 expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(key_change.remove)))
-            tx.update(pop_pk(use), key_sk(key_change.kid), expression, values=values, names=names,
+            tx.update(keys.pop_pk(use), keys.pop_key_sk(key_change.kid), expression, values=values, names=names,
                       condition="#state = :from")
-        for event_type, details in change.events:
-            audit.record(tx, event_type, **details)
-        self.table.commit(tx)
+        return tx

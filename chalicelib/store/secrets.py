@@ -14,20 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import audit
+from chalicelib.store import keys
+from chalicelib.store.keyrings import SealedRecordIndex
 from chalicelib.store.table import TTL_ATTRIBUTE, Table, Transaction
-
-IDP_PK = "SSIDP"
-RESOURCE_SERVER_PK = "SSRS"
-
-
-def secret_key(issuer: str, subject: str, purpose: str) -> tuple[str, str]:
-    # Registered issuers never contain '#' (checked at registration), so the key is unambiguous.
-    return f"SECRET#{issuer}#{subject}", purpose
-
-
-def jti_key(client_id: str, jti: str) -> tuple[str, str]:
-    return f"JTI#{client_id}", jti
 
 
 @dataclass(frozen=True)
@@ -50,24 +39,26 @@ class SecretServerRepository:
         """One BatchGetItem for whichever of the three keys are known."""
         wanted: dict[str, tuple[str, str]] = {}
         if client_id:
-            wanted["resource_server"] = (RESOURCE_SERVER_PK, client_id)
+            wanted["resource_server"] = (keys.RESOURCE_SERVER_PK, client_id)
         if issuer:
-            wanted["idp"] = (IDP_PK, issuer)
+            wanted["idp"] = (keys.IDP_PK, issuer)
             if subject:
-                wanted["secret"] = secret_key(issuer, subject, purpose)
+                wanted["secret"] = keys.secret_key(issuer, subject, purpose)
         found = {(i["pk"], i["sk"]): i for i in self.table.batch_get(wanted.values())} if wanted else {}
         return ReleaseItems(**{name: found.get(wanted[name]) if name in wanted else None
                                for name in ("resource_server", "idp", "secret")})
 
     def secret(self, issuer: str, subject: str, purpose: str) -> dict[str, Any] | None:
-        return self.table.get(*secret_key(issuer, subject, purpose), consistent=True)
+        return self.table.get(*keys.secret_key(issuer, subject, purpose), consistent=True)
 
-    def create_secret(self, issuer: str, subject: str, purpose: str, sealed_attributes: dict[str, Any],
-                      created_at: int) -> None:
-        """ConditionFailed if the user already has this secret (a concurrent first request won)."""
-        pk, sk = secret_key(issuer, subject, purpose)
+    def create_secret(self, issuer: str, subject: str, purpose: str, *, ring: str, sealed: bytes, version: int,
+                      identity: str, created_at: int) -> None:
+        """The secret (``sealed`` in ``ring``), indexed for the re-wrap job; ConditionFailed if the user
+        already has it (a concurrent first request won)."""
+        pk, sk = keys.secret_key(issuer, subject, purpose)
         self.table.put({"pk": pk, "sk": sk, "issuer": issuer, "subject": subject, "purpose": purpose,
-                        "created_at": created_at, **sealed_attributes},
+                        "created_at": created_at,
+                        **SealedRecordIndex.attributes(ring, pk, sk, sealed, version, identity)},
                        condition="attribute_not_exists(pk)")
 
     def spend_assertion(self, transaction: Transaction, client_id: str, jti: str, expires_at: int,
@@ -76,48 +67,36 @@ class SecretServerRepository:
 
         An entry past its TTL that DynamoDB has not reaped yet no longer counts.
         """
-        pk, sk = jti_key(client_id, jti)
+        pk, sk = keys.jti_key(client_id, jti)
         return transaction.put({"pk": pk, "sk": sk, TTL_ATTRIBUTE: expires_at},
                                condition="attribute_not_exists(pk) OR #ttl <= :now",
                                values={":now": now}, names={"#ttl": TTL_ATTRIBUTE})
 
-    def commit(self, transaction: Transaction) -> None:
-        self.table.commit(transaction)
-
     # -- registrations --------------------------------------------------------------------
 
     def idps(self) -> list[dict[str, Any]]:
-        return list(self.table.query_all(IDP_PK))
+        return list(self.table.query_all(keys.IDP_PK))
 
     def idp(self, issuer: str) -> dict[str, Any] | None:
-        return self.table.get(IDP_PK, issuer)
+        return self.table.get(keys.IDP_PK, issuer)
 
     def resource_servers(self) -> list[dict[str, Any]]:
-        return list(self.table.query_all(RESOURCE_SERVER_PK))
+        return list(self.table.query_all(keys.RESOURCE_SERVER_PK))
 
     def resource_server(self, client_id: str) -> dict[str, Any] | None:
-        return self.table.get(RESOURCE_SERVER_PK, client_id)
+        return self.table.get(keys.RESOURCE_SERVER_PK, client_id)
 
-    def put_idp(self, issuer: str, registration: dict[str, Any], actor: str) -> None:
-        self._put(IDP_PK, issuer, registration, "SECRET_SERVER_IDP_REGISTER", {"issuer": issuer}, actor)
+    def put_idp(self, transaction: Transaction, issuer: str, registration: dict[str, Any]) -> Transaction:
+        return transaction.put({**registration, "pk": keys.IDP_PK, "sk": issuer})
 
-    def put_resource_server(self, client_id: str, registration: dict[str, Any], actor: str) -> None:
-        self._put(RESOURCE_SERVER_PK, client_id, registration, "SECRET_SERVER_RESOURCE_SERVER_REGISTER",
-                  {"clientId": client_id}, actor)
+    def put_resource_server(self, transaction: Transaction, client_id: str,
+                            registration: dict[str, Any]) -> Transaction:
+        return transaction.put({**registration, "pk": keys.RESOURCE_SERVER_PK, "sk": client_id})
 
-    def delete_idp(self, issuer: str, actor: str) -> None:
-        """ConditionFailed if there is no such registration."""
-        self._delete(IDP_PK, issuer, "SECRET_SERVER_IDP_DELETE", {"issuer": issuer}, actor)
+    def delete_idp(self, transaction: Transaction, issuer: str) -> Transaction:
+        """The commit fails (ConditionFailed) if there is no such registration."""
+        return transaction.delete(keys.IDP_PK, issuer, condition="attribute_exists(pk)")
 
-    def delete_resource_server(self, client_id: str, actor: str) -> None:
-        self._delete(RESOURCE_SERVER_PK, client_id, "SECRET_SERVER_RESOURCE_SERVER_DELETE",
-                     {"clientId": client_id}, actor)
-
-    def _put(self, pk: str, sk: str, registration: dict[str, Any], event: str, about: dict[str, str],
-             actor: str) -> None:
-        transaction = Transaction().put({**registration, "pk": pk, "sk": sk})
-        self.table.commit(audit.record(transaction, event, userId=actor, **about))
-
-    def _delete(self, pk: str, sk: str, event: str, about: dict[str, str], actor: str) -> None:
-        transaction = Transaction().delete(pk, sk, condition="attribute_exists(pk)")
-        self.table.commit(audit.record(transaction, event, userId=actor, **about))
+    def delete_resource_server(self, transaction: Transaction, client_id: str) -> Transaction:
+        """The commit fails (ConditionFailed) if there is no such registration."""
+        return transaction.delete(keys.RESOURCE_SERVER_PK, client_id, condition="attribute_exists(pk)")

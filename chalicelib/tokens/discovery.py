@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.oauth import GRANT_TOKEN_EXCHANGE
 from chalicelib.tokens import names
 
 if TYPE_CHECKING:
@@ -19,19 +20,24 @@ CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "scope", "client_id",
           names.AWS_TAGS_CLAIM, names.FLAT_PRINCIPAL_TAGS_CLAIM]
 
 
-def document(settings: Settings, pop_keys: PopKeys) -> dict[str, Any]:
-    base = settings.public_base_url
-    # During a change of pop_signing_alg the older keys stay published; list every alg in use.
-    algorithms = sorted({key.alg for key in pop_keys.keys("sig")} | {settings.pop_signing_alg})
-    return {
-        "issuer": base,
-        "jwks_uri": base + names.JWKS_PATH,
-        "token_endpoint": base + names.TOKEN_PATH,
-        "grant_types_supported": [names.GRANT_TOKEN_EXCHANGE],
-        "token_endpoint_auth_methods_supported": ["none"],
-        # Required members of OIDC Discovery; our tokens are ID-token-shaped JWTs (iss, sub, aud, exp, iat).
-        "response_types_supported": ["id_token"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": algorithms,
-        "claims_supported": CLAIMS,
-    }
+class Discovery:
+    def __init__(self, pop: PopKeys, settings: Settings) -> None:
+        self._pop = pop
+        self._settings = settings
+
+    def document(self) -> dict[str, Any]:
+        base = self._settings.public_base_url
+        # During a change of pop_signing_alg the older keys stay published; list every alg in use.
+        algorithms = sorted({key.alg for key in self._pop.keys("sig")} | {self._settings.pop_signing_alg})
+        return {
+            "issuer": base,
+            "jwks_uri": base + names.JWKS_PATH,
+            "token_endpoint": base + names.TOKEN_PATH,
+            "grant_types_supported": [GRANT_TOKEN_EXCHANGE],
+            "token_endpoint_auth_methods_supported": ["none"],
+            # Required members of OIDC Discovery; our tokens are ID-token-shaped JWTs (iss, sub, aud, exp, iat).
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": algorithms,
+            "claims_supported": CLAIMS,
+        }

@@ -8,18 +8,16 @@ from chalicelib import deps, web
 from chalicelib.apidoc import Operation
 from chalicelib.errors import InvalidField
 from chalicelib.settings import get_settings
-from chalicelib.tokens import discovery, names, s3_token
-from chalicelib.tokens.schemas import OpenIdConfiguration, TokenResponse, VaultQuery
+from chalicelib.oauth import NO_STORE, TokenResponse
+from chalicelib.tokens import names
 from chalicelib.tokens.blueprint import bp
-
-# RFC 6749 §5.1: token responses must not be cached.
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+from chalicelib.tokens.schemas import OpenIdConfiguration, VaultQuery
 
 
 @web.route(bp, names.DISCOVERY_PATH, doc=Operation(
     "Our OIDC issuer's discovery document", "public", {200: OpenIdConfiguration}, tags=("tokens",)))
 def openid_configuration():
-    document = discovery.document(get_settings(), deps.pop_keys())
+    document = deps.discovery_service().document()
     return web.json_response(document, headers={
         "Cache-Control": f"public, max-age={get_settings().pop_jwks_cache_seconds}"})
 
@@ -33,4 +31,5 @@ def storage_token(principal):
     if vault_id is None:
         raise InvalidField([{"field": "vault", "reason": "is required"}])
     source_ip = ((request.context or {}).get("identity") or {}).get("sourceIp")
-    return web.json_response(s3_token.issue(principal, vault_id, source_ip=source_ip), headers=NO_STORE)
+    return web.json_response(deps.storage_token_service().issue(principal, vault_id, source_ip=source_ip),
+                             headers=NO_STORE)

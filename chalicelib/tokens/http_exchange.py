@@ -1,13 +1,14 @@
-"""``POST /oauth2/token``: RFC 8693 token exchange, answered in RFC 6749 JSON (chalicelib/secrets/oauth.py)."""
+"""``POST /oauth2/token``: RFC 8693 token exchange, answered in RFC 6749 JSON (chalicelib/oauth.py)."""
 from __future__ import annotations
 
+from chalicelib import deps
 from chalicelib.apidoc import Operation
-from chalicelib.secrets.oauth import oauth_response, oauth_route
+from chalicelib.oauth import FORM, TokenResponse
+from chalicelib.oauth.http import oauth_response, oauth_route
+from chalicelib.settings import get_settings
 from chalicelib.tokens import exchange, names
 from chalicelib.tokens.blueprint import bp
-from chalicelib.tokens.schemas import TokenExchangeForm, TokenResponse
-
-FORM = "application/x-www-form-urlencoded"
+from chalicelib.tokens.schemas import TokenExchangeForm
 
 
 # JSON is routed too, so that it gets an invalid_request rather than a 415 problem.
@@ -16,6 +17,5 @@ FORM = "application/x-www-form-urlencoded"
     "public", {200: TokenResponse}, body=TokenExchangeForm, body_media_type=FORM, tags=("tokens",)))
 def token():
     request = bp.current_request
-    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    answer = exchange.exchange(exchange.parse(request.raw_body or b"", content_type))
-    return oauth_response(answer)
+    parsed = exchange.parse(request.headers.get("content-type"), request.raw_body, get_settings())
+    return oauth_response(deps.token_exchange_service().exchange(parsed))

@@ -1,8 +1,5 @@
-"""Registered names the token service speaks (RFC 8693, RFC 9068, AWS session tags)."""
+"""Registered names the token service speaks (RFC 9068, AWS session tags; OAuth's are in chalicelib.oauth)."""
 
-GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-TOKEN_TYPE_ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
-TOKEN_TYPE_JWT = "urn:ietf:params:oauth:token-type:jwt"
 # RFC 9068 §2.1: the typ of our exchanged access tokens, so no verifier mistakes them for an ID token.
 ACCESS_TOKEN_TYP = "at+jwt"
 

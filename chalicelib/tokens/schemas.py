@@ -11,21 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import NotRequired, TypedDict
 
-SubjectTokenType = Literal["urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt"]
-
-
-class TokenResponse(BaseModel):
-    """An RFC 8693 §2.2.1 token response (also the shape of ``POST /api/storage/s3-token``)."""
-
-    model_config = ConfigDict(defer_build=True)
-
-    access_token: str
-    issued_token_type: str
-    # "N_A" where the token is no bearer token for any API of ours (RFC 8693 §2.2.1).
-    token_type: str
-    expires_in: int
-    scope: str | None = None
-
+from chalicelib.oauth import SubjectTokenType
 
 class OpenIdConfiguration(BaseModel):
     """The members of our OIDC discovery document that STS and SeaweedFS read."""

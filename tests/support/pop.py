@@ -14,8 +14,10 @@ def instance(clock, sleep=lambda _s: None, **overrides) -> PopKeys:
     """One process's view: its own caches, the shared table."""
     settings = Settings(**overrides)
     table = deps.table()
-    rings = KeyRings(KeyRingRepository(table), SealedRecordIndex(table), settings, clock=clock)
-    return PopKeys(PopKeyRepository(table), rings, Locks(table), settings, clock=clock, sleep=sleep)
+    rings = KeyRings(KeyRingRepository(table), SealedRecordIndex(table), deps.transactions(), deps.audit_log(),
+                     settings, clock=clock)
+    return PopKeys(PopKeyRepository(table), rings, Locks(table), deps.transactions(), deps.audit_log(), settings,
+                   clock=clock, sleep=sleep)
 
 
 def encrypt_to(public_jwk: dict, plaintext: bytes, **header) -> str:

@@ -1,4 +1,4 @@
-"""RFC 6749 §5 responses for the secret server's token endpoint — not problem JSON.
+"""The answers of both OAuth endpoints: RFC 6749 JSON, never problem JSON.
 
 Every answer, success or error, carries ``Cache-Control: no-store``: it holds
 a token or says why a credential was refused. ``invalid_client`` is a 401 with
@@ -17,38 +17,9 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import web
+from chalicelib.oauth import INVALID_REQUEST, NO_STORE, OAUTH_JSON, OAuthError
 
 log = logging.getLogger("katta")
-
-# The exact media type of RFC 6749's examples; the app's middleware lets it through
-# (Chalice's own errors are plain "application/json" and still become problem JSON).
-OAUTH_JSON = "application/json;charset=UTF-8"
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-INVALID_REQUEST = "invalid_request"
-INVALID_CLIENT = "invalid_client"
-INVALID_GRANT = "invalid_grant"
-INVALID_TARGET = "invalid_target"
-UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
-
-
-class OAuthError(Exception):
-    """A refusal of the token endpoint; ``description`` is shown to the client."""
-
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
-
-    @property
-    def status(self) -> int:
-        return 401 if self.error == INVALID_CLIENT else 400
-
-    def headers(self) -> dict[str, str]:
-        if self.error != INVALID_CLIENT:
-            return {}
-        return {"WWW-Authenticate": f'private_key_jwt realm="katta-secret-server", error="{self.error}", '
-                                    f'error_description="{_quote(self.description)}"'}
 
 
 def oauth_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -81,7 +52,3 @@ def error_response(exc: Exception, request) -> Response:
 def oauth_route(bp: Blueprint, path: str, methods: tuple[str, ...] = ("POST",), **options: Any):
     """Like ``web.route``, but every failure becomes an RFC 6749 error body."""
     return web.route(bp, path, methods, on_error=error_response, errors_style="oauth", **options)
-
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', "'")
