@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Loaded by the first request that needs them, never by the import.
 DEFERRED_PACKAGES = ("boto3", "botocore", "joserfc", "cryptography")
-DEFERRED_MODULES = ("urllib.request", "chalicelib.http", "chalicelib.crypto.keyring", "chalicelib.crypto.pop",
+DEFERRED_MODULES = ("urllib.request", "chalicelib.fetch", "chalicelib.crypto.keyring", "chalicelib.crypto.pop",
                     "chalicelib.store.keyrings", "chalicelib.store.popkeys")
 INPUT_MODELS = ("chalicelib.katta.formats:VaultInput", "chalicelib.katta.formats:DeviceInput",
                 "chalicelib.secrets.registry:IdpRegistration", "chalicelib.storage.formats:CreateBucketInput",

@@ -63,8 +63,8 @@ class BearerVerifier:
         cached = self._opaque.get(digest)
         if cached and cached[0] > now:
             return cached[1]
-        # chalicelib.http brings urllib.request: paid by the first opaque token, not at import.
-        from chalicelib.http import FetchError
+        # chalicelib.fetch brings urllib.request: paid by the first opaque token, not at import.
+        from chalicelib.fetch import FetchError
 
         try:
             claims = self._fetch_userinfo(issuer.userinfo_endpoint, token)
@@ -85,7 +85,7 @@ class BearerVerifier:
         return result
 
     def _default_userinfo(self, url: str, token: str) -> Any:
-        from chalicelib.http import fetch_json
+        from chalicelib.fetch import fetch_json
 
         return fetch_json(url, timeout=self._settings.http_timeout_seconds,
                           max_bytes=self._settings.http_max_response_bytes,

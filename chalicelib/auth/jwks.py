@@ -110,8 +110,8 @@ class JwksCache:
 
 
 def _fetch_json(url: str, settings: Settings) -> Any:
-    # chalicelib.http brings urllib.request: paid by the first fetch, not at import.
-    from chalicelib.http import fetch_json
+    # chalicelib.fetch brings urllib.request: paid by the first fetch, not at import.
+    from chalicelib.fetch import fetch_json
 
     return fetch_json(url, timeout=settings.http_timeout_seconds, max_bytes=settings.http_max_response_bytes)
 
