@@ -113,17 +113,34 @@ def pop_keys():
     return PopKeys(PopKeyRepository(table()), key_rings(), Locks(table()), get_settings())
 
 
-@_once
-def rendezvous():
-    from chalicelib.rendezvous.service import RendezvousService
-    from chalicelib.store.rendezvous import RendezvousRepository
-    return RendezvousService(RendezvousRepository(table()), get_settings())
-
+# --- storage profiles, vault buckets, rendezvous --------------------------------------------------
 
 @_once
 def storage_profiles():
     from chalicelib.store.storage_profiles import StorageProfileRepository
     return StorageProfileRepository(table())
+
+
+@_once
+def storage_profile_service():
+    from chalicelib.storage.profiles import StorageProfileService
+    return StorageProfileService(storage_profiles(), transactions(), audit_log())
+
+
+@_once
+def bucket_service():
+    from chalicelib.storage import s3
+    from chalicelib.storage.buckets import BucketService
+    from chalicelib.store.locks import Locks
+    return BucketService(storage_profiles(), vaults(), vault_access(), Locks(table()), transactions(), audit_log(),
+                         s3.request_client)
+
+
+@_once
+def rendezvous():
+    from chalicelib.rendezvous.service import RendezvousService
+    from chalicelib.store.rendezvous import RendezvousRepository
+    return RendezvousService(RendezvousRepository(table()), get_settings())
 
 
 @_once
