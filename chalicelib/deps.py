@@ -125,6 +125,8 @@ def trust_service():
     return TrustService(users(), trust(), hub_settings_service(), audit_log(), transactions())
 
 
+# --- identity ------------------------------------------------------------------------------------
+
 @_once
 def jwks():
     from chalicelib.auth.jwks import JwksCache
@@ -143,12 +145,8 @@ def accounts():
     return AccountService(get_settings(), users(), groups())
 
 
-@_once
-def rendezvous():
-    from chalicelib.rendezvous.service import RendezvousService
-    from chalicelib.store.rendezvous import RendezvousRepository
-    return RendezvousService(RendezvousRepository(table()), get_settings())
 
+# --- storage profiles, vault buckets, rendezvous --------------------------------------------------
 
 @_once
 def storage_profiles():
@@ -156,7 +154,30 @@ def storage_profiles():
     return StorageProfileRepository(table())
 
 
+@_once
+def storage_profile_service():
+    from chalicelib.storage.profiles import StorageProfileService
+    return StorageProfileService(storage_profiles(), transactions(), audit_log())
+
+
+@_once
+def bucket_service():
+    from chalicelib.storage import s3
+    from chalicelib.storage.buckets import BucketService
+    from chalicelib.store.locks import Locks
+    return BucketService(storage_profiles(), vaults(), vault_access(), Locks(table()), transactions(), audit_log(),
+                         s3.request_client)
+
+
+@_once
+def rendezvous():
+    from chalicelib.rendezvous.service import RendezvousService
+    from chalicelib.store.rendezvous import RendezvousRepository
+    return RendezvousService(RendezvousRepository(table()), get_settings())
+
+
 # --- key management, the secret server, the token service -----------------------------------------
+
 @_once
 def key_rings():
     from chalicelib.crypto.keyring import KeyRings
@@ -223,7 +244,6 @@ def storage_token_service():
 def token_exchange_service():
     from chalicelib.tokens.exchange import TokenExchange
     return TokenExchange(bearer_verifier(), accounts(), pop_keys(), audit_log(), get_settings())
-# --- end of key management, the secret server, the token service ----------------------------------
 
 
 def reset() -> None:

@@ -7,6 +7,7 @@ test_storage_sts_e2e.py's job against SeaweedFS.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import logging
 import os
@@ -17,11 +18,24 @@ import pytest
 from botocore.stub import Stubber
 
 from chalicelib import deps
-from chalicelib.storage import buckets
-from chalicelib.store.locks import Locks
+from chalicelib.audit import AuditLog
+from chalicelib.auth import Principal
+from chalicelib.errors import ServiceUnavailable
+from chalicelib.katta.access import VaultAccess
+from chalicelib.settings import Settings
+from chalicelib.storage import s3 as bucket_s3
+from chalicelib.storage.buckets import CREATION_LEASE_SECONDS, BucketService
 from chalicelib.storage.formats import CreateBucketInput
+from chalicelib.store.audit import AuditEventRepository
+from chalicelib.store.groups import GroupRepository
+from chalicelib.store.locks import Locks
+from chalicelib.store.storage_profiles import StorageProfileRepository
+from chalicelib.store.table import Table, Transaction, Transactions
+from chalicelib.store.vaults import VaultRepository
+from tests.support.clock import FakeClock
 from tests.support.katta_api import body
-from tests.support.storage_world import STATIC_PROFILE, world  # noqa: F401 — fixture
+from tests.support.katta_keys import new_vault_id
+from tests.support.storage_world import STATIC_PROFILE, STS_PROFILE, world  # noqa: F401 — fixture
 
 ROOT_DIR_HASH = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 DIR_UVF = os.urandom(68)
@@ -159,13 +173,49 @@ def test_region_comes_from_the_request_within_the_profiles_regions(world, profil
     assert s3().get_bucket_location(Bucket="katta-" + vault_id)["LocationConstraint"] == "eu-central-1"
 
 
+def test_the_service_built_from_its_collaborators_takes_over_a_crashed_creations_lease_on_its_clock(aws):
+    """No deps: moto-backed repositories, a fake S3 client factory, a fake clock."""
+    table = Table(Settings().table_name)
+    clock = FakeClock()
+    made = []
+
+    def s3_clients(profile, request):
+        made.append((profile["id"], request.region))
+        return s3()
+
+    profiles, locks, transactions = StorageProfileRepository(table), Locks(table), Transactions(table)
+    profile = {**STS_PROFILE, "id": "0f8e0d9a-5b7c-4d3e-9f21-0a1b2c3d4e5f"}
+    transactions.commit(profiles.create(Transaction(), profile))
+    vaults = VaultRepository(table)
+    audit_log = AuditLog(AuditEventRepository(table), clock)
+    service = BucketService(profiles, vaults, VaultAccess(vaults, GroupRepository(table)), locks, transactions,
+                            audit_log, s3_clients, clock)
+    alice = Principal("alice", "https://idp.test", "alice", frozenset({"user"}), frozenset(), "Alice", None)
+    vault_id = new_vault_id()
+    request = CreateBucketInput.model_validate(dto(vault_id, profile["id"]))
+    assert locks.acquire(f"bucket:katta-{vault_id}", "crashed", CREATION_LEASE_SECONDS, int(clock()))
+
+    clock.advance(CREATION_LEASE_SECONDS - 1)
+    with pytest.raises(ServiceUnavailable):
+        service.create(alice, vault_id, request)
+    assert made == []
+    clock.advance(1)
+    assert service.create(alice, vault_id, request) == {}
+    assert made == [(profile["id"], "us-east-1")]
+    assert set(objects("katta-" + vault_id)) == {"vault.uvf", *bucket_s3.template_keys(ROOT_DIR_HASH)}
+    moment = dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
+    events = audit_log.events(moment - dt.timedelta(seconds=1), moment + dt.timedelta(seconds=1))
+    assert [(e["type"], e["createdBy"], e["bucket"]) for e in events] == [
+        ("VAULT_BUCKET_CREATE", "alice", "katta-" + vault_id)]
+
+
 # --- the credentials ------------------------------------------------------------------------
 
 def test_the_client_holds_the_callers_credentials_and_the_profiles_endpoint(world):
     profile = {"endpoint": "https://s3.storage.test", "pathStyleAccessEnabled": True}
     request = CreateBucketInput.model_validate(dto("0f8e0d9a-5b7c-4d3e-9f21-0a1b2c3d4e5f",
                                                    "0f8e0d9a-5b7c-4d3e-9f21-0a1b2c3d4e5f", region="eu-central-1"))
-    client = buckets.s3_client(profile, request)
+    client = bucket_s3.request_client(profile, request)
     assert client.meta.endpoint_url == "https://s3.storage.test"
     assert client.meta.region_name == "eu-central-1"
     assert client.meta.config.s3["addressing_style"] == "path"
@@ -204,7 +254,9 @@ def _stubbed(monkeypatch, program):
     stub = Stubber(client)
     program(stub)
     stub.activate()
-    monkeypatch.setattr(buckets, "s3_client", lambda profile, body: client)
+    service = BucketService(deps.storage_profiles(), deps.vaults(), deps.vault_access(), Locks(deps.table()),
+                            deps.transactions(), deps.audit_log(), lambda profile, body: client)
+    monkeypatch.setattr(deps, "bucket_service", lambda: service)
     return stub
 
 

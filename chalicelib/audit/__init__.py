@@ -53,14 +53,3 @@ def _checked(event: EventType, details: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{event.name} has no field {unknown[0]!r}; add it to audit.catalogue")
     return details
 
-
-# Transitional, while writers move onto an AuditLog they are given; gone when none is left.
-def record(transaction: Transaction, event_type: EventType | str, **details: Any) -> Transaction:
-    from chalicelib.store.audit import AuditEventRepository
-    item = AuditEventRepository.item(str(event_type), details, time.time())
-    return transaction.put(item, condition="attribute_not_exists(pk)")
-
-
-def event_item(event_type: EventType | str, details: dict[str, Any], now: float | None = None) -> dict[str, Any]:
-    from chalicelib.store.audit import AuditEventRepository
-    return AuditEventRepository.item(str(event_type), details, time.time() if now is None else now)

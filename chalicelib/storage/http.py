@@ -6,10 +6,10 @@ from urllib.parse import parse_qs
 
 from chalice import Response
 
+from chalicelib import deps
 from chalicelib.apidoc import Operation
 from chalicelib.errors import InvalidField
 from chalicelib.pop import bodies
-from chalicelib.storage import buckets, profiles
 from chalicelib.storage.blueprint import bp
 from chalicelib.storage.formats import CreateBucketInput, ProfileInput
 from chalicelib.storage.schemas import ArchiveForm, ArchiveJson, BucketCreated, ProfilesQuery, StorageProfile
@@ -34,7 +34,7 @@ def _profile_id(value: str) -> str:
 def list_profiles(principal):
     request = bp.current_request
     archived = bool_param(request, "archived") if "archived" in (request.query_params or {}) else None
-    return json_response(profiles.listing(archived))
+    return json_response(deps.storage_profile_service().listing(archived))
 
 
 @route(bp, "/api/storageprofile", methods=("POST",), role="admin", doc=Operation(
@@ -42,13 +42,13 @@ def list_profiles(principal):
     tags=_TAGS))
 def create_profile(principal):
     body = parse_body(bp.current_request, ProfileInput)
-    return json_response(profiles.create(principal, body), status=201)
+    return json_response(deps.storage_profile_service().create(principal, body), status=201)
 
 
 @route(bp, "/api/storageprofile/{profileId}", role=("user", "admin"), doc=Operation(
     "One storage profile", "bearer", {200: StorageProfile}, tags=_TAGS))
 def get_profile(principal, profileId):
-    return json_response(profiles.get(_profile_id(profileId)))
+    return json_response(deps.storage_profile_service().get(_profile_id(profileId)))
 
 
 @route(bp, "/api/storageprofile/{profileId}", methods=("PUT",), role="admin", content_types=[FORM, "application/json"],
@@ -57,7 +57,7 @@ def get_profile(principal, profileId):
 def archive_profile(principal, profileId):
     profile_id = _profile_id(profileId)
     _require_archive_only(bp.current_request)
-    profiles.archive(principal, profile_id)
+    deps.storage_profile_service().archive(principal, profile_id)
     return Response(body="", status_code=204)
 
 
@@ -85,4 +85,4 @@ def create_bucket(principal, vaultId):
     vault_id = canonical_vault_id(vaultId, field="vaultId")
     # JSON, or a compact JWE to a POP enc key so no proxy or log sees the credentials.
     body = bodies.parse_body(bp.current_request, CreateBucketInput)
-    return json_response(buckets.create(principal, vault_id, body))
+    return json_response(deps.bucket_service().create(principal, vault_id, body))

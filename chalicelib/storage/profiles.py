@@ -7,54 +7,60 @@ is archiving — no new vaults on it; replacing it is archive + create.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib import audit, deps
+from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.errors import NotFound
 from chalicelib.storage.formats import ProfileInput
 from chalicelib.store.table import ConditionFailed, Transaction
 
-CREATE_EVENT = "STORAGE_PROFILE_CREATE"
-ARCHIVE_EVENT = "STORAGE_PROFILE_ARCHIVE"
+if TYPE_CHECKING:
+    from chalicelib.audit import AuditLog
+    from chalicelib.store.storage_profiles import StorageProfileRepository
+    from chalicelib.store.table import Transactions
 
 
 def profile_dto(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "archived": bool(record.get("archived", False))}
 
 
-def create(principal: Principal, body: ProfileInput) -> dict[str, Any]:
-    profile = body.root
-    record = {**profile.model_dump(mode="json", exclude={"id"}, exclude_none=True), "id": str(uuid.uuid4())}
-    transaction = deps.storage_profiles().create(Transaction(), record)
-    audit.record(transaction, CREATE_EVENT, createdBy=principal.user_id, storageProfileId=record["id"],
-                 storageProfileName=record["name"], protocol=record["protocol"])
-    deps.table().commit(transaction)
-    return profile_dto(record)
+class StorageProfileService:
+    def __init__(self, profiles: StorageProfileRepository, transactions: Transactions, audit_log: AuditLog) -> None:
+        self._profiles = profiles
+        self._transactions = transactions
+        self._audit_log = audit_log
 
+    def create(self, principal: Principal, body: ProfileInput) -> dict[str, Any]:
+        profile = body.root
+        record = {**profile.model_dump(mode="json", exclude={"id"}, exclude_none=True), "id": str(uuid.uuid4())}
+        transaction = self._profiles.create(Transaction(), record)
+        self._audit_log.record(transaction, catalogue.STORAGE_PROFILE_CREATE, createdBy=principal.user_id,
+                               storageProfileId=record["id"], storageProfileName=record["name"],
+                               protocol=record["protocol"])
+        self._transactions.commit(transaction)
+        return profile_dto(record)
 
-def listing(archived: bool | None) -> list[dict[str, Any]]:
-    profiles = (profile_dto(r) for r in deps.storage_profiles().all())
-    chosen = [p for p in profiles if archived is None or p["archived"] == archived]
-    return sorted(chosen, key=lambda p: (p["name"].lower(), p["id"]))
+    def listing(self, archived: bool | None) -> list[dict[str, Any]]:
+        profiles = (profile_dto(r) for r in self._profiles.all())
+        chosen = [p for p in profiles if archived is None or p["archived"] == archived]
+        return sorted(chosen, key=lambda p: (p["name"].lower(), p["id"]))
 
+    def get(self, profile_id: str) -> dict[str, Any]:
+        record = self._profiles.get(profile_id.lower())
+        if record is None:
+            raise NotFound("no such storage profile")
+        return profile_dto(record)
 
-def get(profile_id: str) -> dict[str, Any]:
-    record = deps.storage_profiles().get(profile_id.lower())
-    if record is None:
-        raise NotFound("no such storage profile")
-    return profile_dto(record)
-
-
-def archive(principal: Principal, profile_id: str) -> None:
-    """Archives the profile; archiving an archived one changes nothing."""
-    profile = get(profile_id)
-    if profile["archived"]:
-        return
-    transaction = deps.storage_profiles().archive(Transaction(), profile["id"])
-    audit.record(transaction, ARCHIVE_EVENT, archivedBy=principal.user_id, storageProfileId=profile["id"],
-                 storageProfileName=profile["name"])
-    try:
-        deps.table().commit(transaction)
-    except ConditionFailed:
-        raise NotFound("no such storage profile") from None
+    def archive(self, principal: Principal, profile_id: str) -> None:
+        """Archives the profile; archiving an archived one changes nothing."""
+        profile = self.get(profile_id)
+        if profile["archived"]:
+            return
+        transaction = self._profiles.archive(Transaction(), profile["id"])
+        self._audit_log.record(transaction, catalogue.STORAGE_PROFILE_ARCHIVE, archivedBy=principal.user_id,
+                               storageProfileId=profile["id"], storageProfileName=profile["name"])
+        try:
+            self._transactions.commit(transaction)
+        except ConditionFailed:
+            raise NotFound("no such storage profile") from None

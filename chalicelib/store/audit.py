@@ -33,17 +33,17 @@ class AuditEventRepository:
         self._table = table
 
     @staticmethod
-    def item(event_type: str, details: dict[str, Any], now: float) -> dict[str, Any]:
+    def _item(event_type: str, details: dict[str, Any], now: float) -> dict[str, Any]:
         event_id = new_event_id(now)
         moment = _instant(event_id)
         return {"pk": keys.audit_partition(moment), "sk": keys.audit_event_sk(event_id), "id": event_id,
                 "type": event_type, "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **details}
 
     def add(self, transaction: Transaction, event_type: str, details: dict[str, Any], now: float) -> Transaction:
-        return transaction.put(self.item(event_type, details, now), condition="attribute_not_exists(pk)")
+        return transaction.put(self._item(event_type, details, now), condition="attribute_not_exists(pk)")
 
     def put(self, event_type: str, details: dict[str, Any], now: float) -> None:
-        self._table.put(self.item(event_type, details, now))
+        self._table.put(self._item(event_type, details, now))
 
     def page(self, start: dt.datetime, end: dt.datetime, *, descending: bool, after_id: int | None,
              page_size: int, types: frozenset[str]) -> list[dict[str, Any]]:

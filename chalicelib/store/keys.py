@@ -167,3 +167,42 @@ def secret_key(issuer: str, subject: str, purpose: str) -> tuple[str, str]:
 
 def jti_key(client_id: str, jti: str) -> tuple[str, str]:
     return f"JTI#{client_id}", jti
+
+
+# --- storage profiles ----------------------------------------------------------------------------
+STORAGE_PROFILES = "STORAGEPROFILE"
+
+
+def storage_profile(profile_id: str) -> tuple[str, str]:
+    return STORAGE_PROFILES, profile_id
+
+
+# --- rendezvous ----------------------------------------------------------------------------------
+_SESSION_PREFIX = "RDV#"
+RENDEZVOUS_SLOT_PREFIX = "SLOT#"
+
+
+def rendezvous_session(session_id: str) -> tuple[str, str]:
+    return _SESSION_PREFIX + session_id, "SESSION"
+
+
+def rendezvous_session_id(pk: str) -> str:
+    return pk.removeprefix(_SESSION_PREFIX)
+
+
+def rendezvous_slots_of(owner: str) -> str:
+    """pk of a user's session slots (their open sessions are one Query)."""
+    return f"RDVUSER#{owner}"
+
+
+def rendezvous_slot(owner: str, slot: int) -> tuple[str, str]:
+    return rendezvous_slots_of(owner), f"{RENDEZVOUS_SLOT_PREFIX}{slot}"
+
+
+def rendezvous_slot_number(sk: str) -> int:
+    return int(sk.removeprefix(RENDEZVOUS_SLOT_PREFIX))
+
+
+def rendezvous_rate(source: str, window_start: int) -> tuple[str, str]:
+    """The anonymous creations counted for ``source`` in the window starting at ``window_start``."""
+    return f"RDVRATE#{source}", str(window_start)

@@ -13,25 +13,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.store import keys
 from chalicelib.store.table import TTL_ATTRIBUTE, ConditionFailed, Table, Transaction
 
 __all__ = ["ConditionFailed", "RendezvousRepository", "StoredSession"]
 
-SESSION_SK = "SESSION"
 # A fixed-window counter outlives its window by this much, so a late reader still sees it.
 _COUNTER_GRACE_SECONDS = 60
-
-
-def session_key(session_id: str) -> tuple[str, str]:
-    return f"RDV#{session_id}", SESSION_SK
-
-
-def slot_key(owner: str, slot: int) -> tuple[str, str]:
-    return f"RDVUSER#{owner}", f"SLOT#{slot}"
-
-
-def counter_key(source: str, window_start: int) -> tuple[str, str]:
-    return f"RDVRATE#{source}", str(window_start)
 
 
 def ttl_seconds(epoch_ms: int) -> int:
@@ -68,12 +56,12 @@ class RendezvousRepository:
 
     def get(self, session_id: str) -> StoredSession | None:
         """The session as last written (strongly consistent: a poller must see the latest write)."""
-        item = self.table.get(*session_key(session_id), consistent=True)
+        item = self.table.get(*keys.rendezvous_session(session_id), consistent=True)
         return None if item is None else _session(item)
 
     def create(self, session: StoredSession, now_ms: int) -> None:
         """Writes a new session and, for an owned one, claims its slot; ConditionFailed if the slot is taken."""
-        pk, sk = session_key(session.id)
+        pk, sk = keys.rendezvous_session(session.id)
         item: dict[str, Any] = {
             "pk": pk, "sk": sk, "data": session.data, "sequence_token": session.sequence_token,
             "expires_at_ms": session.expires_at_ms, TTL_ATTRIBUTE: ttl_seconds(session.expires_at_ms),
@@ -81,7 +69,7 @@ class RendezvousRepository:
         }
         transaction = Transaction().put(item, condition="attribute_not_exists(pk)")
         if session.owner is not None and session.slot is not None:
-            slot_pk, slot_sk = slot_key(session.owner, session.slot)
+            slot_pk, slot_sk = keys.rendezvous_slot(session.owner, session.slot)
             transaction.put(
                 {"pk": slot_pk, "sk": slot_sk, "session_id": session.id,
                  "expires_at_ms": session.expires_at_ms, TTL_ATTRIBUTE: ttl_seconds(session.expires_at_ms)},
@@ -93,7 +81,7 @@ class RendezvousRepository:
                 now_ms: int) -> StoredSession:
         """Compare-and-swap of the payload; ConditionFailed unless ``expected_token`` is current and live."""
         item = self.table.update(
-            *session_key(session_id),
+            *keys.rendezvous_session(session_id),
             "SET #data = :data, sequence_token = :new, previous_token = :expected",
             values={":data": data, ":new": new_token, ":expected": expected_token, ":now": now_ms},
             names={"#data": "data"},
@@ -102,11 +90,11 @@ class RendezvousRepository:
 
     def delete(self, session: StoredSession, now_ms: int) -> None:
         """Ends a live session and frees its slot; ConditionFailed if it is gone or expired meanwhile."""
-        transaction = Transaction().delete(*session_key(session.id),
+        transaction = Transaction().delete(*keys.rendezvous_session(session.id),
                                            condition="attribute_exists(pk) AND expires_at_ms > :now",
                                            values={":now": now_ms})
         if session.owner is not None and session.slot is not None:
-            transaction.delete(*slot_key(session.owner, session.slot),
+            transaction.delete(*keys.rendezvous_slot(session.owner, session.slot),
                                condition="attribute_not_exists(pk) OR session_id = :id",
                                values={":id": session.id})
         self.table.commit(transaction)
@@ -115,10 +103,9 @@ class RendezvousRepository:
 
     def live_slots(self, owner: str, now_ms: int) -> list[Slot]:
         """The owner's slots held by sessions that have not expired (one Query)."""
-        pk, _ = slot_key(owner, 0)
         slots = []
-        for item in self.table.query_all(pk, "SLOT#"):
-            slot = Slot(int(item["sk"].removeprefix("SLOT#")), item["session_id"], int(item["expires_at_ms"]))
+        for item in self.table.query_all(keys.rendezvous_slots_of(owner), keys.RENDEZVOUS_SLOT_PREFIX):
+            slot = Slot(keys.rendezvous_slot_number(item["sk"]), item["session_id"], int(item["expires_at_ms"]))
             if now_ms < slot.expires_at_ms:
                 slots.append(slot)
         return slots
@@ -130,7 +117,7 @@ class RendezvousRepository:
         expires = window_start + window_seconds + _COUNTER_GRACE_SECONDS
         try:
             self.table.update(
-                *counter_key(source, window_start),
+                *keys.rendezvous_rate(source, window_start),
                 "ADD #count :one SET #ttl = if_not_exists(#ttl, :expires)",
                 values={":one": 1, ":limit": limit, ":expires": expires},
                 names={"#count": "count", "#ttl": TTL_ATTRIBUTE},
@@ -143,6 +130,6 @@ class RendezvousRepository:
 def _session(item: dict[str, Any]) -> StoredSession:
     slot = item.get("slot")
     return StoredSession(
-        id=item["pk"].removeprefix("RDV#"), data=item["data"], sequence_token=item["sequence_token"],
+        id=keys.rendezvous_session_id(item["pk"]), data=item["data"], sequence_token=item["sequence_token"],
         expires_at_ms=int(item["expires_at_ms"]), previous_token=item.get("previous_token"),
         owner=item.get("owner"), slot=None if slot is None else int(slot))

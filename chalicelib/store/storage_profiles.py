@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.store import keys
 from chalicelib.store.table import Table, Transaction
 
-PARTITION = "STORAGEPROFILE"
 _ITEM_ATTRIBUTES = ("pk", "sk")
 
 
@@ -22,16 +22,17 @@ class StorageProfileRepository:
         self.table = table
 
     def get(self, profile_id: str) -> dict[str, Any] | None:
-        item = self.table.get(PARTITION, profile_id)
+        item = self.table.get(*keys.storage_profile(profile_id))
         return _record(item) if item else None
 
     def all(self) -> list[dict[str, Any]]:
-        return [_record(i) for i in self.table.query_all(PARTITION)]
+        return [_record(i) for i in self.table.query_all(keys.STORAGE_PROFILES)]
 
     def create(self, transaction: Transaction, profile: dict[str, Any]) -> Transaction:
-        return transaction.put({"pk": PARTITION, "sk": profile["id"], **profile},
-                               condition="attribute_not_exists(pk)")
+        pk, sk = keys.storage_profile(profile["id"])
+        return transaction.put({"pk": pk, "sk": sk, **profile}, condition="attribute_not_exists(pk)")
 
     def archive(self, transaction: Transaction, profile_id: str) -> Transaction:
-        return transaction.update(PARTITION, profile_id, "SET #archived = :true", values={":true": True},
-                                  names={"#archived": "archived"}, condition="attribute_exists(pk)")
+        return transaction.update(*keys.storage_profile(profile_id), "SET #archived = :true",
+                                  values={":true": True}, names={"#archived": "archived"},
+                                  condition="attribute_exists(pk)")
