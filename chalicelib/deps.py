@@ -165,7 +165,7 @@ def bucket_service():
     from chalicelib.storage import s3
     from chalicelib.storage.buckets import BucketService
     from chalicelib.store.locks import Locks
-    return BucketService(storage_profiles(), vaults(), vault_access(), Locks(table()), transactions(), audit_log(),
+    return BucketService(storage_profiles(), vault_access(), Locks(table()), transactions(), audit_log(),
                          s3.request_client)
 
 

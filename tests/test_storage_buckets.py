@@ -188,7 +188,7 @@ def test_the_service_built_from_its_collaborators_takes_over_a_crashed_creations
     transactions.commit(profiles.create(Transaction(), profile))
     vaults = VaultRepository(table)
     audit_log = AuditLog(AuditEventRepository(table), clock)
-    service = BucketService(profiles, vaults, VaultAccess(vaults, GroupRepository(table)), locks, transactions,
+    service = BucketService(profiles, VaultAccess(vaults, GroupRepository(table)), locks, transactions,
                             audit_log, s3_clients, clock)
     alice = Principal("alice", "https://idp.test", "alice", frozenset({"user"}), frozenset(), "Alice", None)
     vault_id = new_vault_id()
@@ -254,7 +254,7 @@ def _stubbed(monkeypatch, program):
     stub = Stubber(client)
     program(stub)
     stub.activate()
-    service = BucketService(deps.storage_profiles(), deps.vaults(), deps.vault_access(), Locks(deps.table()),
+    service = BucketService(deps.storage_profiles(), deps.vault_access(), Locks(deps.table()),
                             deps.transactions(), deps.audit_log(), lambda profile, body: client)
     monkeypatch.setattr(deps, "bucket_service", lambda: service)
     return stub

@@ -67,9 +67,16 @@ class VaultAccess:
 
     def vault_and_role(self, principal: Principal, vault_id: str) -> tuple[dict[str, Any], str | None]:
         """The vault and the caller's best role in it (None: no member); 404 for an unknown vault."""
-        vault = self._vaults.get(vault_id)
+        vault, role = self.role_in(principal, vault_id)
         if vault is None:
             raise NotFound("no such vault")
+        return vault, role
+
+    def role_in(self, principal: Principal, vault_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The vault (None: there is none) and the caller's best role in it (None: no member)."""
+        vault = self._vaults.get(vault_id)
+        if vault is None:
+            return None, None
         authorities = self.authorities(principal)
         return vault, best_role(self._vaults.members_of(vault_id, authorities), authorities)
 

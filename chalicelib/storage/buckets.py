@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from chalicelib.store.locks import Locks
     from chalicelib.store.storage_profiles import StorageProfileRepository
     from chalicelib.store.table import Transactions
-    from chalicelib.store.vaults import VaultRepository
 
     # The request's S3 client, made from the profile and the caller's credentials in the body.
     S3Clients = Callable[[dict[str, Any], CreateBucketInput], Any]
@@ -41,11 +40,10 @@ def bucket_name(prefix: str, vault_id: str) -> str:
 
 
 class BucketService:
-    def __init__(self, profiles: StorageProfileRepository, vaults: VaultRepository, access: VaultAccess,
-                 locks: Locks, transactions: Transactions, audit_log: AuditLog, s3_clients: S3Clients,
+    def __init__(self, profiles: StorageProfileRepository, access: VaultAccess, locks: Locks,
+                 transactions: Transactions, audit_log: AuditLog, s3_clients: S3Clients,
                  clock: Callable[[], float] = time.time) -> None:
         self._profiles = profiles
-        self._vaults = vaults
         self._access = access
         self._locks = locks
         self._transactions = transactions
@@ -103,8 +101,6 @@ class BucketService:
 
     def _require_owner_if_vault_exists(self, principal: Principal, vault_id: str) -> None:
         # Katta's clients may create the bucket before the vault; once the vault exists, only its owners may.
-        if self._vaults.get(vault_id) is None:
-            return
-        _vault, role = self._access.vault_and_role(principal, vault_id)
-        if role != Role.OWNER.value:
+        vault, role = self._access.role_in(principal, vault_id)
+        if vault is not None and role != Role.OWNER.value:
             raise Forbidden("only an owner of the vault may create its bucket")
