@@ -47,7 +47,7 @@ def create_app() -> Chalice:
 
     from chalicelib import health
     from chalicelib.katta import routes as katta
-    from chalicelib.rendezvous import http as rendezvous
+    from chalicelib.rendezvous import routes as rendezvous
     from chalicelib.secrets import routes as secrets
     from chalicelib.storage import routes as storage
     from chalicelib.tokens import routes as tokens

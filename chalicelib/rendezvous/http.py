@@ -10,16 +10,15 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from chalice import Blueprint, Response
+from chalice import Response
 from chalice.app import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from chalicelib import deps, errors
 from chalicelib.apidoc import Operation
+from chalicelib.rendezvous.blueprint import bp
 from chalicelib.rendezvous.service import Creator
 from chalicelib.web import authenticate_optional, error_response, json_response, parse_body, route
-
-bp = Blueprint(__name__)
 
 NO_STORE = {
     "Cache-Control": "no-store",
