@@ -76,7 +76,7 @@ def seed_other_tenants(bench: Bench, backend: BenchBackend, count: int) -> None:
 
     from chalicelib.secrets.service import PURPOSE
     from chalicelib.settings import get_settings
-    from chalicelib.store.keys import secret_key
+    from chalicelib.db.keys import secret_key
 
     template_user = bench.user(f"tenant-{uuid.uuid4().hex[:8]}")
     template_user.set_up_keys()

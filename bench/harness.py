@@ -87,7 +87,7 @@ class Bench:
         from chalicelib import deps
         from chalicelib.auth.jwks import JwksCache
         from chalicelib.settings import get_settings
-        from chalicelib.store.schema import create_table
+        from chalicelib.db.schema import create_table
         from devstack.bootstrap_aws import ensure_management_key
 
         with mock_aws():
@@ -218,7 +218,7 @@ def served_stack() -> Iterator[tuple[dict[str, str], Any]]:
     from moto.server import ThreadedMotoServer
 
     from chalicelib.settings import get_settings
-    from chalicelib.store.schema import create_table
+    from chalicelib.db.schema import create_table
     from devstack.bootstrap_aws import ensure_management_key
     from devstack.idp import DevIdP
 

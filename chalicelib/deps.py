@@ -21,31 +21,31 @@ def _once(build):
 
 @_once
 def table():
-    from chalicelib.store.table import Table
+    from chalicelib.db.table import Table
     return Table(get_settings().table_name)
 
 
 @_once
 def users():
-    from chalicelib.store.users import UserRepository
+    from chalicelib.db.users import UserRepository
     return UserRepository(table())
 
 
 @_once
 def devices():
-    from chalicelib.store.devices import DeviceRepository
+    from chalicelib.db.devices import DeviceRepository
     return DeviceRepository(table())
 
 
 @_once
 def vaults():
-    from chalicelib.store.vaults import VaultRepository
+    from chalicelib.db.vaults import VaultRepository
     return VaultRepository(table())
 
 
 @_once
 def groups():
-    from chalicelib.store.groups import GroupRepository
+    from chalicelib.db.groups import GroupRepository
     return GroupRepository(table())
 
 
@@ -57,26 +57,26 @@ def vault_access():
 
 @_once
 def trust():
-    from chalicelib.store.trust import TrustRepository
+    from chalicelib.db.trust import TrustRepository
     return TrustRepository(table())
 
 
 @_once
 def hub_settings():
-    from chalicelib.store.hub_settings import HubSettingsRepository
+    from chalicelib.db.hub_settings import HubSettingsRepository
     return HubSettingsRepository(table())
 
 
 @_once
 def transactions():
-    from chalicelib.store.table import Transactions
+    from chalicelib.db.table import Transactions
     return Transactions(table())
 
 
 @_once
 def audit_log():
     from chalicelib.audit import AuditLog
-    from chalicelib.store.audit import AuditEventRepository
+    from chalicelib.db.audit import AuditEventRepository
     return AuditLog(AuditEventRepository(table()))
 
 
@@ -84,7 +84,7 @@ def audit_log():
 
 @_once
 def authorities():
-    from chalicelib.store.authorities import AuthorityRepository
+    from chalicelib.db.authorities import AuthorityRepository
     return AuthorityRepository(table())
 
 
@@ -150,7 +150,7 @@ def accounts():
 
 @_once
 def storage_profiles():
-    from chalicelib.store.storage_profiles import StorageProfileRepository
+    from chalicelib.db.storage_profiles import StorageProfileRepository
     return StorageProfileRepository(table())
 
 
@@ -164,7 +164,7 @@ def storage_profile_service():
 def bucket_service():
     from chalicelib.storage import s3
     from chalicelib.storage.buckets import BucketService
-    from chalicelib.store.locks import Locks
+    from chalicelib.db.locks import Locks
     return BucketService(storage_profiles(), vault_access(), Locks(table()), transactions(), audit_log(),
                          s3.request_client)
 
@@ -172,7 +172,7 @@ def bucket_service():
 @_once
 def rendezvous():
     from chalicelib.rendezvous.service import RendezvousService
-    from chalicelib.store.rendezvous import RendezvousRepository
+    from chalicelib.db.rendezvous import RendezvousRepository
     return RendezvousService(RendezvousRepository(table()), get_settings())
 
 
@@ -181,7 +181,7 @@ def rendezvous():
 @_once
 def key_rings():
     from chalicelib.crypto.keyring import KeyRings
-    from chalicelib.store.keyrings import KeyRingRepository, SealedRecordIndex
+    from chalicelib.db.keyrings import KeyRingRepository, SealedRecordIndex
     return KeyRings(KeyRingRepository(table()), SealedRecordIndex(table()), transactions(), audit_log(),
                     get_settings())
 
@@ -189,8 +189,8 @@ def key_rings():
 @_once
 def pop_keys():
     from chalicelib.crypto.pop import PopKeys
-    from chalicelib.store.locks import Locks
-    from chalicelib.store.popkeys import PopKeyRepository
+    from chalicelib.db.locks import Locks
+    from chalicelib.db.popkeys import PopKeyRepository
     return PopKeys(PopKeyRepository(table()), key_rings(), Locks(table()), transactions(), audit_log(),
                    get_settings())
 
@@ -203,7 +203,7 @@ def key_admin_service():
 
 @_once
 def secret_server_repository():
-    from chalicelib.store.secrets import SecretServerRepository
+    from chalicelib.db.secrets import SecretServerRepository
     return SecretServerRepository(table())
 
 

@@ -93,7 +93,7 @@ def to_api_error(exc: Exception) -> errors.ApiError | None:
     if isinstance(exc, RecursionError):
         # json.loads on a hostile body (thousands of nested brackets) ends here.
         return errors.InvalidField([{"field": "body", "reason": "nested too deeply"}])
-    from chalicelib.store.table import ConditionFailed
+    from chalicelib.db.table import ConditionFailed
     if isinstance(exc, ConditionFailed):
         # A conditional write lost a race no service rule resolved: a conflict, never a bug.
         return errors.Conflict("the data changed while this request was processed; reload and retry")

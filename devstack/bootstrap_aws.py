@@ -5,7 +5,7 @@ import os
 
 import boto3
 
-from chalicelib.store.schema import create_table
+from chalicelib.db.schema import create_table
 
 
 def ensure_management_key(kms, alias: str) -> str:

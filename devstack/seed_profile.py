@@ -41,8 +41,8 @@ def profile_record(environment: Mapping[str, str]) -> dict[str, Any]:
 
 def seed_storage_profile(table_name: str, environment: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """Write the profile into ``table_name`` unless it is there; returns it."""
-    from chalicelib.store.storage_profiles import StorageProfileRepository
-    from chalicelib.store.table import ConditionFailed, Table, Transaction
+    from chalicelib.db.storage_profiles import StorageProfileRepository
+    from chalicelib.db.table import ConditionFailed, Table, Transaction
 
     table = Table(table_name)
     repository = StorageProfileRepository(table)

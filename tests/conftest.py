@@ -25,7 +25,7 @@ def aws():
     from moto import mock_aws
 
     from chalicelib import deps
-    from chalicelib.store.schema import create_table
+    from chalicelib.db.schema import create_table
 
     with mock_aws():
         deps.reset()

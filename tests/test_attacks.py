@@ -113,7 +113,7 @@ def _app(patch: pytest.MonkeyPatch):
     from chalicelib import deps
     from chalicelib.auth.jwks import JwksCache
     from chalicelib.settings import get_settings
-    from chalicelib.store.schema import create_table
+    from chalicelib.db.schema import create_table
     from devstack.idp import DevIdP
     from tests.support.kms import create_management_key
 

@@ -4,8 +4,8 @@ import pytest
 
 from chalicelib import deps
 from chalicelib.audit import AuditLog, catalogue
-from chalicelib.store.audit import AuditEventRepository
-from chalicelib.store.table import ConditionFailed, Transaction
+from chalicelib.db.audit import AuditEventRepository
+from chalicelib.db.table import ConditionFailed, Transaction
 
 UTC = dt.timezone.utc
 

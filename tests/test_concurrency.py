@@ -159,7 +159,7 @@ def _fresh_rings():
     """Another Lambda instance: its own key-ring service and caches."""
     from chalicelib.crypto.keyring import KeyRings
     from chalicelib.settings import get_settings
-    from chalicelib.store.keyrings import KeyRingRepository, SealedRecordIndex
+    from chalicelib.db.keyrings import KeyRingRepository, SealedRecordIndex
     table = deps.table()
     return KeyRings(KeyRingRepository(table), SealedRecordIndex(table), deps.transactions(),
                     deps.audit_log(), get_settings())

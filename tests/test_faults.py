@@ -145,7 +145,7 @@ def hub():
     from tests.support.app_client import app_client
     from moto import mock_aws
 
-    from chalicelib.store.schema import create_table
+    from chalicelib.db.schema import create_table
 
     patch = pytest.MonkeyPatch()
     # Floors may rise at once: no instance caches a ring here.

@@ -14,8 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "chalicelib"
 
-# What the DynamoDB layer may import of ours: itself and the modules below every layer.
-STORE_MAY_IMPORT = {"chalicelib.store", "chalicelib.aws", "chalicelib.errors"}
+# What the DynamoDB layer (db/) may import of ours: itself and the modules below every layer.
+DB_MAY_IMPORT = {"chalicelib.db", "chalicelib.aws", "chalicelib.errors"}
 
 
 def _module_name(path: Path) -> str:
@@ -112,9 +112,9 @@ def test_the_server_has_no_import_cycle():
     assert cycles(import_graph()) == []
 
 
-def test_the_store_imports_nothing_above_it():
-    upward = {module: sorted(t for t in targets if not any(t == a or t.startswith(a + ".") for a in STORE_MAY_IMPORT))
-              for module, targets in import_graph().items() if module.startswith(PACKAGE + ".store")}
+def test_the_db_layer_imports_nothing_above_it():
+    upward = {module: sorted(t for t in targets if not any(t == a or t.startswith(a + ".") for a in DB_MAY_IMPORT))
+              for module, targets in import_graph().items() if module.startswith(PACKAGE + ".db")}
     assert {m: t for m, t in upward.items() if t} == {}
 
 
@@ -128,6 +128,6 @@ def test_a_cycle_is_found_wherever_it_is(graph, expected):
 
 def test_a_lazy_import_counts_and_a_type_checking_one_does_not():
     source = ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from chalicelib import deps\n"
-              "def f():\n    from chalicelib.store import table\n")
+              "def f():\n    from chalicelib.db import table\n")
     assert _imported(ast.parse(source), "chalicelib.x", False) == {
-        "typing", "typing.TYPE_CHECKING", "chalicelib.store", "chalicelib.store.table"}
+        "typing", "typing.TYPE_CHECKING", "chalicelib.db", "chalicelib.db.table"}

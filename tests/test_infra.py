@@ -68,7 +68,7 @@ def test_table_has_ttl_pitr_and_the_index_the_code_queries(merged):
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    from chalicelib.store.schema import TABLE_DEFINITION
+    from chalicelib.db.schema import TABLE_DEFINITION
     assert table["KeySchema"] == TABLE_DEFINITION["KeySchema"]
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["gsi1"]
 

@@ -188,7 +188,7 @@ def hub():
     from moto import mock_aws
 
     from chalicelib import deps
-    from chalicelib.store.schema import create_table
+    from chalicelib.db.schema import create_table
 
     patch = pytest.MonkeyPatch()
     with mock_aws():

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from chalicelib import aws, deps
-from chalicelib.store.table import Transaction
+from chalicelib.db.table import Transaction
 from tests.support import faults
 from chalicelib.settings import get_settings
 from tests.support.katta_api import Actor, body
@@ -173,7 +173,7 @@ def test_accessible_vaults_cost_does_not_grow_with_the_table(alice, bob):
 
     small = cost()
     repository = deps.vaults()
-    from chalicelib.store.table import Transaction
+    from chalicelib.db.table import Transaction
     for start in range(0, 60, 20):
         transaction = Transaction()
         for n in range(start, start + 20):

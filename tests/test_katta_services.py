@@ -13,9 +13,9 @@ from chalicelib.katta.devices import DeviceService
 from chalicelib.katta.formats import DeviceInput, HubSettingsInput
 from chalicelib.katta.hub_settings import HubSettingsService
 from chalicelib.settings import get_settings
-from chalicelib.store.audit import AuditEventRepository
-from chalicelib.store.devices import DeviceRepository
-from chalicelib.store.table import Transaction, Transactions
+from chalicelib.db.audit import AuditEventRepository
+from chalicelib.db.devices import DeviceRepository
+from chalicelib.db.table import Transaction, Transactions
 from tests.support.katta_keys import DeviceKeys
 
 UTC = dt.timezone.utc

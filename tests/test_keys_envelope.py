@@ -11,7 +11,7 @@ from chalicelib.crypto import envelope
 from chalicelib.crypto.errors import RecordError, RingConflict, TamperedRecord, UnknownRing, VersionRetired
 from chalicelib.crypto.keyring import KeyRings
 from chalicelib.settings import Settings
-from chalicelib.store.keyrings import KeyRingRepository, SealedRecordIndex
+from chalicelib.db.keyrings import KeyRingRepository, SealedRecordIndex
 from tests.conftest import bearer
 from tests.support.clock import FakeClock
 from tests.support.kms import calls, create_management_key, kms_key  # noqa: F401 — fixtures

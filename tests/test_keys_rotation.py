@@ -8,7 +8,7 @@ import pytest
 from chalicelib import deps
 from chalicelib.crypto.errors import RingConflict
 from chalicelib.crypto.pop_rotation import ACTIVE, CREATED, PASSIVE, KeyTimes, NewKey, Timing, plan
-from chalicelib.store.locks import Locks
+from chalicelib.db.locks import Locks
 from tests.conftest import bearer
 from tests.support.atomic import atomic_items, race  # noqa: F401 — fixture
 from tests.support.clock import FakeClock

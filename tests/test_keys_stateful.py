@@ -19,7 +19,7 @@ from chalicelib.crypto import envelope
 from chalicelib.crypto.errors import RecordError, TamperedRecord, VersionRetired
 from chalicelib.crypto.keyring import KeyRings
 from chalicelib.settings import Settings
-from chalicelib.store.keyrings import KeyRingRepository, SealedRecordIndex
+from chalicelib.db.keyrings import KeyRingRepository, SealedRecordIndex
 from tests.support.clock import FakeClock
 from tests.support.kms import kms_key  # noqa: F401 — fixture
 

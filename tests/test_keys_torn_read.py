@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import errors
-from chalicelib.store.keyrings import KeyRingRepository
-from chalicelib.store.keys import ring_pk, ring_version_sk
+from chalicelib.db.keyrings import KeyRingRepository
+from chalicelib.db.keys import ring_pk, ring_version_sk
 
 HEAD = {"pk": ring_pk("secret"), "sk": "HEAD", "latest": 2, "min_decryption_version": 1,
         "min_available_version": 1, "created_at": 1, "updated_at": 2}

@@ -82,7 +82,7 @@ def world():
     from moto import mock_aws
 
     from chalicelib import deps
-    from chalicelib.store.schema import create_table
+    from chalicelib.db.schema import create_table
 
     server, attach = threaded_app_server(HOST)
     url = f"http://{HOST}:{server.server_address[1]}"

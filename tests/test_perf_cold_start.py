@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Loaded by the first request that needs them, never by the import.
 DEFERRED_PACKAGES = ("boto3", "botocore", "joserfc", "cryptography")
 DEFERRED_MODULES = ("urllib.request", "chalicelib.fetch", "chalicelib.crypto.keyring", "chalicelib.crypto.pop",
-                    "chalicelib.store.keyrings", "chalicelib.store.popkeys")
+                    "chalicelib.db.keyrings", "chalicelib.db.popkeys")
 INPUT_MODELS = ("chalicelib.katta.formats:VaultInput", "chalicelib.katta.formats:DeviceInput",
                 "chalicelib.secrets.registry:IdpRegistration", "chalicelib.storage.formats:CreateBucketInput",
                 "chalicelib.storage.formats:ProfileInput")

@@ -12,8 +12,8 @@ import time
 from chalicelib import errors
 from chalicelib.rendezvous.service import Creator, RendezvousService
 from chalicelib.settings import Settings
-from chalicelib.store.rendezvous import RendezvousRepository
-from chalicelib.store.table import Table
+from chalicelib.db.rendezvous import RendezvousRepository
+from chalicelib.db.table import Table
 from tests.support.atomic import atomic_items, race  # noqa: F401 — fixture
 
 THREADS = 8

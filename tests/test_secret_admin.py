@@ -143,7 +143,7 @@ def test_bad_registrations_are_400s_naming_the_field(world, path, body, field):
 def test_deployed_stages_refuse_plain_http_and_loopback_registrations(aws, stage):
     from chalicelib import deps
     from chalicelib.errors import InvalidField
-    from chalicelib.store.secrets import SecretServerRepository
+    from chalicelib.db.secrets import SecretServerRepository
 
     registry = Registry(SecretServerRepository(deps.table()), deps.transactions(), deps.audit_log(),
                         Settings(stage=stage, public_base_url="https://k.test"))

@@ -12,7 +12,7 @@ import pytest
 from chalicelib import deps
 from chalicelib.secrets.form import ExchangeRequest
 from chalicelib.secrets.service import RING, secret_identity
-from chalicelib.store.keys import secret_key
+from chalicelib.db.keys import secret_key
 from devstack.idp import user_id
 from tests.support.atomic import atomic_items  # noqa: F401 — fixture
 from tests.support.kms import AwsCalls, kms_key  # noqa: F401 — fixture

@@ -26,12 +26,12 @@ from chalicelib.settings import Settings
 from chalicelib.storage import s3 as bucket_s3
 from chalicelib.storage.buckets import CREATION_LEASE_SECONDS, BucketService
 from chalicelib.storage.formats import CreateBucketInput
-from chalicelib.store.audit import AuditEventRepository
-from chalicelib.store.groups import GroupRepository
-from chalicelib.store.locks import Locks
-from chalicelib.store.storage_profiles import StorageProfileRepository
-from chalicelib.store.table import Table, Transaction, Transactions
-from chalicelib.store.vaults import VaultRepository
+from chalicelib.db.audit import AuditEventRepository
+from chalicelib.db.groups import GroupRepository
+from chalicelib.db.locks import Locks
+from chalicelib.db.storage_profiles import StorageProfileRepository
+from chalicelib.db.table import Table, Transaction, Transactions
+from chalicelib.db.vaults import VaultRepository
 from tests.support.clock import FakeClock
 from tests.support.katta_api import body
 from tests.support.katta_keys import new_vault_id

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from chalicelib import deps
-from chalicelib.store.table import Transaction
+from chalicelib.db.table import Transaction
 from tests.support.katta_api import Actor, body
 from tests.support.storage_world import world  # noqa: F401 — fixture
 
@@ -193,7 +193,7 @@ def test_the_storage_token_service_built_from_its_collaborators_audits_each_issu
     from chalicelib.auth.accounts import Principal
     from chalicelib.errors import Forbidden
     from chalicelib.settings import Settings
-    from chalicelib.store.audit import AuditEventRepository
+    from chalicelib.db.audit import AuditEventRepository
     from chalicelib.tokens.s3_token import StorageTokens
 
     now = 1_900_000_000.0

@@ -1,7 +1,7 @@
 """The audit log: events written in the same transaction as the change they record.
 
 Services are given an ``AuditLog`` and name the event from ``catalogue``; the
-items behind it are ``store.audit``'s business.
+items behind it are ``db.audit``'s business.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from chalicelib.audit.catalogue import EventType
 
 if TYPE_CHECKING:
-    from chalicelib.store.audit import AuditEventRepository
-    from chalicelib.store.table import Transaction
+    from chalicelib.db.audit import AuditEventRepository
+    from chalicelib.db.table import Transaction
 
 MAX_PAGE_SIZE = 100
 

@@ -15,8 +15,8 @@ from chalicelib.errors import Forbidden, InsufficientScope, Unauthorized
 if TYPE_CHECKING:
     from chalicelib.auth.bearer import VerifiedToken
     from chalicelib.settings import Settings
-    from chalicelib.store.groups import GroupRepository
-    from chalicelib.store.users import UserRepository
+    from chalicelib.db.groups import GroupRepository
+    from chalicelib.db.users import UserRepository
 
 # The contract's pattern for user ids (DeviceDto.owner, MemberDto.id).
 USER_ID_PATTERN = re.compile(r"[-_.a-zA-Z0-9]{1,255}")

@@ -26,8 +26,8 @@ from chalicelib.audit import AuditLog, catalogue
 from chalicelib.crypto import envelope
 from chalicelib.crypto.errors import RecordError, RingConflict, TamperedRecord, UnknownRing, VersionRetired
 from chalicelib.settings import Settings
-from chalicelib.store.keyrings import KeyRingRepository, Ring, RingVersion, SealedRecordIndex
-from chalicelib.store.table import ConditionFailed, Transaction, Transactions
+from chalicelib.db.keyrings import KeyRingRepository, Ring, RingVersion, SealedRecordIndex
+from chalicelib.db.table import ConditionFailed, Transaction, Transactions
 
 log = logging.getLogger("katta")
 

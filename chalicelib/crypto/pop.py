@@ -25,9 +25,9 @@ from chalicelib.crypto.errors import InvalidJwe, RingConflict
 from chalicelib.crypto.keyring import KeyRings
 from chalicelib.crypto.pop_rotation import ACTIVE, CREATED, PASSIVE, PUBLISHED_STATES, RETIRED, KeyTimes, Timing
 from chalicelib.settings import Settings
-from chalicelib.store.locks import Locks
-from chalicelib.store.popkeys import SEALED_ATTRIBUTES, KeyChange, PopKeyRepository, RingChange
-from chalicelib.store.table import ConditionFailed, Transaction, Transactions
+from chalicelib.db.locks import Locks
+from chalicelib.db.popkeys import SEALED_ATTRIBUTES, KeyChange, PopKeyRepository, RingChange
+from chalicelib.db.table import ConditionFailed, Transaction, Transactions
 
 log = logging.getLogger("katta")
 

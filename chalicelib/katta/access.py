@@ -16,8 +16,8 @@ from chalicelib.errors import Forbidden, NotFound
 from chalicelib.katta.formats import AuthorityType, Role, is_authority_id
 
 if TYPE_CHECKING:
-    from chalicelib.store.groups import GroupRepository
-    from chalicelib.store.vaults import VaultRepository
+    from chalicelib.db.groups import GroupRepository
+    from chalicelib.db.vaults import VaultRepository
 
 _NOT_ID = re.compile(r"[^-_.a-z0-9]+")
 _RANK = {Role.MEMBER.value: 1, Role.OWNER.value: 2}

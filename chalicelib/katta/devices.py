@@ -12,12 +12,12 @@ from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.katta.formats import DeviceInput, device_id_of, instant
-from chalicelib.store.table import ConditionFailed, Transaction
+from chalicelib.db.table import ConditionFailed, Transaction
 
 if TYPE_CHECKING:
     from chalicelib.audit import AuditLog
-    from chalicelib.store.devices import DeviceRepository
-    from chalicelib.store.table import Transactions
+    from chalicelib.db.devices import DeviceRepository
+    from chalicelib.db.table import Transactions
 
 _DTO_FIELDS = ("id", "name", "type", "publicKey", "userPrivateKey", "owner", "creationTime")
 

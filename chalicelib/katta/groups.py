@@ -10,15 +10,15 @@ from chalicelib.katta.access import group_id
 from chalicelib.katta.formats import AuthorityType, GroupInput, is_authority_id
 from chalicelib.katta.users import public_user_dto
 from chalicelib.katta.vaults import vault_with_role_dto
-from chalicelib.store.table import ConditionFailed, Transaction
+from chalicelib.db.table import ConditionFailed, Transaction
 
 if TYPE_CHECKING:
     from chalicelib.audit import AuditLog
-    from chalicelib.store.authorities import AuthorityRepository
-    from chalicelib.store.groups import GroupRepository
-    from chalicelib.store.table import Transactions
-    from chalicelib.store.users import UserRepository
-    from chalicelib.store.vaults import VaultRepository
+    from chalicelib.db.authorities import AuthorityRepository
+    from chalicelib.db.groups import GroupRepository
+    from chalicelib.db.table import Transactions
+    from chalicelib.db.users import UserRepository
+    from chalicelib.db.vaults import VaultRepository
 
 MAX_SEARCH_RESULTS = 50
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.katta.formats import HubSettingsInput
-from chalicelib.store.table import Transaction
+from chalicelib.db.table import Transaction
 
 if TYPE_CHECKING:
     from chalicelib.audit import AuditLog
     from chalicelib.settings import Settings
-    from chalicelib.store.hub_settings import HubSettingsRepository
-    from chalicelib.store.table import Transactions
+    from chalicelib.db.hub_settings import HubSettingsRepository
+    from chalicelib.db.table import Transactions
 
 _STORED = ("wotMaxDepth", "wotIdVerifyLen", "enableAutomaticAccessGrant", "automaticAccessGrantTrustThreshold",
            "allowAutomaticAccessGrantOverride")

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.errors import NotFound
-from chalicelib.store.table import Transaction
+from chalicelib.db.table import Transaction
 
 if TYPE_CHECKING:
     from chalicelib.audit import AuditLog
     from chalicelib.katta.hub_settings import HubSettingsService
-    from chalicelib.store.table import Transactions
-    from chalicelib.store.trust import TrustRepository
-    from chalicelib.store.users import UserRepository
+    from chalicelib.db.table import Transactions
+    from chalicelib.db.trust import TrustRepository
+    from chalicelib.db.users import UserRepository
 
 
 def trusted_dto(user_id: str, chain: list[str]) -> dict[str, Any]:

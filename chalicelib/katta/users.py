@@ -8,15 +8,15 @@ from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.katta.devices import device_dto
 from chalicelib.katta.formats import AuthorityType, UserKeysInput
-from chalicelib.store.table import Transaction
+from chalicelib.db.table import Transaction
 
 if TYPE_CHECKING:
     from chalicelib.audit import AuditLog
-    from chalicelib.store.devices import DeviceRepository
-    from chalicelib.store.table import Transactions
-    from chalicelib.store.trust import TrustRepository
-    from chalicelib.store.users import UserRepository
-    from chalicelib.store.vaults import VaultRepository
+    from chalicelib.db.devices import DeviceRepository
+    from chalicelib.db.table import Transactions
+    from chalicelib.db.trust import TrustRepository
+    from chalicelib.db.users import UserRepository
+    from chalicelib.db.vaults import VaultRepository
 
 # Stored user attributes published in UserDto, by their contract names.
 _PUBLIC_USER_FIELDS = ("ecdhPublicKey", "ecdsaPublicKey", "privateKeys", "setupCode", "pictureUrl",

@@ -15,18 +15,18 @@ from chalicelib.auth import Principal
 from chalicelib.errors import ActionRequired, BadRequest, Conflict, Forbidden, Gone, NotFound
 from chalicelib.katta import access
 from chalicelib.katta.formats import AuthorityType, Role, VaultInput, instant
-from chalicelib.store.table import ConditionFailed, Transaction
-from chalicelib.store.vaults import VaultContents
+from chalicelib.db.table import ConditionFailed, Transaction
+from chalicelib.db.vaults import VaultContents
 
 if TYPE_CHECKING:
     from chalicelib.audit import AuditLog
     from chalicelib.katta.access import VaultAccess
     from chalicelib.settings import Settings
-    from chalicelib.store.authorities import AuthorityRepository
-    from chalicelib.store.groups import GroupRepository
-    from chalicelib.store.table import Transactions
-    from chalicelib.store.users import UserRepository
-    from chalicelib.store.vaults import VaultRepository
+    from chalicelib.db.authorities import AuthorityRepository
+    from chalicelib.db.groups import GroupRepository
+    from chalicelib.db.table import Transactions
+    from chalicelib.db.users import UserRepository
+    from chalicelib.db.vaults import VaultRepository
 
 USER, GROUP = AuthorityType.USER.value, AuthorityType.GROUP.value
 # Each member change is two items (member + audit event) and maybe a group counter.

@@ -18,7 +18,7 @@ from typing import Callable
 
 from chalicelib import errors
 from chalicelib.settings import Settings
-from chalicelib.store.rendezvous import ConditionFailed, RendezvousRepository, StoredSession
+from chalicelib.db.rendezvous import ConditionFailed, RendezvousRepository, StoredSession
 
 MAX_DATA_BYTES = 4096
 RATE_WINDOW_SECONDS = 60

@@ -19,13 +19,13 @@ from chalicelib import errors
 from chalicelib.audit import catalogue
 from chalicelib.secrets import keysets
 from chalicelib.settings import ASYMMETRIC_ALGORITHMS, LOOPBACK_HOSTS, Settings
-from chalicelib.store.table import ConditionFailed, Transaction
+from chalicelib.db.table import ConditionFailed, Transaction
 
 if TYPE_CHECKING:
-    # Handed in by deps on first use: the admin routes' import must not load the store.
+    # Handed in by deps on first use: the admin routes' import must not load the DynamoDB layer.
     from chalicelib.audit import AuditLog
-    from chalicelib.store.secrets import SecretServerRepository
-    from chalicelib.store.table import Transactions
+    from chalicelib.db.secrets import SecretServerRepository
+    from chalicelib.db.table import Transactions
 
 CLIENT_ID_PATTERN = r"^[-_.a-zA-Z0-9]{1,128}$"
 MAX_INLINE_JWKS_CHARS = 64 * 1024

@@ -26,7 +26,7 @@ from chalicelib.crypto import envelope
 from chalicelib.errors import Unauthorized
 from chalicelib.oauth import INVALID_CLIENT, INVALID_GRANT, INVALID_TARGET, TOKEN_TYPE_JWT, OAuthError
 from chalicelib.secrets import client_auth, keysets
-from chalicelib.store.table import ConditionFailed, Transaction
+from chalicelib.db.table import ConditionFailed, Transaction
 
 if TYPE_CHECKING:
     # The key rings and POP keys (and their stores) are the service's collaborators, handed in
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from chalicelib.secrets.form import ExchangeRequest
     from chalicelib.secrets.keys import RegisteredKeys
     from chalicelib.settings import Settings
-    from chalicelib.store.secrets import SecretServerRepository
-    from chalicelib.store.table import Transactions
+    from chalicelib.db.secrets import SecretServerRepository
+    from chalicelib.db.table import Transactions
 
 RING = "secret"
 PURPOSE = "secret-server"

@@ -16,14 +16,14 @@ from chalicelib.errors import BadRequest, Forbidden, Gone, InvalidField, Service
 from chalicelib.katta.formats import Role
 from chalicelib.storage import s3
 from chalicelib.storage.formats import BUCKET_PREFIX_PATTERN, CreateBucketInput, Protocol
-from chalicelib.store.table import Transaction
+from chalicelib.db.table import Transaction
 
 if TYPE_CHECKING:
     from chalicelib.audit import AuditLog
     from chalicelib.katta.access import VaultAccess
-    from chalicelib.store.locks import Locks
-    from chalicelib.store.storage_profiles import StorageProfileRepository
-    from chalicelib.store.table import Transactions
+    from chalicelib.db.locks import Locks
+    from chalicelib.db.storage_profiles import StorageProfileRepository
+    from chalicelib.db.table import Transactions
 
     # The request's S3 client, made from the profile and the caller's credentials in the body.
     S3Clients = Callable[[dict[str, Any], CreateBucketInput], Any]

@@ -13,12 +13,12 @@ from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.errors import NotFound
 from chalicelib.storage.formats import ProfileInput
-from chalicelib.store.table import ConditionFailed, Transaction
+from chalicelib.db.table import ConditionFailed, Transaction
 
 if TYPE_CHECKING:
     from chalicelib.audit import AuditLog
-    from chalicelib.store.storage_profiles import StorageProfileRepository
-    from chalicelib.store.table import Transactions
+    from chalicelib.db.storage_profiles import StorageProfileRepository
+    from chalicelib.db.table import Transactions
 
 
 def profile_dto(record: dict[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,9 @@ from chalicelib import deps
 from chalicelib.crypto.keyring import KeyRings
 from chalicelib.crypto.pop import PopKeys
 from chalicelib.settings import Settings
-from chalicelib.store.keyrings import KeyRingRepository, SealedRecordIndex
-from chalicelib.store.locks import Locks
-from chalicelib.store.popkeys import PopKeyRepository
+from chalicelib.db.keyrings import KeyRingRepository, SealedRecordIndex
+from chalicelib.db.locks import Locks
+from chalicelib.db.popkeys import PopKeyRepository
 
 
 def instance(clock, sleep=lambda _s: None, **overrides) -> PopKeys:

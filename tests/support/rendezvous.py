@@ -10,7 +10,7 @@ import pytest
 from chalicelib import deps
 from chalicelib.rendezvous.service import RendezvousService
 from chalicelib.settings import Settings, get_settings
-from chalicelib.store.rendezvous import RendezvousRepository
+from chalicelib.db.rendezvous import RendezvousRepository
 from tests.conftest import bearer
 from tests.support.clock import FakeClock
 

@@ -1,11 +1,11 @@
-"""Users: one item per account, keyed by user id (see the key design in ``store``)."""
+"""Users: one item per account, keyed by user id (see the key design in ``db``)."""
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.store import keys
-from chalicelib.store.table import GSI1, ConditionFailed, Table, Transaction
-from chalicelib.store.updates import set_or_remove
+from chalicelib.db import keys
+from chalicelib.db.table import GSI1, ConditionFailed, Table, Transaction
+from chalicelib.db.updates import set_or_remove
 
 
 class UserRepository:

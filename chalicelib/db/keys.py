@@ -1,4 +1,4 @@
-"""Every item key of the table, built in this one module (the layout is in ``store/__init__``).
+"""Every item key of the table, built in this one module (the layout is in ``db/__init__``).
 
 Repositories build their keys from these functions and nothing else does: a
 service names what it wants (a user, a vault's member) and never a ``pk``.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from chalicelib.store import keys
-from chalicelib.store.table import Table, Transaction
+from chalicelib.db import keys
+from chalicelib.db.table import Table, Transaction
 
 _ITEM_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
 

@@ -1,6 +1,6 @@
 """The one DynamoDB table: a lazily created client and the few operations we use.
 
-Repositories build items (from ``store.keys``); this module only speaks DynamoDB,
+Repositories build items (from ``db.keys``); this module only speaks DynamoDB,
 and it is where DynamoDB's own failures become ours: a failed condition is
 ``ConditionFailed``, keys left unprocessed or a transaction cancelled by a
 conflict are ``errors.ServiceUnavailable`` (AWS's outages already are, through

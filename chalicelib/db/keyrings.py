@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from chalicelib import errors
-from chalicelib.store import keys
-from chalicelib.store.table import GSI1, Table, Transaction
+from chalicelib.db import keys
+from chalicelib.db.table import GSI1, Table, Transaction
 
 _TORN_READ_ATTEMPTS = 3
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from chalicelib.store import keys
-from chalicelib.store.table import GSI1, Table, Transaction
-from chalicelib.store.updates import set_or_remove
+from chalicelib.db import keys
+from chalicelib.db.table import GSI1, Table, Transaction
+from chalicelib.db.updates import set_or_remove
 
 _ITEM_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from chalicelib.store import keys
-from chalicelib.store.groups import record as group_record
-from chalicelib.store.table import Table
+from chalicelib.db import keys
+from chalicelib.db.groups import record as group_record
+from chalicelib.db.table import Table
 
 
 class AuthorityRepository:

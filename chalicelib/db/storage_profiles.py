@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.store import keys
-from chalicelib.store.table import Table, Transaction
+from chalicelib.db import keys
+from chalicelib.db.table import Table, Transaction
 
 _ITEM_ATTRIBUTES = ("pk", "sk")
 

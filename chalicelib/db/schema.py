@@ -1,6 +1,6 @@
 """The table definition, for the local stack and the tests (infra/ holds the AWS one)."""
 
-from chalicelib.store.table import GSI1, TTL_ATTRIBUTE
+from chalicelib.db.table import GSI1, TTL_ATTRIBUTE
 
 TABLE_DEFINITION = {
     "AttributeDefinitions": [

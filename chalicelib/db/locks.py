@@ -6,8 +6,8 @@ condition keeps the data right).
 """
 from __future__ import annotations
 
-from chalicelib.store import keys
-from chalicelib.store.table import ConditionFailed, Table, Transaction
+from chalicelib.db import keys
+from chalicelib.db.table import ConditionFailed, Table, Transaction
 
 
 class Locks:

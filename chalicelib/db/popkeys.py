@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.store import keys
-from chalicelib.store.keyrings import SealedRecordIndex
-from chalicelib.store.table import Table, Transaction
+from chalicelib.db import keys
+from chalicelib.db.keyrings import SealedRecordIndex
+from chalicelib.db.table import Table, Transaction
 
 SEALED_ATTRIBUTES = ("sealed", "sealed_ring", "sealed_identity", "gsi1pk", "gsi1sk")
 

@@ -1,4 +1,4 @@
-"""The secret server's items (DESIGN §8; keys in ``chalicelib/store/__init__.py``).
+"""The secret server's items (DESIGN §8; keys in ``chalicelib/db/__init__.py``).
 
 ``SECRET#<iss>#<sub>``/``<purpose>``   a user's secret, sealed in the ``secret`` key ring
 ``SSIDP``/``<issuer>``                 a registered identity provider
@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.store import keys
-from chalicelib.store.keyrings import SealedRecordIndex
-from chalicelib.store.table import TTL_ATTRIBUTE, Table, Transaction
+from chalicelib.db import keys
+from chalicelib.db.keyrings import SealedRecordIndex
+from chalicelib.db.table import TTL_ATTRIBUTE, Table, Transaction
 
 
 @dataclass(frozen=True)

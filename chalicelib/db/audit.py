@@ -11,8 +11,8 @@ import secrets
 from decimal import Decimal
 from typing import Any, Iterator
 
-from chalicelib.store import keys
-from chalicelib.store.table import Table, Transaction
+from chalicelib.db import keys
+from chalicelib.db.table import Table, Transaction
 
 
 def new_event_id(now: float) -> int:

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.store import keys
-from chalicelib.store.table import TTL_ATTRIBUTE, ConditionFailed, Table, Transaction
+from chalicelib.db import keys
+from chalicelib.db.table import TTL_ATTRIBUTE, ConditionFailed, Table, Transaction
 
 __all__ = ["ConditionFailed", "RendezvousRepository", "StoredSession"]
 
