@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Iterator
 
 from chalicelib.db import keys
-from chalicelib.db.table import Table, Transaction
+from chalicelib.db.table import Table, Transaction, record
 
 
 def new_event_id(now: float) -> int:
@@ -67,7 +67,7 @@ class AuditEventRepository:
 
 def _event(item: dict[str, Any]) -> dict[str, Any]:
     """DynamoDB numbers come back as Decimal; the DTO's id is an int64."""
-    return {k: int(v) if isinstance(v, Decimal) else v for k, v in item.items() if k not in ("pk", "sk")}
+    return {k: int(v) if isinstance(v, Decimal) else v for k, v in record(item).items()}
 
 
 def _months(start: dt.datetime, end: dt.datetime, descending: bool) -> Iterator[str]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from chalicelib.db import keys
-from chalicelib.db.groups import record as group_record
-from chalicelib.db.table import Table
+from chalicelib.db.table import Table, record
 
 
 class AuthorityRepository:
@@ -17,5 +16,5 @@ class AuthorityRepository:
         ids = list(authority_ids)
         items = self.table.batch_get(key for a in ids for key in (keys.user(a), keys.group(a)))
         users = [i for i in items if (i["pk"], i["sk"]) == keys.user(i["id"])]
-        groups = [group_record(i) for i in items if (i["pk"], i["sk"]) == keys.group(i["id"])]
+        groups = [record(i) for i in items if (i["pk"], i["sk"]) == keys.group(i["id"])]
         return users, groups

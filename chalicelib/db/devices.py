@@ -9,14 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from chalicelib.db import keys
-from chalicelib.db.table import Table, Transaction
-
-_ITEM_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
-
-
-def device_record(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k not in _ITEM_ATTRIBUTES}
-
+from chalicelib.db.table import Table, Transaction, record
 
 class DeviceRepository:
     def __init__(self, table: Table) -> None:
@@ -24,11 +17,11 @@ class DeviceRepository:
 
     def get(self, user_id: str, device_id: str) -> dict[str, Any] | None:
         item = self.table.get(*keys.device(user_id, device_id))
-        return device_record(item) if item else None
+        return record(item) if item else None
 
     def of_user(self, user_id: str) -> list[dict[str, Any]]:
         pk, _ = keys.device(user_id, "")
-        return [device_record(i) for i in self.table.query_all(pk, keys.DEVICE_PREFIX)]
+        return [record(i) for i in self.table.query_all(pk, keys.DEVICE_PREFIX)]
 
     def owners(self, device_ids: Iterable[str]) -> dict[str, str]:
         """Device id → owner id, for the ids that exist."""
@@ -40,7 +33,7 @@ class DeviceRepository:
         if not owners:
             return []
         items = self.table.batch_get(keys.device(owner, d) for d, owner in owners.items())
-        return [device_record(i) for i in items]
+        return [record(i) for i in items]
 
     def save(self, transaction: Transaction, device: dict[str, Any], *, new: bool) -> Transaction:
         """Adds the device to ``transaction``; the id claim fails if another user holds the key."""

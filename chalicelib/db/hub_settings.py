@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.db import keys
-from chalicelib.db.table import Table, Transaction
+from chalicelib.db.table import Table, Transaction, record
 
 
 class HubSettingsRepository:
@@ -13,7 +13,7 @@ class HubSettingsRepository:
 
     def get(self) -> dict[str, Any]:
         item = self.table.get(*keys.HUB_SETTINGS)
-        return {k: v for k, v in (item or {}).items() if k not in ("pk", "sk")}
+        return record(item) if item else {}
 
     def put(self, transaction: Transaction, values: dict[str, Any]) -> Transaction:
         pk, sk = keys.HUB_SETTINGS

@@ -8,14 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.db import keys
-from chalicelib.db.table import Table, Transaction
-
-_ITEM_ATTRIBUTES = ("pk", "sk")
-
-
-def _record(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k not in _ITEM_ATTRIBUTES}
-
+from chalicelib.db.table import Table, Transaction, record
 
 class StorageProfileRepository:
     def __init__(self, table: Table) -> None:
@@ -23,10 +16,10 @@ class StorageProfileRepository:
 
     def get(self, profile_id: str) -> dict[str, Any] | None:
         item = self.table.get(*keys.storage_profile(profile_id))
-        return _record(item) if item else None
+        return record(item) if item else None
 
     def all(self) -> list[dict[str, Any]]:
-        return [_record(i) for i in self.table.query_all(keys.STORAGE_PROFILES)]
+        return [record(i) for i in self.table.query_all(keys.STORAGE_PROFILES)]
 
     def create(self, transaction: Transaction, profile: dict[str, Any]) -> Transaction:
         pk, sk = keys.storage_profile(profile["id"])

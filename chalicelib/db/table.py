@@ -40,6 +40,14 @@ def from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
     return {k: deserializer.deserialize(v) for k, v in item.items()}
 
 
+_KEY_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
+
+
+def record(item: dict[str, Any]) -> dict[str, Any]:
+    """An item without its key attributes: what a repository hands the layer above."""
+    return {k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES}
+
+
 def key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 

@@ -12,15 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from chalicelib.db import keys
-from chalicelib.db.table import GSI1, Table, Transaction
+from chalicelib.db.table import GSI1, Table, Transaction, record
 from chalicelib.db.updates import set_or_remove
-
-_ITEM_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
-
-
-def record(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k not in _ITEM_ATTRIBUTES}
-
 
 @dataclass
 class VaultContents:
