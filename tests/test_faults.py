@@ -31,6 +31,7 @@ from chalicelib.katta.http_out_of_scope import OUT_OF_SCOPE
 from tests.support import faults, katta_world
 from tests.support.katta_api import user_id_of
 from tests.support.katta_keys import UserKeys, new_vault_id, vault_dto
+from tests.support.sealed import sealed_item
 from tests.support.storage_world import STS_PROFILE
 from tests.support.tokens import TokenIssuer
 from tests.test_secret_fixtures import SECRET_AUDIENCE, SecretWorld
@@ -185,7 +186,7 @@ def _key_rings() -> None:
         if version == 2:
             rings.rotate(RING)
         pk, sk = f"RECORD#{name}", "DATA"
-        deps.table().put({"pk": pk, "sk": sk, **rings.seal_attributes(RING, pk, sk, name.encode(), name)})
+        deps.table().put(sealed_item(rings, RING, pk, sk, name.encode(), name))
     rings.seal(TRIMMED_RING, b"x", "x")
     rings.rotate(TRIMMED_RING)
     rings.set_min_decryption_version(TRIMMED_RING, 2)

@@ -29,14 +29,15 @@ def caller(user_id: str, *roles: str) -> Principal:
 def test_a_device_service_over_moto_repositories_and_a_stopped_clock(aws):
     table = deps.table()
     audit = AuditLog(AuditEventRepository(table), clock=STOPPED.timestamp)
-    devices = DeviceService(DeviceRepository(table), audit, Transactions(table))
+    devices = DeviceService(DeviceRepository(table), audit, Transactions(table), clock=STOPPED.timestamp)
     device = DeviceKeys.generate()
 
     devices.register(caller("alice"), device.id, DeviceInput(**device.dto()))
     with pytest.raises(Conflict):  # the same public key for somebody else
         devices.register(caller("mallory"), device.id, DeviceInput(**device.dto()))
 
-    assert devices.get(caller("alice"), device.id)["owner"] == "alice"
+    stored = devices.get(caller("alice"), device.id)
+    assert (stored["owner"], stored["creationTime"]) == ("alice", "2026-03-04T05:06:07Z")
     (event,) = audit.events(STOPPED, STOPPED + dt.timedelta(seconds=1))
     assert (event["type"], event["registeredBy"], event["timestamp"]) == (
         "DEVICE_REGISTER", "alice", "2026-03-04T05:06:07.000000Z")

@@ -15,6 +15,7 @@ from chalicelib.db.keyrings import KeyRingRepository, SealedRecordIndex
 from tests.conftest import bearer
 from tests.support.clock import FakeClock
 from tests.support.kms import calls, create_management_key, kms_key  # noqa: F401 — fixtures
+from tests.support.sealed import sealed_item
 
 ALICE = "https://idp.test|alice|vault-secret"
 BOB = "https://idp.test|bob|vault-secret"
@@ -193,8 +194,7 @@ def test_trim_deletes_only_versions_below_the_floor(rings, clock):
 def test_rewrap_records_moves_them_to_the_newest_version(rings, clock):
     table = deps.table()
     for user in ("alice", "bob"):
-        attributes = rings.seal_attributes("secrets", f"TEST#{user}", "S", user.encode(), f"id-{user}")
-        table.put({"pk": f"TEST#{user}", "sk": "S", **attributes})
+        table.put(sealed_item(rings, "secrets", f"TEST#{user}", "S", user.encode(), f"id-{user}"))
     rings.rotate("secrets")
     report = rings.rewrap_records("secrets")
     assert report.as_dict() == {"rewrapped": 2, "retired": 0, "unreadable": 0, "conflicts": 0}

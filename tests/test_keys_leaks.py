@@ -17,6 +17,7 @@ from chalicelib import aws, deps, logs
 from tests.conftest import bearer
 from tests.support.kms import kms_key  # noqa: F401 — fixture
 from tests.support.pop import encrypt_to
+from tests.support.sealed import sealed_item
 
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 
@@ -65,8 +66,8 @@ def test_key_material_never_appears_in_the_clear(client, issuer, kms_key):
         admin = bearer(issuer.token("root", realm_access={"roles": ["admin"]}))
         json_admin = {**admin, "Content-Type": "application/json"}
         responses = [client.http.get("/.well-known/jwks.json"), client.http.get("/pop")]
-        deps.table().put({"pk": "TEST#leak", "sk": "S", **deps.key_rings().seal_attributes(
-            "secrets", "TEST#leak", "S", b"user secret", "iss|sub|purpose")})
+        deps.table().put(sealed_item(deps.key_rings(), "secrets", "TEST#leak", "S", b"user secret",
+                                     "iss|sub|purpose"))
         for method, path, body in [
             ("post", "/api/admin/keys/pop/sig/rotate", None), ("post", "/api/admin/keys/pop/enc/rotate", None),
             ("post", "/api/admin/keys/rings/secrets/rotate", None), ("post", "/api/admin/keys/rings/pop/rotate", None),

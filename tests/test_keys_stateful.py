@@ -22,6 +22,7 @@ from chalicelib.settings import Settings
 from chalicelib.db.keyrings import KeyRingRepository, SealedRecordIndex
 from tests.support.clock import FakeClock
 from tests.support.kms import kms_key  # noqa: F401 — fixture
+from tests.support.sealed import sealed_item
 
 pytestmark = pytest.mark.slow  # a live stack, a subprocess or a long run: not in the fast lane
 
@@ -53,10 +54,10 @@ class KeyRingMachine(RuleBasedStateMachine):
     @rule(target=records, plaintext=st.binary(max_size=48))
     def seal(self, plaintext):
         record_id = uuid.uuid4().hex
-        attributes = self.rings.seal_attributes(self.ring, self.pk, record_id, plaintext, record_id)
-        self.table.put({"pk": self.pk, "sk": record_id, **attributes})
+        item = sealed_item(self.rings, self.ring, self.pk, record_id, plaintext, record_id)
+        self.table.put(item)
         self.latest = max(self.latest, 1)
-        assert envelope.version_of(self.ring, bytes(attributes["sealed"])) == self.latest
+        assert envelope.version_of(self.ring, bytes(item["sealed"])) == self.latest
         self.plaintexts[record_id], self.versions[record_id] = plaintext, self.latest
         return record_id
 

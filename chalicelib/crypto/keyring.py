@@ -100,11 +100,6 @@ class KeyRings:
         plaintext = self.open(ring, record, identity)
         return self.seal(ring, plaintext, identity)
 
-    def seal_attributes(self, ring: str, pk: str, sk: str, plaintext: bytes, identity: str) -> dict[str, Any]:
-        """The attributes to merge into item (pk, sk) so the re-wrap job can find its record."""
-        sealed = self.seal(ring, plaintext, identity)
-        return SealedRecordIndex.attributes(ring, pk, sk, sealed.record, sealed.version, identity)
-
     # -- ring operations (admin) -------------------------------------------------------------
 
     def names(self) -> list[str]:

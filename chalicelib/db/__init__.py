@@ -1,7 +1,7 @@
 """DynamoDB access: one table, one repository per aggregate.
 
-Key design (the one place it is written down)
-=============================================
+Key design (the one place it is written down; the keys are built in ``keys.py`` alone)
+======================================================================================
 
 Table attributes: ``pk`` (S, hash), ``sk`` (S, range), GSI ``gsi1`` on
 ``gsi1pk``/``gsi1sk`` (projection ALL), TTL attribute ``expires_at`` (epoch
@@ -10,7 +10,6 @@ seconds; reads filter expired items because DynamoDB reaps them lazily).
 =========================  ===========================  =====================================  ==========================
 Aggregate / item           pk                           sk                                     gsi1pk / gsi1sk
 =========================  ===========================  =====================================  ==========================
-identity → user id         ``IDENT#<iss>#<sub>``         ``IDENT``
 user                       ``USER#<userId>``             ``PROFILE``                            ``AUTHORITIES`` / ``USER#<name lower>#<id>``
 device                     ``USER#<userId>``             ``DEVICE#<deviceId>``
 device id claim            ``DEVICE#<deviceId>``         ``OWNER``
@@ -22,7 +21,7 @@ vault member (user/group)  ``VAULT#<vaultId>``           ``MEMBER#<authorityId>`
 vault access token         ``VAULT#<vaultId>``           ``TOKEN#<userId>``                     ``TOKENS#<userId>`` / ``VAULT#<vaultId>``
 storage profile            ``STORAGEPROFILE``            ``<profileId>``
 settings                   ``SETTINGS``                  ``HUB``
-audit event                ``AUDIT#<yyyy-mm>``           ``<ISO timestamp>#<eventId>``
+audit event                ``AUDIT#<yyyy-mm>``           ``<eventId, zero-padded to 20>``
 key-ring version           ``RING#<ring>``               ``V#<version, 10 digits>``
 key-ring head              ``RING#<ring>``               ``HEAD``                               ``RINGS`` / ``<ring>``
 sealed record (any item)   (the owner's)                 (the owner's)                          ``SEALED#<ring>`` / ``<version>#<pk>#<sk>``

@@ -28,7 +28,7 @@ class GroupRepository:
         return [record(i) for i in self.table.query_all(keys.AUTHORITIES, keys.authority_by_name("GROUP", ""), index=GSI1)]
 
     def named(self, name: str) -> list[dict[str, Any]]:
-        return [record(i) for i in self.table.query_all(keys.AUTHORITIES, keys.authority_by_name("GROUP", name) + "#", index=GSI1)]
+        return [record(i) for i in self.table.query_all(keys.AUTHORITIES, keys.authorities_named("GROUP", name), index=GSI1)]
 
     def search(self, prefix: str, limit: int) -> list[dict[str, Any]]:
         page = self.table.query(keys.AUTHORITIES, keys.authority_by_name("GROUP", prefix), index=GSI1, limit=limit)

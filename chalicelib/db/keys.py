@@ -33,6 +33,11 @@ def authority_by_name(kind: str, name: str, authority_id: str = "") -> str:
     return f"{kind}#{name.lower()}#{authority_id}" if authority_id else f"{kind}#{name.lower()}"
 
 
+def authorities_named(kind: str, name: str) -> str:
+    """The gsi1sk prefix of every user or group with exactly this name (any case)."""
+    return f"{kind}#{name.lower()}#"
+
+
 DEVICE_PREFIX = "DEVICE#"
 
 

@@ -1,6 +1,7 @@
 """What a desktop client needs before it logs in (``/api/config``, ``/api/version``)."""
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -11,7 +12,7 @@ from chalicelib.settings import Settings
 def client_config(settings: Settings) -> dict[str, Any]:
     issuer = settings.trusted_issuers[0] if settings.trusted_issuers else None
     config: dict[str, Any] = {
-        "serverTime": instant(),
+        "serverTime": instant(time.time()),
         "apiLevel": settings.api_level,
         "uuid": settings.installation_id or str(uuid.uuid5(uuid.NAMESPACE_URL, settings.public_base_url)),
         "desktopDownloadUrlMac": settings.desktop_download_url_mac,

@@ -6,7 +6,8 @@ tells the client to ask for the account key instead.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
@@ -27,10 +28,12 @@ def device_dto(device: dict[str, Any]) -> dict[str, Any]:
 
 
 class DeviceService:
-    def __init__(self, devices: DeviceRepository, audit: AuditLog, transactions: Transactions) -> None:
+    def __init__(self, devices: DeviceRepository, audit: AuditLog, transactions: Transactions,
+                 clock: Callable[[], float] = time.time) -> None:
         self._devices = devices
         self._audit = audit
         self._transactions = transactions
+        self._clock = clock
 
     def register(self, principal: Principal, device_id: str, dto: DeviceInput) -> None:
         """Creates the caller's device or updates its name and wrapped user keys."""
@@ -41,7 +44,7 @@ class DeviceService:
         existing = self._devices.get(principal.user_id, device_id)
         device = {"id": device_id, "owner": principal.user_id, "name": dto.name, "type": dto.type.value,
                   "publicKey": dto.publicKey, "userPrivateKey": dto.userPrivateKey,
-                  "creationTime": existing["creationTime"] if existing else instant()}
+                  "creationTime": existing["creationTime"] if existing else instant(self._clock())}
         transaction = self._devices.save(Transaction(), device, new=existing is None)
         if existing is None:
             self._audit.record(transaction, catalogue.DEVICE_REGISTER, registeredBy=principal.user_id,

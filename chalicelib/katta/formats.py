@@ -7,11 +7,11 @@ JWEs must be compact (five segments). The server never opens a JWE.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import binascii
 import hashlib
 import json
 import re
+import time
 from enum import Enum
 from typing import Annotated
 
@@ -39,10 +39,9 @@ _ID = re.compile(ID_PATTERN)
 _UUID = re.compile(UUID_PATTERN)
 
 
-def instant(moment: dt.datetime | None = None) -> str:
+def instant(epoch: float) -> str:
     """The contract's Instant: ISO 8601 UTC with a ``Z``."""
-    moment = moment or dt.datetime.now(dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def spki_p384(value: str) -> str:

@@ -73,7 +73,8 @@ class VaultService:
     def __init__(self, vaults: VaultRepository, groups: GroupRepository, users: UserRepository,
                  authorities: AuthorityRepository, access: VaultAccess, audit: AuditLog,
                  transactions: Transactions, settings: Settings, *,
-                 sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._vaults = vaults
         self._groups = groups
         self._users = users
@@ -82,6 +83,7 @@ class VaultService:
         self._audit = audit
         self._transactions = transactions
         self._settings = settings
+        self._clock = clock
         self._sleep = sleep
         self._monotonic = monotonic
 
@@ -152,7 +154,8 @@ class VaultService:
     def _create(self, principal: Principal, vault_id: str, dto: VaultInput) -> dict[str, Any] | None:
         principal.require_role("create-vaults")
         vault = {"id": vault_id, "name": dto.name, "description": dto.description, "archived": False,
-                 "creationTime": instant(), "uvfMetadataFile": dto.uvfMetadataFile, "uvfKeySet": dto.uvfKeySet}
+                 "creationTime": instant(self._clock()), "uvfMetadataFile": dto.uvfMetadataFile,
+                 "uvfKeySet": dto.uvfKeySet}
         transaction = self._vaults.create(Transaction(), vault)
         self._vaults.put_member(transaction, vault_id, principal.user_id, USER, Role.OWNER.value)
         self._audit.record(transaction, catalogue.VAULT_CREATE, createdBy=principal.user_id, vaultId=vault_id,
@@ -213,10 +216,10 @@ class VaultService:
         contents = self._contents(vault_id, missing=Forbidden)
         self._access.require_owner(contents.members, principal)
         direct = contents.members
-        users, groups = self._authorities.get_many(direct)
-        return [member_dto(item, authority_type, direct[item["id"]]["role"])
-                for authority_type, items in ((USER, users), (GROUP, groups)) for item in items
-                if (direct[item["id"]].get("authorityType") == GROUP) == (authority_type == GROUP)]
+        group_ids = [a for a, m in direct.items() if m.get("authorityType") == GROUP]
+        user_ids = [a for a in direct if a not in group_ids]
+        return [*(member_dto(u, USER, direct[u["id"]]["role"]) for u in self._users.get_many(user_ids)),
+                *(member_dto(g, GROUP, direct[g["id"]]["role"]) for g in self._groups.get_many(group_ids))]
 
     def _authority_types(self, authority_ids) -> dict[str, str]:
         users, groups = self._authorities.get_many(authority_ids)

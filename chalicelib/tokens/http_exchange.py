@@ -1,4 +1,4 @@
-"""``POST /oauth2/token``: RFC 8693 token exchange, answered in RFC 6749 JSON (chalicelib/oauth.py)."""
+"""``POST /oauth2/token``: RFC 8693 token exchange, answered in RFC 6749 JSON (chalicelib/oauth/http.py)."""
 from __future__ import annotations
 
 from chalicelib import deps
