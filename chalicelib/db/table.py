@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator
 
 from chalicelib import aws, errors
@@ -37,7 +38,22 @@ def to_dynamo(item: dict[str, Any]) -> dict[str, Any]:
 
 def from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
     _, deserializer = _codec()
-    return {k: deserializer.deserialize(v) for k, v in item.items()}
+    return {k: _plain(deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal, which JSON cannot write: every stored number we keep is
+    an integer (ids, counters, epochs, versions, settings), so it becomes an int here, once, for every
+    repository. A fractional number (none is stored today) becomes a float rather than lose its part."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return {_plain(v) for v in value}
+    return value
 
 
 _KEY_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})

@@ -32,9 +32,7 @@ class HubSettingsService:
         defaults = HubSettingsInput(emergencyCouncilMemberIds=[]).model_dump()
         values = {k: stored.get(k, defaults[k]) for k in _STORED}
         hub_id = self._settings.installation_id or str(uuid.uuid5(uuid.NAMESPACE_URL, self._settings.public_base_url))
-        return {"hubId": hub_id,
-                **{k: int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
-                   for k, v in values.items()},
+        return {"hubId": hub_id, **values,
                 # Emergency access is out of scope: never enabled, no council.
                 "enableEmergencyAccess": False, "emergencyCouncilMemberIds": []}
 
