@@ -87,6 +87,7 @@ class MemberDto(_Authority):
     """A direct member of a vault: a user (with its public keys once set up) or a group (with its size)."""
     type: Literal["USER", "GROUP"]
     vaultRole: Role
+    role: Role = Field(description="the same as vaultRole: Hub's web client reads this name")
     ecdhPublicKey: PublicKey = Omittable()
     ecdsaPublicKey: PublicKey = Omittable()
     memberSize: int = Omittable()

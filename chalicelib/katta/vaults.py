@@ -63,7 +63,8 @@ def member_dto(authority: dict[str, Any], authority_type: str, role: str | None)
     else:
         dto.update({k: authority[k] for k in ("ecdhPublicKey", "ecdsaPublicKey") if authority.get(k)})
     if role:
-        dto["vaultRole"] = role
+        # Katta's contract names it vaultRole, Hub's web client reads role: both get it.
+        dto["vaultRole"] = dto["role"] = role
     return dto
 
 
