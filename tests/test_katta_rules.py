@@ -186,6 +186,28 @@ def test_accessible_vaults_cost_does_not_grow_with_the_table(alice, bob):
 
 # --- vaults and members ----------------------------------------------------------------------------
 
+def test_the_update_archives_and_restores_as_hubs_web_client_does(client, issuer, alice, bob):
+    admin = Actor(client, issuer, "ada", roles=("user", "admin")).sign_in()
+    vault_id = new_vault_id()
+    alice.create_vault(vault_id)
+    assert alice.call("PUT", f"/api/vaults/{vault_id}/users/{bob.id}").status_code == 201
+    as_hub_sends = {**body(alice.get(f"/api/vaults/{vault_id}")), "archived": True}
+    assert bob.call("PUT", f"/api/vaults/{vault_id}", as_hub_sends).status_code == 403  # a member
+    archived = alice.call("PUT", f"/api/vaults/{vault_id}", as_hub_sends)
+    assert archived.status_code == 200 and body(archived)["archived"] is True
+    assert body(alice.get(f"/api/vaults/{vault_id}"))["archived"] is True
+    assert admin.call("PUT", f"/api/vaults/{vault_id}", {**as_hub_sends, "name": "Taken"}).status_code == 403
+    restored = admin.call("PUT", f"/api/vaults/{vault_id}", {**as_hub_sends, "archived": False})
+    assert restored.status_code == 200 and body(restored)["archived"] is False
+    kept = alice.call("PUT", f"/api/vaults/{vault_id}", {**as_hub_sends, "archived": None, "name": "Renamed"})
+    assert body(kept)["archived"] is False and body(kept)["name"] == "Renamed"  # no field: unchanged
+    now = dt.datetime.now(dt.timezone.utc)
+    updates = deps.audit_log().events(now - dt.timedelta(days=1), now + dt.timedelta(days=1), descending=False,
+                                      types=frozenset({"VAULT_UPDATE"}))
+    assert [(e["updatedBy"], e["vaultArchived"]) for e in updates] == [
+        (alice.id, True), (admin.id, False), (alice.id, False)]
+
+
 def test_create_needs_the_role_and_update_needs_ownership(alice, bob):
     vault_id = new_vault_id()
     refused = bob.call("PUT", f"/api/vaults/{vault_id}", vault_dto(vault_id))

@@ -143,6 +143,7 @@ class VaultInput(_Input):
     description: Description | None = None
     uvfMetadataFile: UvfDocument | None = None
     uvfKeySet: UvfDocument | None = None
+    archived: bool | None = None
     masterkey: str | None = None
     iterations: int | None = None
     salt: str | None = None

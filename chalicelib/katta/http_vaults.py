@@ -56,7 +56,8 @@ def get_vault(principal, vaultId):
 
 
 @route(bp, "/api/vaults/{vaultId}", methods=("PUT",), role="user", doc=Operation(
-    "creates a vault (201; role create-vaults, the creator becomes OWNER) or renames it (200; owners)", "bearer",
+    "creates a vault (201; role create-vaults, the creator becomes OWNER) or renames it (200; owners); an"
+    " archived field archives or restores it (owners, or admins when nothing else changes)", "bearer",
     {200: VaultDto, 201: VaultDto}, body=VaultInput, tags=TAGS))
 def put_vault(principal, vaultId):
     vault_id = params.vault_id(vaultId)

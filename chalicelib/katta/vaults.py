@@ -170,13 +170,19 @@ class VaultService:
         return vault_dto({k: v for k, v in vault.items() if v is not None})
 
     def _update(self, principal: Principal, vault_id: str, dto: VaultInput) -> dict[str, Any]:
-        contents = self._owned(principal, vault_id)
-        transaction = self._vaults.update(Transaction(), vault_id, {"name": dto.name, "description": dto.description})
+        """Owners rename; owners and admins archive or restore (Hub's web client does it with this PUT)."""
+        contents = self._contents(vault_id)
+        vault = contents.vault
+        archived = bool(vault.get("archived")) if dto.archived is None else dto.archived
+        renamed = (dto.name, dto.description) != (vault["name"], vault.get("description"))
+        if renamed or not principal.has_role("admin"):
+            self._access.require_owner(contents.members, principal)
+        changes = {"name": dto.name, "description": dto.description, "archived": archived}
+        transaction = self._vaults.update(Transaction(), vault_id, changes)
         self._audit.record(transaction, catalogue.VAULT_UPDATE, updatedBy=principal.user_id, vaultId=vault_id,
-                           vaultName=dto.name, vaultDescription=dto.description,
-                           vaultArchived=bool(contents.vault.get("archived")))
+                           vaultName=dto.name, vaultDescription=dto.description, vaultArchived=archived)
         self._transactions.commit(transaction)
-        return vault_dto({**contents.vault, "name": dto.name, "description": dto.description})
+        return vault_dto({**vault, **changes})
 
     def set_archived(self, principal: Principal, vault_id: str, archived: bool) -> dict[str, Any]:
         contents = self._contents(vault_id)
