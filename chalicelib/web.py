@@ -30,6 +30,9 @@ log = logging.getLogger("katta")
 PROBLEM_JSON = "application/problem+json"
 Model = TypeVar("Model", bound=BaseModel)
 
+_BODYLESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+
+
 def route(bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), *,
           role: apidoc.Role | None = None, doc: apidoc.Operation | None = None,
           on_error: Callable[[Exception, Request | None], Response] | None = None,
@@ -45,6 +48,9 @@ def route(bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), *,
     handle = on_error or error_response
     if doc is not None:
         apidoc.register(path, methods, doc, errors_style, role)
+    if set(methods) <= _BODYLESS and "content_types" not in options:
+        # No body, so no media type to check: some clients send a Content-Type on every request.
+        options = {**options, "content_types": ["*/*"]}
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)

@@ -85,3 +85,15 @@ def test_every_number_a_repository_reads_is_an_int(admin):
                       "ratio": Decimal("0.5")})
     item = deps.table().get("TEST#numbers", "N")
     assert (type(item["count"]), item["nested"], item["ratio"]) == (int, {"list": [1, 2]}, 0.5)
+
+
+def test_fields_a_settings_update_leaves_out_keep_their_values(admin):
+    full = {**body(admin.get("/api/settings")), "wotMaxDepth": 5, "enableAutomaticAccessGrant": True,
+            "automaticAccessGrantTrustThreshold": 2}
+    assert admin.call("PUT", "/api/settings", full).status_code == 204
+    hubs_form = {"hubId": full["hubId"], "wotMaxDepth": 4, "wotIdVerifyLen": 3}  # what Hub's web client sends
+    assert admin.call("PUT", "/api/settings", hubs_form).status_code == 204
+    assert body(admin.get("/api/settings")) == {**full, "wotMaxDepth": 4, "wotIdVerifyLen": 3}
+    refused = admin.call("PUT", "/api/settings", {"wotMaxDepth": 10})
+    assert refused.status_code == 400 and body(refused)["errors"][0]["field"] == "wotMaxDepth"
+    assert body(admin.get("/api/settings"))["wotMaxDepth"] == 4  # nothing written

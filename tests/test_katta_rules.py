@@ -186,6 +186,28 @@ def test_accessible_vaults_cost_does_not_grow_with_the_table(alice, bob):
 
 # --- vaults and members ----------------------------------------------------------------------------
 
+def test_hubs_sign_in_puts_me_with_no_body_and_the_name_follows_the_token(client, issuer, alice):
+    headers = {"Authorization": "Bearer " + issuer.token("alice", realm_access={"roles": ["user"]},
+                                                         name="Alice Liddell")}
+    response = client.http.request("PUT", "/api/users/me", headers=headers, body=b"")
+    assert response.status_code == 201, response.body
+    me = body(client.http.request("GET", "/api/users/me", headers=headers))
+    assert me["name"] == "Alice Liddell"
+    assert me["ecdhPublicKey"] == alice.keys.user_dto()["ecdhPublicKey"]  # nothing cleared
+    assert alice.call("PUT", "/api/users/me", "{").status_code == 400  # a body is still checked
+
+
+def test_a_get_with_a_content_type_and_no_body_is_answered(alice):
+    vault_id = new_vault_id()
+    alice.create_vault(vault_id)
+    for content_type in ("text/plain", "application/octet-stream", "application/x-www-form-urlencoded"):
+        response = alice.client.http.request("GET", f"/api/vaults/{vault_id}/access-token",
+                                             headers=alice.headers(content_type))
+        assert response.status_code == 200, (content_type, response.body)
+    refused = alice.call("PUT", f"/api/vaults/{vault_id}/archived", "true", content_type="application/json")
+    assert refused.status_code == 415  # where a body is read, its media type still decides
+
+
 def test_the_update_archives_and_restores_as_hubs_web_client_does(client, issuer, alice, bob):
     admin = Actor(client, issuer, "ada", roles=("user", "admin")).sign_in()
     vault_id = new_vault_id()

@@ -78,10 +78,9 @@ def test_the_hub_settings_service_needs_no_table():
     audit, transactions = _Audit(), _Transactions()
     settings = get_settings().model_copy(update={"installation_id": "hub-under-test"})
     service = HubSettingsService(_Settings(), audit, transactions, settings)
-    assert service.current()["wotMaxDepth"] == HubSettingsInput(emergencyCouncilMemberIds=[]).wotMaxDepth
+    assert service.current()["wotMaxDepth"] == HubSettingsInput().wotMaxDepth
 
-    service.update(caller("ada", "user", "admin"), HubSettingsInput(wotMaxDepth=5, wotIdVerifyLen=4,
-                                                                    emergencyCouncilMemberIds=[]))
+    service.update(caller("ada", "user", "admin"), HubSettingsInput(wotMaxDepth=5, wotIdVerifyLen=4))
 
     assert service.current()["hubId"] == "hub-under-test"
     assert (service.current()["wotMaxDepth"], service.current()["wotIdVerifyLen"]) == (5, 4)

@@ -165,4 +165,4 @@ class HubSettingsInput(_Input):
     enableAutomaticAccessGrant: bool = False
     automaticAccessGrantTrustThreshold: int = Field(default=-1, ge=-1, le=9)
     allowAutomaticAccessGrantOverride: bool = False
-    emergencyCouncilMemberIds: list[AuthorityId] = Field(max_length=0)
+    emergencyCouncilMemberIds: list[AuthorityId] = Field(default_factory=list, max_length=0)

@@ -7,7 +7,7 @@ from chalicelib.katta.blueprint import bp
 from chalicelib.katta.dtos import UserDto, WithDevicesQuery
 from chalicelib.katta.formats import UserKeysInput
 from chalicelib.katta.params import TokensByVault
-from chalicelib.web import authenticate, bool_param, json_response, parse_body, route
+from chalicelib.web import authenticate, bool_param, json_response, parse_body, raw_body, route
 
 TAGS = ("Users Resource",)
 
@@ -21,10 +21,15 @@ def get_me():
 
 
 @route(bp, "/api/users/me", methods=("PUT",), role="user", doc=Operation(
-    "stores the caller's public keys, wrapped private keys, setup code or language (null clears one)", "bearer",
-    {201: None}, body=UserKeysInput, tags=TAGS))
+    "stores the caller's public keys, wrapped private keys, setup code or language (null clears one); no body"
+    " only takes name and e-mail from the token", "bearer", {201: None}, body=UserKeysInput, body_required=False,
+    tags=TAGS))
 def put_me(principal):
-    deps.user_service().update_me(principal, parse_body(bp.current_request, UserKeysInput))
+    # Hub's web client sends no body on every sign-in, meaning "take name and e-mail from the token":
+    # resolving the caller did that already, so there is nothing more to store.
+    request = bp.current_request
+    dto = parse_body(request, UserKeysInput) if raw_body(request) else UserKeysInput()
+    deps.user_service().update_me(principal, dto)
     return Response(body="", status_code=201)
 
 

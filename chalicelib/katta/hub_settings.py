@@ -27,18 +27,23 @@ class HubSettingsService:
         self._transactions = transactions
         self._settings = settings
 
-    def current(self) -> dict[str, Any]:
+    def _values(self) -> dict[str, Any]:
         stored = self._hub_settings.get()
-        defaults = HubSettingsInput(emergencyCouncilMemberIds=[]).model_dump()
-        values = {k: stored.get(k, defaults[k]) for k in _STORED}
+        defaults = HubSettingsInput().model_dump()
+        return {k: stored.get(k, defaults[k]) for k in _STORED}
+
+    def current(self) -> dict[str, Any]:
+        values = self._values()
         hub_id = self._settings.installation_id or str(uuid.uuid5(uuid.NAMESPACE_URL, self._settings.public_base_url))
         return {"hubId": hub_id, **values,
                 # Emergency access is out of scope: never enabled, no council.
                 "enableEmergencyAccess": False, "emergencyCouncilMemberIds": []}
 
     def update(self, principal: Principal, dto: HubSettingsInput) -> None:
-        values = {k: getattr(dto, k) for k in _STORED}
+        """Stores the fields the body names; those it leaves out keep their values (Hub's web-of-trust
+        form sends only its own two)."""
+        values = {**self._values(), **{k: getattr(dto, k) for k in dto.model_fields_set if k in _STORED}}
         transaction = self._hub_settings.put(Transaction(), values)
         self._audit.record(transaction, catalogue.SETTING_WOT_UPDATE, updatedBy=principal.user_id,
-                           wotMaxDepth=dto.wotMaxDepth, wotIdVerifyLen=dto.wotIdVerifyLen)
+                           wotMaxDepth=values["wotMaxDepth"], wotIdVerifyLen=values["wotIdVerifyLen"])
         self._transactions.commit(transaction)
