@@ -299,3 +299,16 @@ def test_compact_jwe_with_tampered_header_or_unknown_crit_is_refused(user):
         user.decrypt_setup_code(_with_header(token, kid="org.cryptomator.hub.other"))
     with pytest.raises(UnsafeParameter, match="critical"):
         user.decrypt_setup_code(_with_header(token, crit=["exp"], exp=1))
+
+
+def test_unlock_path_of_a_hub_made_vault(user, keys, metadata):
+    """What ``katta vault unlock`` does with Hub's access token, uvfKeySet and vault.uvf."""
+    access_token = hub_compact_ecdh({"key": base64.b64encode(keys.member_key).decode()}, user.ecdh_public_key,
+                                    "org.cryptomator.hub.userkey")
+    public = nimbus_jwk(keys.recovery_public_key)
+    # universalVaultFormat.ts RecoveryKey.serializePublicKey(): kid first, then the JWK members.
+    uvf_key_set = json.dumps({"keys": [{"kid": keys.recovery_key_id, **public}]})
+    document = vault_uvf(HUB_HEADER, hub_payload(metadata), keys)
+    member = VaultKeys.from_access_token(user.decrypt_access_token(access_token), uvf_key_set)
+    assert not member.is_owner
+    assert member.decrypt_metadata(document).seeds == metadata.seeds
