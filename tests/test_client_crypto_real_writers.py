@@ -1,7 +1,7 @@
 """Our SDK opens what the real writers write: Cryptomator Hub 1.5's web client and Katta's Java client.
 
 Each writer is rebuilt here with ``cryptography`` alone (not through our SDK or joserfc), following
-its source step by step, so the bytes below are the bytes that writer produces:
+its source step by step: the same header members, algorithms, key derivation and serialization.
 
 * Hub's web client (``frontend/src/common/jwe.ts``): every ECDH JWE is ``ECDH-ES+A256KW`` with the
   ephemeral key as WebCrypto exports it (``ext``, ``key_ops``) and empty ``apu``/``apv``; a compact
@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -273,7 +273,7 @@ def test_private_keys_pbes2_as_hub_writes_them(user):
     assert recovered.encoded_ecdh_public_key == user.encoded_ecdh_public_key
 
 
-def _with_header(token: str, **changes: Optional[Any]) -> str:
+def _with_header(token: str, **changes: Any) -> str:
     parts = token.split(".")
     header = json.loads(unb64u(parts[0]))
     header.update(changes)

@@ -5,7 +5,8 @@
 * Account key: a random, human-typable secret shown to the user once (Katta and Hub use a random
   UUID). It protects ``UserDto.privateKeys`` as a PBES2 JWE and is never stored by this SDK.
 * Device keys: one P-384 key pair per device; ``DeviceDto.userPrivateKey`` is the user's private
-  keys as an ECDH-ES (Katta) or ECDH-ES+A256KW (Hub's web client) JWE to it. The device id is the uppercase hex SHA-256 of the SPKI DER.
+  keys as an ECDH-ES (Katta) or ECDH-ES+A256KW (Hub's web client) JWE to it. The device id is
+  the uppercase hex SHA-256 of the SPKI DER.
 """
 
 from __future__ import annotations
