@@ -21,7 +21,6 @@ from .errors import InvalidFormat
 __all__ = [
     "KID_USER_KEY",
     "MEMBER_KEY_LEN",
-    "ACCESS_TOKEN_ALGS",
     "AccessTokenPayload",
     "encrypt_access_token",
     "decrypt_access_token",
@@ -29,7 +28,6 @@ __all__ = [
 
 KID_USER_KEY = "org.cryptomator.hub.userkey"
 MEMBER_KEY_LEN = 32
-ACCESS_TOKEN_ALGS = (jwe.ALG_ECDH_ES, jwe.ALG_ECDH_ES_A256KW)
 
 
 @dataclass(frozen=True)
@@ -77,5 +75,5 @@ def encrypt_access_token(user_ecdh_public_key: PublicKeyLike, member_key: bytes,
 
 
 def decrypt_access_token(token: object, user_ecdh_private_key: ec.EllipticCurvePrivateKey) -> AccessTokenPayload:
-    payload = jwe.decrypt_ecdh_es(token, user_ecdh_private_key, ACCESS_TOKEN_ALGS, "access token")
+    payload = jwe.decrypt_ecdh_es(token, user_ecdh_private_key, jwe.ECDH_ALGS, "access token")
     return AccessTokenPayload.from_json(payload)

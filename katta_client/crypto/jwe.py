@@ -10,6 +10,8 @@ joserfc does the JWE work (key management, Concat KDF, AES-KW, AES-GCM). This mo
   before any key derivation (a huge ``p2c`` is a CPU denial of service);
 * ECDH-ES ``epk`` must be a public P-384 point that is on the curve (invalid-curve attacks);
 * ``crit`` may only name parameters the caller understands (``uvf.spec.version`` for vault.uvf);
+  other header members are checked strictly in compact JWEs, while vault.uvf readers ignore
+  members they do not know unless ``crit`` names them (RFC 7516 §4), as real writers differ;
 * IVs are 12 bytes and tags 16 bytes, with one narrow, documented exception (see
   :func:`_normalize_tag`).
 """
@@ -61,6 +63,7 @@ __all__ = [
     "ALG_ECDH_ES",
     "ALG_ECDH_ES_A256KW",
     "ALG_A256KW",
+    "ECDH_ALGS",
     "PBES2_ITERATIONS",
     "PBES2_MIN_ITERATIONS",
     "PBES2_MAX_ITERATIONS",
@@ -99,7 +102,8 @@ UVF_CRITICAL_PARAMS = frozenset({"uvf.spec.version"})
 _IV_LEN = 12
 _TAG_LEN = 16
 _MAX_RECIPIENTS = 16
-_ECDH_ALGS = (ALG_ECDH_ES, ALG_ECDH_ES_A256KW)
+#: Both ECDH forms: Hub's web client writes ECDH-ES+A256KW, Katta's Java client ECDH-ES.
+ECDH_ALGS = (ALG_ECDH_ES, ALG_ECDH_ES_A256KW)
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,8 +174,10 @@ _BASE_EXTRA_HEADERS = {
 _UVF_EXTRA_HEADERS = {
     **_BASE_EXTRA_HEADERS,
     "uvf.spec.version": HeaderParameter("UVF spec version", "int"),
+    # Katta's writers name the vault.uvf URL "cloud.katta.origin", Hub's web client "origin".
     "cloud.katta.origin": HeaderParameter("Katta vault.uvf origin", "str"),
-    # vault.uvf carries "jku": "jwks.json", a URL relative to cloud.katta.origin. It is never
+    "origin": HeaderParameter("Hub vault.uvf origin", "str"),
+    # vault.uvf carries "jku": "jwks.json", a URL relative to the origin. It is never
     # fetched by this layer; the recipient key always comes from the caller.
     "jku": HeaderParameter("JWK Set URL (relative)", "str"),
 }
@@ -183,7 +189,9 @@ class _Registry(_jwe.JWERegistry):
             header_registry=dict(_UVF_EXTRA_HEADERS if uvf else _BASE_EXTRA_HEADERS),
             algorithms=[*algs, ENC],
             verify_all_recipients=True,
-            strict_check_header=True,
+            # vault.uvf: an unknown member outside crit is ignored (RFC 7516 §4); it sits in the
+            # authenticated protected header or is unused, and crit is checked before joserfc.
+            strict_check_header=not uvf,
             max_recipients=_MAX_RECIPIENTS,
         )
         # An instance-level table: only the algorithms of this call, with our policy models,
@@ -262,7 +270,7 @@ def _check_key_management(header: Mapping[str, Any], allowed_algs: Collection[st
         salt = b64url_decode(header.get("p2s"), "PBES2 p2s")
         if len(salt) < 8:
             raise InvalidFormat("PBES2 p2s is too short")
-    if alg in _ECDH_ALGS:
+    if alg in ECDH_ALGS:
         public_key_from_jwk(header.get("epk"), "epk")
     return alg
 
@@ -415,7 +423,7 @@ def decrypt_pbes2(token: object, password: str) -> dict[str, Any]:
 def encrypt_ecdh_es(payload: Mapping[str, Any], recipient_public_key: ec.EllipticCurvePublicKey,
                     kid: str | None = None, alg: str = ALG_ECDH_ES) -> str:
     """Compact JWE ``ECDH-ES`` (or ``ECDH-ES+A256KW``) / ``A256GCM`` to a P-384 public key."""
-    if alg not in _ECDH_ALGS:
+    if alg not in ECDH_ALGS:
         raise UnsafeParameter(f"JWE alg {alg!r} is not an ECDH-ES algorithm")
     header: dict[str, Any] = {"alg": alg, "enc": ENC}
     if kid is not None:
@@ -427,7 +435,7 @@ def decrypt_ecdh_es(token: object, private_key: ec.EllipticCurvePrivateKey,
                     algs: Iterable[str] = (ALG_ECDH_ES,), what: str = "ECDH-ES JWE") -> dict[str, Any]:
     """Decrypt a compact ECDH-ES(+A256KW) JWE with a P-384 private key."""
     allowed = tuple(algs)
-    if not allowed or any(a not in _ECDH_ALGS for a in allowed):
+    if not allowed or any(a not in ECDH_ALGS for a in allowed):
         raise UnsafeParameter("only ECDH-ES algorithms may be allowed here")
     return _decrypt_compact(token, _ec_key(private_key), allowed, what)[1]
 

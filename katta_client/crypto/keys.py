@@ -5,7 +5,8 @@
 * Account key: a random, human-typable secret shown to the user once (Katta and Hub use a random
   UUID). It protects ``UserDto.privateKeys`` as a PBES2 JWE and is never stored by this SDK.
 * Device keys: one P-384 key pair per device; ``DeviceDto.userPrivateKey`` is the user's private
-  keys as an ECDH-ES JWE to it. The device id is the uppercase hex SHA-256 of the SPKI DER.
+  keys as an ECDH-ES (Katta) or ECDH-ES+A256KW (Hub's web client) JWE to it. The device id is
+  the uppercase hex SHA-256 of the SPKI DER.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ class UserKeys:
     @classmethod
     def decrypt_on_device(cls, jwe_token: str, device_private_key: Union[PrivateKeyLike, "DeviceKeys"],
                           ecdh_public_key: PublicKeyLike, ecdsa_public_key: Optional[PublicKeyLike]) -> "UserKeys":
-        """Decrypt ``DeviceDto.userPrivateKey`` with the device key and check the keys.
+        """Decrypt ``DeviceDto.userPrivateKey`` (ECDH-ES or, as Hub writes it, ECDH-ES+A256KW).
 
         ``ecdsa_public_key`` may be ``None`` only for users whose keys predate the ECDSA key;
         a new ECDSA key pair is then generated (see :attr:`ecdsa_key_generated`).
@@ -195,7 +196,7 @@ class UserKeys:
         if isinstance(device_private_key, DeviceKeys):
             device_private_key = device_private_key.private_key
         private_key = load_private_key(device_private_key, "device private key")
-        payload = jwe.decrypt_ecdh_es(jwe_token, private_key, (jwe.ALG_ECDH_ES,), "device JWE")
+        payload = jwe.decrypt_ecdh_es(jwe_token, private_key, jwe.ECDH_ALGS, "device JWE")
         return cls._from_payload(payload, ecdh_public_key, ecdsa_public_key)
 
     # -- vault access tokens -----------------------------------------------------------------
@@ -214,7 +215,8 @@ class UserKeys:
         return jwe.encrypt_ecdh_es({"setupCode": account_key}, self.ecdh_public_key, kid=KID_USER_KEY)
 
     def decrypt_setup_code(self, jwe_token: str) -> str:
-        payload = jwe.decrypt_ecdh_es(jwe_token, self._ecdh, (jwe.ALG_ECDH_ES,), "setupCode JWE")
+        """The account key from ``UserDto.setupCode`` (ECDH-ES, or ECDH-ES+A256KW as Hub writes it)."""
+        payload = jwe.decrypt_ecdh_es(jwe_token, self._ecdh, jwe.ECDH_ALGS, "setupCode JWE")
         code = payload.get("setupCode")
         if not isinstance(code, str):
             raise InvalidFormat("setupCode JWE has no setupCode")

@@ -8,6 +8,12 @@
   recipients, the member key (``A256KW``) and the recovery key (``ECDH-ES+A256KW``), protected
   header ``{"cty":"json","crit":["uvf.spec.version"],"uvf.spec.version":1,
   "cloud.katta.origin":…,"jku":"jwks.json","enc":"A256GCM"}``.
+
+Readers accept ``vault.uvf`` as each real writer writes it: Katta's clients as above; Hub's web
+client with the protected header ``{"origin":…,"jku":"jwks.json","enc":"A256GCM"}`` (no ``crit``,
+no ``uvf.spec.version``, no ``cty``). That is safe: the protected header is authenticated by
+AES-GCM, a member named in ``crit`` that we do not understand is still refused, other unknown
+members are ignored (RFC 7516 §4), and a ``uvf.spec.version`` other than 1 is refused.
 """
 
 from __future__ import annotations
@@ -109,11 +115,10 @@ def encrypt_vault_metadata(metadata: Union[VaultMetadata, Mapping[str, Any]], me
 
 
 def _check_uvf_header(protected: Mapping[str, Any]) -> None:
-    version = protected.get("uvf.spec.version")
+    # Hub's web client writes no uvf.spec.version: its files are version 1 too.
+    version = protected.get("uvf.spec.version", UVF_SPEC_VERSION)
     if isinstance(version, bool) or version != UVF_SPEC_VERSION:
         raise InvalidFormat("unsupported uvf.spec.version")
-    if "uvf.spec.version" not in (protected.get("crit") or []):
-        raise InvalidFormat("uvf.spec.version must be marked critical")
 
 
 def decrypt_vault_metadata_with_member_key(document: VaultDocument, member_key: bytes) -> VaultMetadata:
