@@ -332,11 +332,6 @@ def test_unknown_path_is_404(http, server):
     assert http.get(f"{server.url}/", timeout=5).status_code == 404
 
 
-def test_cors_preflight(http, server):
-    r = http.options(server.idp.token_endpoint, timeout=5)
-    assert r.status_code == 204 and r.headers["Access-Control-Allow-Origin"] == "*"
-
-
 # ---------------------------------------------------------------- key persistence
 
 

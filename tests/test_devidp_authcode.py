@@ -43,6 +43,7 @@ def auth_params(verifier, redirect_uri=REDIRECT, **extra):
 
 def sign_in(http, idp, params, username="alice", password="alice", action="login"):
     """Load the form, then submit it like a browser (hidden fields + credentials)."""
+    http.cookies.clear()  # a browser without an SSO session (test_devidp_browser covers the session)
     page = http.get(idp.authorization_endpoint, params=params, timeout=5, allow_redirects=False)
     assert page.status_code == 200, page.text
     assert 'name="code_challenge"' in page.text and 'type=password' in page.text
