@@ -8,36 +8,14 @@ from __future__ import annotations
 import stat
 
 import pytest
-import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 
-from devstack.idp import DevIdP, InvalidToken, ManualClock, user_id  # noqa: E402
+from devstack.idp import DevIdP, InvalidToken, user_id  # noqa: E402
 from devstack.idp.keys import key_path  # noqa: E402
-
-
-@pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def idp(clock):
-    return DevIdP(clock=clock)
-
-
-@pytest.fixture
-def server(idp):
-    with idp.serve("127.0.0.1", 0) as handle:
-        yield handle
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as s:
-        yield s
+from tests.support.dev_idp import clock, http, idp, server  # noqa: F401 - fixtures
 
 
 def discover(http, server):

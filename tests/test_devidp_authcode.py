@@ -6,29 +6,12 @@ import secrets
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 
-from devstack.idp import DevIdP, is_loopback_redirect_uri, pkce_challenge, user_id  # noqa: E402
+from devstack.idp import is_loopback_redirect_uri, pkce_challenge, user_id  # noqa: E402
+from tests.support.dev_idp import clock, http, idp, server  # noqa: F401 - fixtures
 
 REDIRECT = "http://127.0.0.1:53682/callback"
-
-
-@pytest.fixture
-def idp():
-    return DevIdP()
-
-
-@pytest.fixture
-def server(idp):
-    with idp.serve("127.0.0.1", 0) as handle:
-        yield handle
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as s:
-        yield s
 
 
 def auth_params(verifier, redirect_uri=REDIRECT, **extra):

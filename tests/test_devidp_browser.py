@@ -14,35 +14,14 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from devstack.idp import DevIdP, ManualClock, generate_key, pkce_challenge
+from devstack.idp import DevIdP, generate_key, pkce_challenge
 from devstack.idp.__main__ import build_parser
+from tests.support.dev_idp import clock, http, idp, server  # noqa: F401 - fixtures
 from tests.support.live_stack import live_stack  # noqa: F401 - fixture
 
 REDIRECT = "http://127.0.0.1:8000/app/"
 ORIGIN = "http://127.0.0.1:8000"
 COOKIE = "KATTA_IDP_SESSION"
-
-
-@pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def idp(clock):
-    return DevIdP(clock=clock)
-
-
-@pytest.fixture
-def server(idp):
-    with idp.serve("127.0.0.1", 0) as handle:
-        yield handle
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as s:
-        yield s
 
 
 def auth_params(verifier, **extra):
