@@ -8,36 +8,14 @@ from __future__ import annotations
 import stat
 
 import pytest
-import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 
-from devstack.idp import DevIdP, InvalidToken, ManualClock, user_id  # noqa: E402
+from devstack.idp import DevIdP, InvalidToken, user_id  # noqa: E402
 from devstack.idp.keys import key_path  # noqa: E402
-
-
-@pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def idp(clock):
-    return DevIdP(clock=clock)
-
-
-@pytest.fixture
-def server(idp):
-    with idp.serve("127.0.0.1", 0) as handle:
-        yield handle
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as s:
-        yield s
+from tests.support.dev_idp import clock, http, idp, server  # noqa: F401 - fixtures
 
 
 def discover(http, server):
@@ -330,11 +308,6 @@ def test_fixed_issuer_is_kept(http):
 def test_unknown_path_is_404(http, server):
     assert http.get(f"{server.url}/realms/other/protocol/openid-connect/certs", timeout=5).status_code == 404
     assert http.get(f"{server.url}/", timeout=5).status_code == 404
-
-
-def test_cors_preflight(http, server):
-    r = http.options(server.idp.token_endpoint, timeout=5)
-    assert r.status_code == 204 and r.headers["Access-Control-Allow-Origin"] == "*"
 
 
 # ---------------------------------------------------------------- key persistence

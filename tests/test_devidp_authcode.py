@@ -6,29 +6,12 @@ import secrets
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 
-from devstack.idp import DevIdP, is_loopback_redirect_uri, pkce_challenge, user_id  # noqa: E402
+from devstack.idp import is_loopback_redirect_uri, pkce_challenge, user_id  # noqa: E402
+from tests.support.dev_idp import clock, http, idp, server  # noqa: F401 - fixtures
 
 REDIRECT = "http://127.0.0.1:53682/callback"
-
-
-@pytest.fixture
-def idp():
-    return DevIdP()
-
-
-@pytest.fixture
-def server(idp):
-    with idp.serve("127.0.0.1", 0) as handle:
-        yield handle
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as s:
-        yield s
 
 
 def auth_params(verifier, redirect_uri=REDIRECT, **extra):
@@ -43,6 +26,7 @@ def auth_params(verifier, redirect_uri=REDIRECT, **extra):
 
 def sign_in(http, idp, params, username="alice", password="alice", action="login"):
     """Load the form, then submit it like a browser (hidden fields + credentials)."""
+    http.cookies.clear()  # a browser without an SSO session (test_devidp_browser covers the session)
     page = http.get(idp.authorization_endpoint, params=params, timeout=5, allow_redirects=False)
     assert page.status_code == 200, page.text
     assert 'name="code_challenge"' in page.text and 'type=password' in page.text

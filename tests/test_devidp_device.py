@@ -5,32 +5,15 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
 
 
-from devstack.idp import DEVICE_CODE_GRANT, DevIdP, ManualClock, user_id  # noqa: E402
-
-
-@pytest.fixture
-def clock():
-    return ManualClock()
+from devstack.idp import DEVICE_CODE_GRANT, DevIdP, user_id  # noqa: E402
+from tests.support.dev_idp import clock, http, server  # noqa: F401 - fixtures
 
 
 @pytest.fixture
 def idp(clock):
     return DevIdP(clock=clock, device_code_lifetime=60, device_poll_interval=5)
-
-
-@pytest.fixture
-def server(idp):
-    with idp.serve("127.0.0.1", 0) as handle:
-        yield handle
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as s:
-        yield s
 
 
 def start(http, idp, client_id="katta-cli", scope=None):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .keys import DEFAULT_STATE_DIR, SUPPORTED_ALGS
-from .provider import DEFAULT_HOST, DEFAULT_PORT, DevIdP
+from .provider import DEFAULT_ALLOWED_ORIGINS, DEFAULT_HOST, DEFAULT_PORT, DevIdP
 
 ALLOWED_STAGES = ("local",)
 
@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="device code lifetime (default %(default)s)")
     p.add_argument("--device-poll-interval", type=int, default=5, metavar="SECONDS",
                    help="minimum device polling interval (default %(default)s)")
+    p.add_argument("--allowed-origin", action="append", metavar="ORIGIN",
+                   help="an origin whose pages may call the token, userinfo, JWKS and discovery endpoints "
+                        f"with credentials; repeat for more (default {' and '.join(DEFAULT_ALLOWED_ORIGINS)})")
     p.add_argument("--quiet", action="store_true", help="do not log requests")
     return p
 
@@ -72,6 +75,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         refresh_token_lifetime=args.refresh_token_lifetime,
         device_code_lifetime=args.device_code_lifetime,
         device_poll_interval=args.device_poll_interval,
+        allowed_origins=args.allowed_origin or DEFAULT_ALLOWED_ORIGINS,
     )
     try:
         handle = idp.serve(args.host, args.port)

@@ -42,7 +42,7 @@ def _hidden(params: Mapping[str, str], names: Iterable[str]) -> str:
     )
 
 
-AUTH_PARAMS = ("client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
+AUTH_PARAMS = ("client_id", "redirect_uri", "response_type", "response_mode", "scope", "state", "nonce",
                "code_challenge", "code_challenge_method")
 
 

@@ -40,6 +40,12 @@ DEFAULT_CLIENT_ID = "katta-cli"
 #: Audience of every access token, as Keycloak's audience mapper + account client would produce.
 ACCESS_TOKEN_AUDIENCE = ("katta", "account")
 
+#: Origins whose pages may call the JSON endpoints with credentials: the local stack's API (which
+#: serves the web client). Never ``*``: browsers refuse it with credentials.
+DEFAULT_ALLOWED_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
+#: Where the authorization answer goes: ``fragment`` is keycloak-js's default, ``query`` OAuth's.
+RESPONSE_MODES = ("query", "fragment")
+
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_TYPES = ("authorization_code", "refresh_token", "password", DEVICE_CODE_GRANT)
 #: Scopes every token carries (Keycloak's default client scopes).
@@ -149,6 +155,15 @@ class _RefreshToken:
 
 
 @dataclass
+class _SsoSession:
+    """A browser's sign-in, named by the secret in its cookie; its ``sid`` is every token's ``sid``."""
+    username: str
+    sid: str
+    auth_time: int
+    expires_at: float
+
+
+@dataclass
 class _AuthCode:
     session: _Session
     redirect_uri: str
@@ -204,6 +219,14 @@ def is_loopback_redirect_uri(uri: str) -> bool:
     )
 
 
+def check_origin(origin: str) -> str:
+    """An allowed CORS origin must be exactly ``scheme://host[:port]``, as browsers send it."""
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc or origin != f"{parts.scheme}://{parts.netloc}":
+        raise ValueError(f"an allowed origin must be scheme://host[:port], not {origin!r}")
+    return origin
+
+
 def parse_scope(scope: str | None) -> tuple[str, ...]:
     """The granted scopes: ``openid`` first if requested, the defaults, then any others requested."""
     requested = [s for s in (scope or "").split(" ") if s]
@@ -234,6 +257,8 @@ class DevIdP:
         access_token_lifetime: int = 300,
         id_token_lifetime: int | None = None,
         refresh_token_lifetime: int = 1800,
+        sso_session_lifetime: int = 36000,
+        allowed_origins: Iterable[str] = DEFAULT_ALLOWED_ORIGINS,
         auth_code_lifetime: int = 60,
         device_code_lifetime: int = 600,
         device_poll_interval: int = 5,
@@ -255,6 +280,8 @@ class DevIdP:
         self.access_token_lifetime = access_token_lifetime
         self.id_token_lifetime = id_token_lifetime if id_token_lifetime is not None else access_token_lifetime
         self.refresh_token_lifetime = refresh_token_lifetime
+        self.sso_session_lifetime = sso_session_lifetime
+        self.allowed_origins: tuple[str, ...] = tuple(check_origin(o) for o in allowed_origins)
         self.auth_code_lifetime = auth_code_lifetime
         self.device_code_lifetime = device_code_lifetime
         self.device_poll_interval = device_poll_interval
@@ -263,7 +290,8 @@ class DevIdP:
 
         self._lock = threading.RLock()
         self._users: dict[str, User] = {}
-        self._refresh_tokens: dict[str, _RefreshToken] = {}
+        self._refresh_tokens: dict[str, _RefreshToken] = {}  # by the refresh token's jti
+        self._sso_sessions: dict[str, _SsoSession] = {}  # by the cookie's secret
         self._auth_codes: dict[str, _AuthCode] = {}
         self._device_grants: dict[str, _DeviceGrant] = {}
         self._user_codes: dict[str, str] = {}  # user_code -> device_code
@@ -315,6 +343,10 @@ class DevIdP:
         return f"{self.issuer}/protocol/openid-connect/revoke"
 
     @property
+    def end_session_endpoint(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect/logout"
+
+    @property
     def verification_uri(self) -> str:
         return f"{self.issuer}/device"
 
@@ -332,9 +364,10 @@ class DevIdP:
             "jwks_uri": self.jwks_uri,
             "device_authorization_endpoint": self.device_authorization_endpoint,
             "revocation_endpoint": self.revocation_endpoint,
+            "end_session_endpoint": self.end_session_endpoint,
             "grant_types_supported": list(GRANT_TYPES),
             "response_types_supported": ["code"],
-            "response_modes_supported": ["query"],
+            "response_modes_supported": list(RESPONSE_MODES),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [self.alg],
             "userinfo_signing_alg_values_supported": ["none"],
@@ -382,10 +415,11 @@ class DevIdP:
         header.update(headers or {})
         return jwt.encode(header, dict(claims), self._key, algorithms=[header["alg"]])
 
-    def verify(self, token: str, *, typ: str | None = "Bearer") -> dict[str, Any]:
+    def verify(self, token: str, *, typ: str | None = "Bearer", expired_ok: bool = False) -> dict[str, Any]:
         """Verify a token this IdP signed (signature, ``iss``, ``exp``, ``typ``); return its claims.
 
-        Raises :class:`InvalidToken`.
+        ``expired_ok`` skips the expiry check only (an ``id_token_hint`` may be expired, OIDC
+        RP-Initiated Logout §2). Raises :class:`InvalidToken`.
         """
         try:
             decoded = jwt.decode(token, self._key, algorithms=[self.alg])
@@ -397,7 +431,7 @@ class DevIdP:
         if claims.get("iss") != self.issuer:
             raise InvalidToken("token was issued by another issuer")
         exp = claims.get("exp")
-        if not isinstance(exp, (int, float)) or exp <= self.clock():
+        if not isinstance(exp, (int, float)) or (exp <= self.clock() and not expired_ok):
             raise InvalidToken("token is expired")
         if typ is not None and claims.get("typ") != typ:
             raise InvalidToken(f"token is not of type {typ}")
@@ -658,10 +692,12 @@ class DevIdP:
             user, session.client_id, session.scopes, session.sid, session.auth_time,
             self.access_token_lifetime,
         ))
-        refresh = secrets.token_urlsafe(32)
+        refresh_claims = self._refresh_claims(user, session)
+        refresh = self.sign(refresh_claims)
         with self._lock:
             self._prune()
-            self._refresh_tokens[refresh] = _RefreshToken(session, self.clock() + self.refresh_token_lifetime)
+            self._refresh_tokens[refresh_claims["jti"]] = _RefreshToken(
+                session, self.clock() + self.refresh_token_lifetime)
         response: dict[str, Any] = {
             "access_token": access,
             "expires_in": self.access_token_lifetime,
@@ -678,9 +714,33 @@ class DevIdP:
             ))
         return response
 
+    def _refresh_claims(self, user: User, session: _Session) -> dict[str, Any]:
+        """Keycloak's refresh token claims: a JWT for clients to read, a ``jti`` for us to spend."""
+        now = self._now()
+        return {
+            "exp": now + self.refresh_token_lifetime,
+            "iat": now,
+            "jti": str(uuid.uuid4()),
+            "iss": self.issuer,
+            "aud": self.issuer,
+            "sub": user.sub,
+            "typ": "Refresh",
+            "azp": session.client_id,
+            "sid": session.sid,
+            "scope": " ".join(session.scopes),
+        }
+
+    def _refresh_jti(self, refresh_token: str) -> str | None:
+        """The ``jti`` of an unexpired refresh token we signed, else ``None``."""
+        try:
+            jti = self.verify(refresh_token, typ="Refresh").get("jti")
+        except InvalidToken:
+            return None
+        return jti if isinstance(jti, str) else None
+
     def _prune(self) -> None:
         now = self.clock()
-        for store in (self._refresh_tokens, self._auth_codes):
+        for store in (self._refresh_tokens, self._auth_codes, self._sso_sessions):
             for k in [k for k, v in store.items() if v.expires_at <= now]:
                 del store[k]
         for k in [k for k, (_, exp) in self._opaque_tokens.items() if exp <= now]:
@@ -715,8 +775,9 @@ class DevIdP:
         self.check_client(client_id)
         if not refresh_token:
             raise OAuthError("invalid_request", "Missing parameter: refresh_token")
+        jti = self._refresh_jti(refresh_token)
         with self._lock:
-            entry = self._refresh_tokens.pop(refresh_token, None)
+            entry = self._refresh_tokens.pop(jti, None) if jti else None
         if entry is None or entry.expires_at <= self.clock():
             raise OAuthError("invalid_grant", "Invalid refresh token")
         session = entry.session
@@ -734,10 +795,11 @@ class DevIdP:
         self.check_client(client_id)
         if not token:
             raise OAuthError("invalid_request", "Missing parameter: token")
+        jti = self._refresh_jti(token)
         with self._lock:
-            entry = self._refresh_tokens.get(token)
+            entry = self._refresh_tokens.get(jti) if jti else None
             if entry is not None and entry.session.client_id == client_id:
-                del self._refresh_tokens[token]
+                del self._refresh_tokens[jti]
 
     # --- authorization code + PKCE
 
@@ -755,6 +817,8 @@ class DevIdP:
 
     def authorization_request_error(self, params: Mapping[str, str]) -> OAuthError | None:
         """An error that is sent back to the (already validated) redirect URI, or ``None``."""
+        if params.get("response_mode") and params["response_mode"] not in RESPONSE_MODES:
+            return OAuthError("invalid_request", "Invalid parameter: response_mode (only query or fragment)")
         if params.get("response_type") != "code":
             return OAuthError("unsupported_response_type", "Only response_type=code is supported")
         method = params.get("code_challenge_method")
@@ -767,14 +831,14 @@ class DevIdP:
             return OAuthError("invalid_request", "Invalid parameter: code_challenge")
         return None
 
-    def create_authorization_code(self, params: Mapping[str, str], username: str) -> str:
-        """Issue a code after the user signed in (``params`` as validated above)."""
+    def create_authorization_code(self, params: Mapping[str, str], sso: _SsoSession) -> str:
+        """Issue a code for the browser session ``sso`` (``params`` as validated above)."""
         self.validate_authorization_request(params)
         error = self.authorization_request_error(params)
         if error:
             raise error
-        session = _Session(username, params["client_id"], parse_scope(params.get("scope")),
-                           str(uuid.uuid4()), self._now())
+        session = _Session(sso.username, params["client_id"], parse_scope(params.get("scope")),
+                           sso.sid, sso.auth_time)
         code = secrets.token_urlsafe(32)
         with self._lock:
             self._prune()
@@ -805,6 +869,60 @@ class DevIdP:
         if not hmac.compare_digest(pkce_challenge(code_verifier), entry.code_challenge):
             raise OAuthError("invalid_grant", "PKCE verification failed")
         return self._issue_tokens(entry.session, nonce=entry.nonce)
+
+    # --- browser sessions (SSO cookie) and RP-initiated logout
+
+    def start_sso_session(self, username: str) -> tuple[str, _SsoSession]:
+        """After a password sign-in in the browser: (the cookie's secret, the session)."""
+        secret = secrets.token_urlsafe(32)
+        sso = _SsoSession(username, str(uuid.uuid4()), self._now(), self.clock() + self.sso_session_lifetime)
+        with self._lock:
+            self._prune()
+            self._sso_sessions[secret] = sso
+        return secret, sso
+
+    def sso_session(self, secret: str | None) -> _SsoSession | None:
+        """The live session of a cookie's secret whose user may still sign in, else ``None``."""
+        with self._lock:
+            sso = self._sso_sessions.get(secret or "")
+            user = self._users.get(sso.username) if sso else None
+        if sso is None or sso.expires_at <= self.clock() or user is None or not user.enabled:
+            return None
+        return sso
+
+    def end_session(self, params: Mapping[str, str], secret: str | None) -> str | None:
+        """RP-initiated logout: end the cookie's session and the hinted one, with their refresh tokens.
+
+        Returns the ``post_logout_redirect_uri`` to send the browser to, if any. A request that
+        names a redirect must say whose (``id_token_hint`` or ``client_id``) and the URI must be
+        one that client may use; a refused request ends nothing.
+        """
+        client_id = params.get("client_id") or None
+        hinted_sid = None
+        if params.get("id_token_hint"):
+            try:
+                hint = self.verify(params["id_token_hint"], typ="ID", expired_ok=True)
+            except InvalidToken:
+                raise OAuthError("invalid_request", "Invalid parameter: id_token_hint") from None
+            if client_id is not None and hint.get("aud") != client_id:
+                raise OAuthError("invalid_request", "id_token_hint was issued to another client")
+            client_id, hinted_sid = hint.get("aud"), hint.get("sid")
+        redirect_uri = params.get("post_logout_redirect_uri") or None
+        if client_id is not None:
+            self.check_client(client_id)
+        if redirect_uri is not None:
+            if client_id is None:
+                raise OAuthError("invalid_request", "Missing parameter: id_token_hint or client_id")
+            if not is_loopback_redirect_uri(redirect_uri):
+                raise OAuthError("invalid_request", "Invalid parameter: post_logout_redirect_uri")
+        with self._lock:
+            ended = self._sso_sessions.pop(secret or "", None)
+            sids = {s for s in (hinted_sid, ended.sid if ended else None) if s}
+            for k in [k for k, v in self._sso_sessions.items() if v.sid in sids]:
+                del self._sso_sessions[k]
+            for k in [k for k, v in self._refresh_tokens.items() if v.session.sid in sids]:
+                del self._refresh_tokens[k]
+        return redirect_uri
 
     # --- device authorization grant (RFC 8628)
 

@@ -14,12 +14,13 @@ import logging
 import socket
 import threading
 import time
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 from . import pages
-from .provider import DEVICE_CODE_GRANT, InvalidToken, OAuthError
+from .provider import DEVICE_CODE_GRANT, RESPONSE_MODES, InvalidToken, OAuthError
 
 if TYPE_CHECKING:
     from .provider import DevIdP
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("devstack.idp")
 
 MAX_BODY = 64 * 1024
+#: The browser's SSO session (Keycloak's KEYCLOAK_SESSION): HttpOnly, SameSite=Lax, the realm's path.
+SESSION_COOKIE = "KATTA_IDP_SESSION"
 
 _JSON_PATHS = (
     "/.well-known/openid-configuration",
@@ -65,9 +68,12 @@ def _single_values(multi: Mapping[str, list[str]]) -> dict[str, str]:
     return out
 
 
-def _with_query(uri: str, params: Mapping[str, str]) -> str:
+def _with_answer(uri: str, response_mode: str, params: Mapping[str, str]) -> str:
+    """``uri`` with ``params`` added to its query or, for ``fragment``, as its fragment."""
     parts = urlsplit(uri)
     extra = urlencode({k: v for k, v in params.items() if v})
+    if response_mode == "fragment":
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, extra))
     query = f"{parts.query}&{extra}" if parts.query else extra
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
@@ -137,8 +143,17 @@ class IdPRequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _cors_headers(self) -> dict[str, str]:
+        """Credentialed CORS for an allowed origin only: echoed, never ``*`` (browsers refuse it)."""
+        headers = {"Vary": "Origin"}
+        origin = self.headers.get("Origin")
+        if origin and origin in self.idp.allowed_origins:
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Allow-Credentials"] = "true"
+        return headers
+
     def _send_json(self, status: int, obj: Any, headers: Mapping[str, str] | None = None) -> None:
-        all_headers = {"Cache-Control": "no-store", "Pragma": "no-cache", "Access-Control-Allow-Origin": "*"}
+        all_headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **self._cors_headers()}
         all_headers.update(headers or {})
         body = json.dumps(obj, separators=(",", ":")).encode()
         self._send(status, body, "application/json", all_headers)
@@ -147,11 +162,23 @@ class IdPRequestHandler(BaseHTTPRequestHandler):
         self._notes["error"] = err.error
         self._send_json(err.status, err.as_dict(), headers)
 
-    def _send_html(self, status: int, html: str) -> None:
-        self._send(status, html.encode(), "text/html; charset=utf-8", _HTML_HEADERS)
+    def _send_html(self, status: int, html: str, headers: Mapping[str, str] | None = None) -> None:
+        self._send(status, html.encode(), "text/html; charset=utf-8", {**_HTML_HEADERS, **(headers or {})})
 
-    def _redirect(self, location: str) -> None:
-        self._send(302, b"", "text/plain", {"Location": location, "Cache-Control": "no-store"})
+    def _redirect(self, location: str, headers: Mapping[str, str] | None = None) -> None:
+        self._send(302, b"", "text/plain", {"Location": location, "Cache-Control": "no-store", **(headers or {})})
+
+    def _session_secret(self) -> str | None:
+        try:
+            morsel = SimpleCookie(self.headers.get("Cookie", "")).get(SESSION_COOKIE)
+        except CookieError:
+            return None
+        return morsel.value if morsel else None
+
+    def _session_cookie(self, secret: str) -> dict[str, str]:
+        """The Set-Cookie header for ``secret`` (an empty one removes the cookie)."""
+        expiry = "" if secret else "; Max-Age=0"
+        return {"Set-Cookie": f"{SESSION_COOKIE}={secret}; Path={self.idp.issuer_path}/; HttpOnly; SameSite=Lax{expiry}"}
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding"):
@@ -220,6 +247,7 @@ class IdPRequestHandler(BaseHTTPRequestHandler):
             "/protocol/openid-connect/auth": {"GET": self._auth_get, "POST": self._auth_post},
             "/protocol/openid-connect/auth/device": {"POST": self._device_authorization},
             "/protocol/openid-connect/revoke": {"POST": self._revoke},
+            "/protocol/openid-connect/logout": {"GET": self._logout, "POST": self._logout},
             "/device": {"GET": self._device_get, "POST": self._device_post},
         }
         handlers = routes.get(relative or "")
@@ -229,12 +257,14 @@ class IdPRequestHandler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": "not_found", "error_description": "Unknown endpoint"})
             return
         if method == "OPTIONS" and relative in _JSON_PATHS:
-            self._send(204, b"", "text/plain", {
-                "Access-Control-Allow-Origin": "*",
-                "Access-Control-Allow-Methods": ", ".join([*handlers, "OPTIONS"]),
-                "Access-Control-Allow-Headers": "Authorization, Content-Type",
-                "Access-Control-Max-Age": "600",
-            })
+            headers = self._cors_headers()
+            if "Access-Control-Allow-Origin" in headers:
+                headers.update({
+                    "Access-Control-Allow-Methods": ", ".join([*handlers, "OPTIONS"]),
+                    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                    "Access-Control-Max-Age": "600",
+                })
+            self._send(204, b"", "text/plain", headers)
             return
         handler = handlers.get(method)
         if handler is None:
@@ -370,15 +400,28 @@ class IdPRequestHandler(BaseHTTPRequestHandler):
             self._notes["error"] = err.error
             self._send_html(400, pages.message_page("Sign-in request refused", err.description))
             return
-        redirect_uri = params["redirect_uri"]
-        back = {"state": params.get("state", ""), "iss": idp.issuer}
+        # An unknown response_mode is itself the error, answered the way OAuth answers codes.
+        mode = params.get("response_mode") if params.get("response_mode") in RESPONSE_MODES else "query"
+
+        def answer(values: Mapping[str, str], headers: Mapping[str, str] | None = None) -> None:
+            back = {"state": params.get("state", ""), "iss": idp.issuer}
+            self._redirect(_with_answer(params["redirect_uri"], mode, {**values, **back}), headers)
+
         error = idp.authorization_request_error(params)
         if error is None and action == "cancel":
             error = OAuthError("access_denied", "The user cancelled the sign-in")
+        if error is None and action != "login":
+            prompts = params.get("prompt", "").split()
+            sso = None if "login" in prompts else idp.sso_session(self._session_secret())
+            if sso is not None:
+                self._notes["user"] = sso.username
+                answer({"code": idp.create_authorization_code(params, sso)})
+                return
+            if "none" in prompts:
+                error = OAuthError("login_required", "The user is not signed in")
         if error is not None:
             self._notes["error"] = error.error
-            self._redirect(_with_query(redirect_uri, {
-                "error": error.error, "error_description": error.description, **back}))
+            answer({"error": error.error, "error_description": error.description})
             return
         if action != "login":
             self._send_html(200, pages.login_page(self._auth_action, params))
@@ -392,8 +435,24 @@ class IdPRequestHandler(BaseHTTPRequestHandler):
             message = "Account disabled." if err.description == "Account disabled" else "Invalid username or password."
             self._send_html(200, pages.login_page(self._auth_action, params, error=message, username=username))
             return
-        code = idp.create_authorization_code(params, user.username)
-        self._redirect(_with_query(redirect_uri, {"code": code, **back}))
+        secret, sso = idp.start_sso_session(user.username)
+        answer({"code": idp.create_authorization_code(params, sso)}, self._session_cookie(secret))
+
+    def _logout(self) -> None:
+        """RP-initiated logout: a refused request ends nothing and redirects nowhere."""
+        try:
+            params = self._query() if self.command == "GET" else self._read_form()
+            redirect_uri = self.idp.end_session(params, self._session_secret())
+        except OAuthError as err:
+            self._notes["error"] = err.error
+            self._send_html(400, pages.message_page("Sign-out request refused", err.description))
+            return
+        gone = self._session_cookie("")
+        if redirect_uri:
+            self._redirect(_with_answer(redirect_uri, "query", {"state": params.get("state", "")}), gone)
+        else:
+            self._send_html(200, pages.message_page("Signed out", "You are signed out. You can close this window."),
+                            gone)
 
     # ---------------------------------------------------------------- device verification page
 
