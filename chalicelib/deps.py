@@ -125,6 +125,12 @@ def trust_service():
     return TrustService(users(), trust(), hub_settings_service(), audit_log(), transactions())
 
 
+@_once
+def licence_service():
+    from chalicelib.katta.licence import LicenceService
+    return LicenceService(users(), get_settings())
+
+
 # --- identity ------------------------------------------------------------------------------------
 
 @_once

@@ -6,6 +6,7 @@ setting, so a misconfigured stage never serves a request.
 from __future__ import annotations
 
 import functools
+import uuid
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -134,6 +135,11 @@ class Settings(BaseSettings):
     # Audiences POST /oauth2/token may issue tokens for; empty = every target is refused.
     token_exchange_audiences: list[str] = Field(default=[])
     token_exchange_lifetime_seconds: int = Field(default=300, ge=60, le=3600)
+
+    @property
+    def hub_id(self) -> str:
+        """This installation's id: ``installation_id``, else derived from the public base URL (stable per deployment)."""
+        return self.installation_id or str(uuid.uuid5(uuid.NAMESPACE_URL, self.public_base_url))
 
     @field_validator("public_base_url")
     @classmethod

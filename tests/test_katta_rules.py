@@ -186,6 +186,18 @@ def test_accessible_vaults_cost_does_not_grow_with_the_table(alice, bob):
 
 # --- vaults and members ----------------------------------------------------------------------------
 
+def test_a_deployment_without_a_licence_says_so_as_the_contract_does(client, issuer, alice, bob):
+    admin = Actor(client, issuer, "ada", roles=("user", "admin")).sign_in()
+    info = body(bob.get("/api/license/user-info"))
+    assert info == {"licensedSeats": 2**31 - 1, "usedSeats": 3}  # alice, bob, ada: no limit, no expiry
+    billing = body(admin.get("/api/billing"))
+    assert billing == {"hubId": body(admin.get("/api/settings"))["hubId"], "licensedSeats": 2**31 - 1,
+                       "usedSeats": 3, "managedInstance": False}
+    assert bob.get("/api/billing").status_code == 403
+    changed = admin.call("PUT", "/api/billing/token", "a.b.c", content_type="text/plain")
+    assert changed.status_code == 501 and "do not exist" in body(changed)["detail"]
+
+
 def test_hubs_sign_in_puts_me_with_no_body_and_the_name_follows_the_token(client, issuer, alice):
     headers = {"Authorization": "Bearer " + issuer.token("alice", realm_access={"roles": ["user"]},
                                                          name="Alice Liddell")}

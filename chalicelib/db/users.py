@@ -39,6 +39,9 @@ class UserRepository:
     def all(self) -> list[dict[str, Any]]:
         return list(self.table.query_all(keys.AUTHORITIES, keys.authority_by_name("USER", ""), index=GSI1))
 
+    def count(self) -> int:
+        return sum(1 for _ in self.table.query_all(keys.AUTHORITIES, keys.authority_by_name("USER", ""), index=GSI1))
+
     def search(self, prefix: str, limit: int) -> list[dict[str, Any]]:
         return self.table.query(keys.AUTHORITIES, keys.authority_by_name("USER", prefix), index=GSI1, limit=limit).items
 

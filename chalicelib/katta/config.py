@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from chalicelib.katta.formats import instant
@@ -14,7 +13,7 @@ def client_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "serverTime": instant(time.time()),
         "apiLevel": settings.api_level,
-        "uuid": settings.installation_id or str(uuid.uuid5(uuid.NAMESPACE_URL, settings.public_base_url)),
+        "uuid": settings.hub_id,
         "desktopDownloadUrlMac": settings.desktop_download_url_mac,
         "desktopDownloadUrlWin": settings.desktop_download_url_win,
         "keycloakClientIdCryptomatorVaults": issuer.client_id if issuer else "",

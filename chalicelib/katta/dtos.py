@@ -157,6 +157,20 @@ class ConfigDto(_Dto):
     keycloakTokenEndpoint: str = Omittable()
 
 
+class LicenseUserInfoDto(_Dto):
+    """No licence here: as many seats as an int32 holds, no expiry (expiresAt and gracePeriodEndsAt absent)."""
+    licensedSeats: int
+    usedSeats: int
+
+
+class BillingDto(_Dto):
+    """No licence here: nothing issued, nothing expires, no licence key; an installation of its own."""
+    hubId: str
+    licensedSeats: int
+    usedSeats: int
+    managedInstance: bool
+
+
 class VersionDto(_Dto):
     hubVersion: str
     keycloakVersion: str

@@ -1,7 +1,6 @@
 """Hub-wide settings (``/api/settings``): web-of-trust depth and automatic access grants."""
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.audit import catalogue
@@ -34,8 +33,7 @@ class HubSettingsService:
 
     def current(self) -> dict[str, Any]:
         values = self._values()
-        hub_id = self._settings.installation_id or str(uuid.uuid5(uuid.NAMESPACE_URL, self._settings.public_base_url))
-        return {"hubId": hub_id, **values,
+        return {"hubId": self._settings.hub_id, **values,
                 # Emergency access is out of scope: never enabled, no council.
                 "enableEmergencyAccess": False, "emergencyCouncilMemberIds": []}
 
