@@ -91,8 +91,8 @@ def authorities():
 @_once
 def vault_service():
     from chalicelib.katta.vaults import VaultService
-    return VaultService(vaults(), groups(), users(), authorities(), vault_access(), audit_log(), transactions(),
-                        get_settings())
+    return VaultService(vaults(), groups(), users(), devices(), authorities(), vault_access(), audit_log(),
+                        transactions(), get_settings())
 
 
 @_once

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     access_grant_poll_interval_seconds: float = Field(default=1.0, gt=0, le=10)
     # A successful key retrieval is audited with one PutItem beside the reads.
     audit_key_retrieval_success: bool = True
+    # A device's last use (the Hub-Device-ID of a key retrieval) is written at most this often:
+    # the warm retrieval path gains no write in between.
+    device_last_access_interval_seconds: int = Field(default=300, ge=0, le=86400)
     # Secret server (docs/secret-server.md): lifetime of a release token, and the
     # longest a client assertion may live (its jti is remembered that long).
     secret_server_token_lifetime_seconds: int = Field(default=60, ge=10, le=600)

@@ -184,6 +184,60 @@ def test_accessible_vaults_cost_does_not_grow_with_the_table(alice, bob):
     assert cost() == small
 
 
+def test_a_key_retrieval_naming_the_device_records_its_last_use_at_most_once_an_interval(alice, bob, monkeypatch):
+    device = alice.register_device()
+    vault_id = new_vault_id()
+    alice.create_vault(vault_id)
+    headers = {**alice.headers(), "Hub-Device-ID": device.id}
+
+    def retrieve():
+        response = alice.client.http.request("GET", f"/api/vaults/{vault_id}/access-token", headers=headers)
+        assert response.status_code == 200, response.body
+
+    def devices(query: str = "withDevices=true&withLastAccess=true"):
+        return body(alice.get(f"/api/users/me?{query}"))["devices"]
+
+    assert "lastAccessTime" not in devices()[0]  # never used
+    retrieve()
+    (used,) = devices()
+    assert used["lastAccessTime"] and "lastIpAddress" in used
+    assert "lastAccessTime" not in devices("withDevices=true")[0]  # only when asked, as in Hub
+    counter = CallCounter()
+    try:
+        retrieve()  # within the interval: the reads and the audit event, no device write
+    finally:
+        counter.stop()
+    assert sorted(counter.calls) == ["BatchGetItem", "GetItem", "PutItem"]  # the account, the view, the event
+    monkeypatch.setattr(get_settings(), "device_last_access_interval_seconds", 0)
+    counter = CallCounter()
+    try:
+        retrieve()
+    finally:
+        counter.stop()
+    assert sorted(counter.calls) == ["BatchGetItem", "GetItem", "PutItem", "UpdateItem"]
+    now = dt.datetime.now(dt.timezone.utc)
+    (event, *_) = deps.audit_log().events(now - dt.timedelta(days=1), now + dt.timedelta(days=1),
+                                          types=frozenset({"VAULT_KEY_RETRIEVE"}))
+    assert event["deviceId"] == device.id
+
+
+def test_a_device_header_naming_another_users_device_records_nothing(alice, bob):
+    bobs = bob.register_device()
+    vault_id = new_vault_id()
+    alice.create_vault(vault_id)
+    response = alice.client.http.request("GET", f"/api/vaults/{vault_id}/access-token",
+                                         headers={**alice.headers(), "Hub-Device-ID": bobs.id})
+    assert response.status_code == 200
+    assert "lastAccessTime" not in body(bob.get("/api/users/me?withDevices=true&withLastAccess=true"))["devices"][0]
+    now = dt.datetime.now(dt.timezone.utc)
+    (event, *_) = deps.audit_log().events(now - dt.timedelta(days=1), now + dt.timedelta(days=1),
+                                          types=frozenset({"VAULT_KEY_RETRIEVE"}))
+    assert "deviceId" not in event
+    bad = alice.client.http.request("GET", f"/api/vaults/{vault_id}/access-token",
+                                    headers={**alice.headers(), "Hub-Device-ID": "not a device id!"})
+    assert bad.status_code == 400 and body(bad)["errors"][0]["field"] == "Hub-Device-ID"
+
+
 # --- vaults and members ----------------------------------------------------------------------------
 
 def test_a_deployment_without_a_licence_says_so_as_the_contract_does(client, issuer, alice, bob):
@@ -322,8 +376,9 @@ def test_long_poll_is_capped_by_the_setting(alice, bob, monkeypatch):
         slept.append(seconds)
         now[0] += seconds
 
-    vaults = VaultService(deps.vaults(), deps.groups(), deps.users(), deps.authorities(), deps.vault_access(),
-                          deps.audit_log(), deps.transactions(), get_settings(), sleep=sleep, monotonic=lambda: now[0])
+    vaults = VaultService(deps.vaults(), deps.groups(), deps.users(), deps.devices(), deps.authorities(),
+                          deps.vault_access(), deps.audit_log(), deps.transactions(), get_settings(), sleep=sleep,
+                          monotonic=lambda: now[0])
     principal = Principal(bob.id, "iss", bob.id, frozenset({"user"}), frozenset(), "Bob", None)
     assert vaults.pending_grants(principal, 25) == {}
     assert sum(slept) == 3.0  # asked for 25 s, held 3 s

@@ -47,7 +47,8 @@ VAULT_MEMBER_ADD = _event("VAULT_MEMBER_ADD", KATTA, "addedBy", "vaultId", "auth
 VAULT_MEMBER_REMOVE = _event("VAULT_MEMBER_REMOVE", KATTA, "removedBy", "vaultId", "authorityId")
 VAULT_MEMBER_UPDATE = _event("VAULT_MEMBER_UPDATE", KATTA, "updatedBy", "vaultId", "authorityId", "role")
 VAULT_ACCESS_GRANT = _event("VAULT_ACCESS_GRANT", KATTA, "grantedBy", "vaultId", "authorityId")
-VAULT_KEY_RETRIEVE = _event("VAULT_KEY_RETRIEVE", KATTA, "retrievedBy", "vaultId", "result", "ipAddress")
+VAULT_KEY_RETRIEVE = _event("VAULT_KEY_RETRIEVE", KATTA, "retrievedBy", "vaultId", "result", "ipAddress",
+                            "deviceId")
 SIGN_WOT_ID = _event("SIGN_WOT_ID", KATTA, "userId", "signerId", "signature", "signerKey")
 SETTING_WOT_UPDATE = _event("SETTING_WOT_UPDATE", KATTA, "updatedBy", "wotMaxDepth", "wotIdVerifyLen")
 

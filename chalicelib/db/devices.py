@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from chalicelib.db import keys
-from chalicelib.db.table import Table, Transaction, record
+from chalicelib.db.table import ConditionFailed, Table, Transaction, record
+from chalicelib.db.updates import set_or_remove
 
 class DeviceRepository:
     def __init__(self, table: Table) -> None:
@@ -52,6 +53,21 @@ class DeviceRepository:
                                        ":upk": device["userPrivateKey"]},
                                names={"#name": "name", "#type": "type"}, condition="attribute_exists(pk)")
         return transaction
+
+    def record_use(self, user_id: str, device_id: str, at: str, ip_address: str | None, *,
+                   seen: str | None) -> bool:
+        """Stores the device's last use unless another request stored a newer one since ``seen``."""
+        expression, names, values = set_or_remove({"lastAccessTime": at, "lastIpAddress": ip_address})
+        condition = "attribute_exists(pk) AND " + (
+            "lastAccessTime = :seen" if seen else "attribute_not_exists(lastAccessTime)")
+        if seen:
+            values = {**(values or {}), ":seen": seen}
+        try:
+            self.table.update(*keys.device(user_id, device_id), expression, values=values, names=names,
+                              condition=condition)
+        except ConditionFailed:
+            return False
+        return True
 
     def remove(self, transaction: Transaction, user_id: str, device_id: str) -> Transaction:
         transaction.delete(*keys.device(user_id, device_id), condition="attribute_exists(pk)")

@@ -32,6 +32,7 @@ class RetrievalView:
     vault: dict[str, Any] | None
     token: dict[str, Any] | None
     members: dict[str, dict[str, Any]]  # the caller's authorities that are direct members
+    device: dict[str, Any] | None = None  # the caller's device the request names, if it is theirs
 
 
 class VaultRepository:
@@ -69,16 +70,21 @@ class VaultRepository:
     def token_vault_ids(self, user_id: str) -> list[str]:
         return [i["vaultId"] for i in self.table.query_all(keys.tokens_of(user_id), index=GSI1)]
 
-    def retrieval_view(self, vault_id: str, user_id: str, authority_ids: Iterable[str]) -> RetrievalView:
-        """The caller, the vault, the caller's token and direct memberships in ONE BatchGetItem."""
+    def retrieval_view(self, vault_id: str, user_id: str, authority_ids: Iterable[str],
+                       device_id: str | None = None) -> RetrievalView:
+        """The caller, the vault, the caller's token, direct memberships and device in ONE BatchGetItem."""
         authorities = list(dict.fromkeys([user_id, *authority_ids]))
         wanted = [keys.user(user_id), keys.vault(vault_id), keys.vault_token(vault_id, user_id),
                   *(keys.vault_member(vault_id, a) for a in authorities)]
+        if device_id:
+            wanted.append(keys.device(user_id, device_id))
         view = RetrievalView(user=None, vault=None, token=None, members={})
         for item in self.table.batch_get(wanted):
             sk = item["sk"]
             if (item["pk"], sk) == keys.user(user_id):
                 view.user = item
+            elif device_id and (item["pk"], sk) == keys.device(user_id, device_id):
+                view.device = record(item)
             elif sk == keys.PROFILE:
                 view.vault = record(item)
             elif sk.startswith(keys.TOKEN_PREFIX):

@@ -21,10 +21,12 @@ if TYPE_CHECKING:
     from chalicelib.db.table import Transactions
 
 _DTO_FIELDS = ("id", "name", "type", "publicKey", "userPrivateKey", "owner", "creationTime")
+_LAST_ACCESS_FIELDS = ("lastAccessTime", "lastIpAddress")
 
 
-def device_dto(device: dict[str, Any]) -> dict[str, Any]:
-    return {field: device[field] for field in _DTO_FIELDS if device.get(field) is not None}
+def device_dto(device: dict[str, Any], *, with_last_access: bool = False) -> dict[str, Any]:
+    fields = (*_DTO_FIELDS, *_LAST_ACCESS_FIELDS) if with_last_access else _DTO_FIELDS
+    return {field: device[field] for field in fields if device.get(field) is not None}
 
 
 class DeviceService:

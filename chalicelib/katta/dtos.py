@@ -47,6 +47,8 @@ class DeviceDto(_Dto):
     userPrivateKey: Jwe
     owner: AuthorityId
     creationTime: dt.datetime
+    lastAccessTime: dt.datetime = Omittable()
+    lastIpAddress: str = Omittable()
 
 
 class _Authority(_Dto):
@@ -293,6 +295,7 @@ class VaultKeyRetrievedEventDto(AuditEventDto):
     vaultId: VaultId
     result: Literal["SUCCESS", "UNAUTHORIZED"]
     ipAddress: str = Omittable()
+    deviceId: AuthorityId = Omittable()
 
 
 class SignedWotIdEventDto(AuditEventDto):
@@ -340,6 +343,7 @@ class _Query(BaseModel):
 
 class WithDevicesQuery(_Query):
     withDevices: bool = False
+    withLastAccess: bool = Field(default=False, description="the devices' last use (Hub's parameter)")
 
 
 class AuthorityIdsQuery(_Query):

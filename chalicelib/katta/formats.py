@@ -7,6 +7,7 @@ JWEs must be compact (five segments). The server never opens a JWE.
 from __future__ import annotations
 
 import base64
+import calendar
 import binascii
 import hashlib
 import json
@@ -39,9 +40,17 @@ _ID = re.compile(ID_PATTERN)
 _UUID = re.compile(UUID_PATTERN)
 
 
+_INSTANT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def instant(epoch: float) -> str:
     """The contract's Instant: ISO 8601 UTC with a ``Z``."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    return time.strftime(_INSTANT, time.gmtime(epoch))
+
+
+def epoch_of(moment: str) -> float:
+    """The epoch seconds of an ``instant`` this service wrote."""
+    return float(calendar.timegm(time.strptime(moment, _INSTANT)))
 
 
 def spki_p384(value: str) -> str:

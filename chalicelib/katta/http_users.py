@@ -17,7 +17,8 @@ TAGS = ("Users Resource",)
 def get_me():
     principal = authenticate(bp.current_request)
     with_devices = bool_param(bp.current_request, "withDevices")
-    return json_response(deps.user_service().me(principal, with_devices))
+    with_last_access = bool_param(bp.current_request, "withLastAccess")
+    return json_response(deps.user_service().me(principal, with_devices, with_last_access))
 
 
 @route(bp, "/api/users/me", methods=("PUT",), role="user", doc=Operation(

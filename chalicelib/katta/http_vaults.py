@@ -14,6 +14,7 @@ from chalicelib.katta.params import RolesByAuthority, TokensByUser
 from chalicelib.web import bool_param, json_response, parse_body, route
 
 TEXT_PLAIN = "text/plain"
+DEVICE_HEADER = "Hub-Device-ID"  # Hub's clients name the device asking for a key
 TAGS = ("Vault Resource",)
 
 
@@ -134,7 +135,10 @@ def get_access_token(principal, vaultId):
     request = bp.current_request
     vault_id = params.vault_id(vaultId)
     source_ip = ((request.context or {}).get("identity") or {}).get("sourceIp")
-    token = deps.vault_service().retrieve_token(principal, vault_id, bool_param(request, "evenIfArchived"), source_ip)
+    device = request.headers.get(DEVICE_HEADER)
+    device_id = params.authority_id(device, DEVICE_HEADER) if device else None
+    token = deps.vault_service().retrieve_token(principal, vault_id, bool_param(request, "evenIfArchived"), source_ip,
+                                                device_id)
     return Response(body=token, status_code=200, headers={"Content-Type": TEXT_PLAIN})
 
 

@@ -48,13 +48,14 @@ class UserService:
         self._audit = audit
         self._transactions = transactions
 
-    def me(self, principal: Principal, with_devices: bool = False) -> dict[str, Any]:
+    def me(self, principal: Principal, with_devices: bool = False, with_last_access: bool = False) -> dict[str, Any]:
         user = self._users.get(principal.user_id)
         if user is None:
             raise NotFound("no account matches the token's subject")
         dto = user_dto(user)
         if with_devices:
-            dto["devices"] = [device_dto(d) for d in self._devices.of_user(principal.user_id)]
+            dto["devices"] = [device_dto(d, with_last_access=with_last_access)
+                              for d in self._devices.of_user(principal.user_id)]
         return dto
 
     def update_me(self, principal: Principal, dto: UserKeysInput) -> None:

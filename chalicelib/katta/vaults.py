@@ -8,13 +8,14 @@ delete the token (as in Hub), it just stops opening the vault.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.errors import ActionRequired, BadRequest, Conflict, Forbidden, Gone, NotFound
 from chalicelib.katta import access
-from chalicelib.katta.formats import AuthorityType, Role, VaultInput, instant
+from chalicelib.katta.formats import AuthorityType, Role, VaultInput, epoch_of, instant
 from chalicelib.db.table import ConditionFailed, Transaction
 from chalicelib.db.vaults import VaultContents
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from chalicelib.katta.access import VaultAccess
     from chalicelib.settings import Settings
     from chalicelib.db.authorities import AuthorityRepository
+    from chalicelib.db.devices import DeviceRepository
     from chalicelib.db.groups import GroupRepository
     from chalicelib.db.table import Transactions
     from chalicelib.db.users import UserRepository
@@ -72,13 +74,14 @@ class VaultService:
     """The rules of ``/api/vaults``: who may read, change, share and open a vault."""
 
     def __init__(self, vaults: VaultRepository, groups: GroupRepository, users: UserRepository,
-                 authorities: AuthorityRepository, access: VaultAccess, audit: AuditLog,
+                 devices: DeviceRepository, authorities: AuthorityRepository, access: VaultAccess, audit: AuditLog,
                  transactions: Transactions, settings: Settings, *,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._vaults = vaults
         self._groups = groups
         self._users = users
+        self._devices = devices
         self._authorities = authorities
         self._access = access
         self._audit = audit
@@ -317,10 +320,14 @@ class VaultService:
     # --- access tokens ---------------------------------------------------------------------------
 
     def retrieve_token(self, principal: Principal, vault_id: str, even_if_archived: bool,
-                       ip_address: str | None = None) -> str:
-        """The caller's access token: ONE BatchGetItem for a direct member or a claim-group member."""
+                       ip_address: str | None = None, device_id: str | None = None) -> str:
+        """The caller's access token: ONE BatchGetItem for a direct member or a claim-group member.
+
+        ``device_id`` (Hub-Device-ID) names the caller's device; its last use is written at most once
+        per ``device_last_access_interval_seconds``, so the warm path gains no write in between."""
         claim = access.Authorities(principal.user_id, tuple(access.claim_group_ids(principal)))
-        view = self._vaults.retrieval_view(vault_id, principal.user_id, claim.group_ids)
+        view = self._vaults.retrieval_view(vault_id, principal.user_id, claim.group_ids, device_id)
+        retrieval = _Retrieval(principal, vault_id, ip_address, device_id if view.device else None)
         if view.vault is None:
             raise NotFound("no such vault")
         has_access = access.best_role(view.members, claim) is not None
@@ -330,22 +337,33 @@ class VaultService:
             has_access = bool(groups.group_ids) and access.best_role(
                 self._vaults.members_of(vault_id, groups.group_ids), groups) is not None
         if not has_access:
-            self._audit_retrieval(principal, vault_id, "UNAUTHORIZED", ip_address)
+            self._audit_retrieval(retrieval, "UNAUTHORIZED")
             raise Forbidden("you are not a member of this vault")
         if view.vault.get("archived") and not even_if_archived:
             raise Gone("the vault is archived")
         if not (view.user or {}).get("ecdhPublicKey"):
             raise ActionRequired("set up your account keys first, then retry")
         if view.token is None:
-            self._audit_retrieval(principal, vault_id, "UNAUTHORIZED", ip_address)
+            self._audit_retrieval(retrieval, "UNAUTHORIZED")
             raise Forbidden("access to this vault has not been granted to you yet")
         if self._settings.audit_key_retrieval_success:
-            self._audit_retrieval(principal, vault_id, "SUCCESS", ip_address)
+            self._audit_retrieval(retrieval, "SUCCESS")
+        if view.device is not None:
+            self._note_device_use(principal, view.device, ip_address)
         return view.token["token"]
 
-    def _audit_retrieval(self, principal: Principal, vault_id: str, result: str, ip_address: str | None) -> None:
-        details = {"retrievedBy": principal.user_id, "vaultId": vault_id, "result": result, "ipAddress": ip_address}
+    def _audit_retrieval(self, retrieval: _Retrieval, result: str) -> None:
+        details = {"retrievedBy": retrieval.principal.user_id, "vaultId": retrieval.vault_id, "result": result,
+                   "ipAddress": retrieval.ip_address, "deviceId": retrieval.device_id}
         self._audit.write(catalogue.VAULT_KEY_RETRIEVE, **{k: v for k, v in details.items() if v})
+
+    def _note_device_use(self, principal: Principal, device: dict[str, Any], ip_address: str | None) -> None:
+        now = self._clock()
+        seen = device.get("lastAccessTime")
+        if seen and now - epoch_of(seen) < self._settings.device_last_access_interval_seconds:
+            return
+        # A concurrent retrieval may have written it first: then theirs stands, as fresh as ours.
+        self._devices.record_use(principal.user_id, device["id"], instant(now), ip_address, seen=seen)
 
     def grant(self, principal: Principal, vault_id: str, tokens: dict[str, str]) -> None:
         """Stores access tokens for the given users (owner only)."""
@@ -454,6 +472,14 @@ class VaultService:
             if waiting:
                 pending[vault_id] = waiting
         return pending
+
+
+@dataclass(frozen=True)
+class _Retrieval:
+    principal: Principal
+    vault_id: str
+    ip_address: str | None
+    device_id: str | None  # only a device of the caller's
 
 
 def _check_owner_remains(contents: VaultContents, changes: dict[str, str | None]) -> None:
