@@ -69,6 +69,13 @@ class Page:
     next_key: dict[str, Any] | None
 
 
+# Builds a fresh item for a put whose condition failed only because its randomly drawn key was taken.
+Renew = Callable[[], dict[str, Any]]
+_RENEW = "renew"
+# A renewed key collides again with the chance of the first collision, squared.
+_RENEWALS = 3
+
+
 @dataclass
 class Transaction:
     """Collects writes that must land together or not at all (max 100 items)."""
@@ -76,10 +83,12 @@ class Transaction:
     ops: list[dict[str, Any]] = field(default_factory=list)
 
     def put(self, item: dict[str, Any], condition: str | None = None,
-            values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> "Transaction":
+            values: dict[str, Any] | None = None, names: dict[str, str] | None = None,
+            renew: Renew | None = None) -> "Transaction":
+        """``renew``: see ``Table.put``; the commit retries with every failed renewable put renewed."""
         op: dict[str, Any] = {"Item": to_dynamo(item)}
         self._condition(op, condition, values, names)
-        self.ops.append({"Put": op})
+        self.ops.append({"Put": op, _RENEW: renew} if renew else {"Put": op})
         return self
 
     def update(self, pk: str, sk: str, expression: str, values: dict[str, Any] | None = None,
@@ -187,10 +196,19 @@ class Table:
             start_key = page.next_key
 
     def put(self, item: dict[str, Any], condition: str | None = None,
-            values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> None:
-        params: dict[str, Any] = {"TableName": self.name, "Item": to_dynamo(item)}
-        Transaction._condition(params, condition, values, names)
-        self._conditional(self.client.put_item, params)
+            values: dict[str, Any] | None = None, names: dict[str, str] | None = None,
+            renew: Renew | None = None) -> None:
+        """``renew``: when the condition fails, put ``renew()`` instead (a few times at most)."""
+        for attempt in range(_RENEWALS + 1):
+            params: dict[str, Any] = {"TableName": self.name, "Item": to_dynamo(item)}
+            Transaction._condition(params, condition, values, names)
+            try:
+                self._conditional(self.client.put_item, params)
+                return
+            except ConditionFailed:
+                if not renew or attempt == _RENEWALS:
+                    raise
+                item = renew()
 
     def update(self, pk: str, sk: str, expression: str, values: dict[str, Any] | None = None,
                names: dict[str, str] | None = None, condition: str | None = None) -> dict[str, Any]:
@@ -210,18 +228,25 @@ class Table:
         """Writes all of ``transaction`` or nothing; ConditionFailed if a condition did not hold."""
         if not transaction.ops:
             return
-        items = [{kind: {**body, "TableName": self.name}} for op in transaction.ops for kind, body in op.items()]
         from botocore.exceptions import ClientError  # here: the client that raises it is created lazily too
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if aws.error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" in reasons:
+        for attempt in range(_RENEWALS + 1):
+            items = [{kind: {**body, "TableName": self.name}}
+                     for op in transaction.ops for kind, body in op.items() if kind != _RENEW]
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                if aws.error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            failed = [transaction.ops[i] for i, reason in enumerate(reasons) if reason == "ConditionalCheckFailed"]
+            if not failed:
+                # Conflicts with a concurrent transaction or throttling: retryable.
+                raise errors.ServiceUnavailable() from None
+            if attempt == _RENEWALS or not all(_RENEW in op for op in failed):
                 raise ConditionFailed(reasons) from None
-            # Conflicts with a concurrent transaction or throttling: retryable.
-            raise errors.ServiceUnavailable() from None
+            for op in failed:
+                op["Put"]["Item"] = to_dynamo(op[_RENEW]())
 
     def _conditional(self, call, params: dict[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import ClientError
