@@ -69,11 +69,16 @@ class Page:
     next_key: dict[str, Any] | None
 
 
-# Builds a fresh item for a put whose condition failed only because its randomly drawn key was taken.
+# Builds a fresh item for a put whose randomly drawn key another item holds. A put's own earlier
+# attempt (a retry after a lost answer) is told apart by the item it finds: its own.
 Renew = Callable[[], dict[str, Any]]
 _RENEW = "renew"
 # A renewed key collides again with the chance of the first collision, squared.
 _RENEWALS = 3
+
+
+def _own(found: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    return found is not None and from_dynamo(found) == from_dynamo(wanted)
 
 
 @dataclass
@@ -88,6 +93,8 @@ class Transaction:
         """``renew``: see ``Table.put``; the commit retries with every failed renewable put renewed."""
         op: dict[str, Any] = {"Item": to_dynamo(item)}
         self._condition(op, condition, values, names)
+        if renew:
+            op["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         self.ops.append({"Put": op, _RENEW: renew} if renew else {"Put": op})
         return self
 
@@ -199,16 +206,26 @@ class Table:
             values: dict[str, Any] | None = None, names: dict[str, str] | None = None,
             renew: Renew | None = None) -> None:
         """``renew``: when the condition fails, put ``renew()`` instead (a few times at most)."""
-        for attempt in range(_RENEWALS + 1):
+        if not renew:
             params: dict[str, Any] = {"TableName": self.name, "Item": to_dynamo(item)}
             Transaction._condition(params, condition, values, names)
+            self._conditional(self.client.put_item, params)
+            return
+        from botocore.exceptions import ClientError
+        for attempt in range(_RENEWALS + 1):
+            params = {"TableName": self.name, "Item": to_dynamo(item), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+            Transaction._condition(params, condition, values, names)
             try:
-                self._conditional(self.client.put_item, params)
+                self.client.put_item(**params)
                 return
-            except ConditionFailed:
-                if not renew or attempt == _RENEWALS:
+            except ClientError as exc:
+                if aws.error_code(exc) != "ConditionalCheckFailedException":
                     raise
-                item = renew()
+                if _own(exc.response.get("Item"), params["Item"]):
+                    return
+            if attempt == _RENEWALS:
+                raise ConditionFailed()
+            item = renew()
 
     def update(self, pk: str, sk: str, expression: str, values: dict[str, Any] | None = None,
                names: dict[str, str] | None = None, condition: str | None = None) -> dict[str, Any]:
@@ -238,14 +255,18 @@ class Table:
             except ClientError as exc:
                 if aws.error_code(exc) != "TransactionCanceledException":
                     raise
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            failed = [transaction.ops[i] for i, reason in enumerate(reasons) if reason == "ConditionalCheckFailed"]
+                cancelled = exc.response.get("CancellationReasons", [])
+            reasons = [r.get("Code") for r in cancelled]
+            failed = [(transaction.ops[i], r.get("Item")) for i, r in enumerate(cancelled)
+                      if r.get("Code") == "ConditionalCheckFailed"]
             if not failed:
                 # Conflicts with a concurrent transaction or throttling: retryable.
                 raise errors.ServiceUnavailable() from None
-            if attempt == _RENEWALS or not all(_RENEW in op for op in failed):
+            if all(_RENEW in op and _own(found, op["Put"]["Item"]) for op, found in failed):
+                return  # an earlier attempt landed: a transaction lands whole
+            if attempt == _RENEWALS or not all(_RENEW in op for op, _ in failed):
                 raise ConditionFailed(reasons) from None
-            for op in failed:
+            for op, _ in failed:
                 op["Put"]["Item"] = to_dynamo(op[_RENEW]())
 
     def _conditional(self, call, params: dict[str, Any]) -> dict[str, Any]:
