@@ -21,7 +21,7 @@ vault member (user/group)  ``VAULT#<vaultId>``           ``MEMBER#<authorityId>`
 vault access token         ``VAULT#<vaultId>``           ``TOKEN#<userId>``                     ``TOKENS#<userId>`` / ``VAULT#<vaultId>``
 storage profile            ``STORAGEPROFILE``            ``<profileId>``
 settings                   ``SETTINGS``                  ``HUB``
-audit event                ``AUDIT#<yyyy-mm>``           ``<eventId, zero-padded to 20>``
+audit event                ``AUDIT#<yyyy-mm>``           ``<eventId × 1000, zero-padded to 20>``
 key-ring version           ``RING#<ring>``               ``V#<version, 10 digits>``
 key-ring head              ``RING#<ring>``               ``HEAD``                               ``RINGS`` / ``<ring>``
 sealed record (any item)   (the owner's)                 (the owner's)                          ``SEALED#<ring>`` / ``<version>#<pk>#<sk>``

@@ -1,63 +1,91 @@
 """The audit events' items: ids that grow with time, one partition per month.
 
-Event ids are int64 (the contract's ``AuditEventDto.id``) and grow with time —
-microseconds since the epoch times 1000 plus a random tail — so ordering and
-pagination by id match ordering by time.
+Event ids are safe integers (≤ 2^53 − 1: JavaScript clients read the contract's int64
+``AuditEventDto.id`` as a double): milliseconds since the epoch × 1000 plus a random tail
+below 1000, until the year 2255. Ordering and pagination by id thus match ordering by
+time, to the millisecond. Concurrent Lambda instances draw their tails independently;
+two events of one millisecond meet on one id with a chance of 1/1000, and then the
+conditional put of the second retries with a new id (``Table.put`` / ``Table.commit``
+``renew``), so a collision costs a write, never the change it records.
+
+Events written before ids were safe keep their items; ``keys`` reads their ids as their
+microsecond (see ``keys.audit_event_sk``), which sorts and pages with the new ones.
 """
 from __future__ import annotations
 
 import datetime as dt
 import secrets
+import threading
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from chalicelib.db import keys
 from chalicelib.db.table import Table, Transaction, record
 
+_TAILS = 1000
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
-def new_event_id(now: float) -> int:
-    return int(now * 1_000_000) * 1000 + secrets.randbelow(1000)
+
+class EventIds:
+    """One process's ids: a fresh random tail each millisecond, and never an id twice or backwards
+    (a burst of more than a thousand events in one millisecond borrows the next ones)."""
+
+    def __init__(self, randbelow: Callable[[int], int] = secrets.randbelow) -> None:
+        self._randbelow = randbelow
+        self._last = -1
+        self._lock = threading.Lock()
+
+    def next(self, now: float) -> int:
+        millisecond = round(now * 1_000_000) // 1000
+        with self._lock:
+            self._last = max(millisecond * _TAILS + self._randbelow(_TAILS), self._last + 1)
+            return self._last
 
 
 def id_floor(moment: dt.datetime) -> int:
-    """The smallest event id that can be at or after ``moment``."""
-    return int(moment.timestamp() * 1_000_000) * 1000
+    """The smallest event id of a millisecond at or after ``moment``."""
+    microseconds = (moment - _EPOCH) // dt.timedelta(microseconds=1)
+    return -(-microseconds // 1000) * _TAILS
 
 
 def _instant(event_id: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(event_id // 1000 / 1_000_000, tz=dt.timezone.utc)
+    return _EPOCH + dt.timedelta(milliseconds=event_id // _TAILS)
 
 
 class AuditEventRepository:
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, ids: EventIds | None = None) -> None:
         self._table = table
+        self._ids = ids or EventIds()
 
-    @staticmethod
-    def _item(event_type: str, details: dict[str, Any], now: float) -> dict[str, Any]:
-        event_id = new_event_id(now)
+    def _item(self, event_type: str, details: dict[str, Any], now: float) -> dict[str, Any]:
+        event_id = self._ids.next(now)
         moment = _instant(event_id)
-        return {"pk": keys.audit_partition(moment), "sk": keys.audit_event_sk(event_id), "id": event_id,
+        return {"pk": keys.audit_partition(moment), "sk": keys.audit_event_sk(event_id),
                 "type": event_type, "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **details}
 
     def add(self, transaction: Transaction, event_type: str, details: dict[str, Any], now: float) -> Transaction:
-        return transaction.put(self._item(event_type, details, now), condition="attribute_not_exists(pk)")
+        return transaction.put(self._item(event_type, details, now), condition="attribute_not_exists(pk)",
+                               renew=lambda: self._item(event_type, details, now))
 
     def put(self, event_type: str, details: dict[str, Any], now: float) -> None:
-        self._table.put(self._item(event_type, details, now))
+        self._table.put(self._item(event_type, details, now), condition="attribute_not_exists(pk)",
+                        renew=lambda: self._item(event_type, details, now))
 
     def page(self, start: dt.datetime, end: dt.datetime, *, descending: bool, after_id: int | None,
              page_size: int, types: frozenset[str]) -> list[dict[str, Any]]:
         """Events in [start, end) in id order, after ``after_id`` (excluded) when given."""
-        low = keys.audit_event_sk(id_floor(start))
-        high = keys.audit_event_sk(id_floor(end) - 1)
+        first, last = max(id_floor(start), 0), id_floor(end) - 1
         if after_id is not None:
             if descending:
-                high = min(high, keys.audit_event_sk(after_id - 1))
+                last = min(last, after_id - 1)
             else:
-                low = max(low, keys.audit_event_sk(after_id + 1))
+                first = max(first, after_id + 1)
+        if first > last:
+            return []
         found: list[dict[str, Any]] = []
         for partition in _months(start, end, descending):
-            for item in self._table.query_all(partition, sk_between=(low, high), forward=not descending):
+            for item in self._table.query_all(partition, sk_between=keys.audit_event_sk_range(first, last),
+                                              forward=not descending):
                 if not types or item["type"] in types:
                     found.append(_event(item))
                     if len(found) >= page_size:
@@ -66,8 +94,9 @@ class AuditEventRepository:
 
 
 def _event(item: dict[str, Any]) -> dict[str, Any]:
-    """DynamoDB numbers come back as Decimal; the DTO's id is an int64."""
-    return {k: int(v) if isinstance(v, Decimal) else v for k, v in record(item).items()}
+    """DynamoDB numbers come back as Decimal; the id is the key's (an old item's own is unsafe)."""
+    event = {k: int(v) if isinstance(v, Decimal) else v for k, v in record(item).items()}
+    return {**event, "id": keys.audit_event_id(item["sk"])}
 
 
 def _months(start: dt.datetime, end: dt.datetime, descending: bool) -> Iterator[str]:

@@ -85,6 +85,18 @@ class Page:
     next_key: dict[str, Any] | None
 
 
+# Builds a fresh item for a put whose randomly drawn key another item holds. A put's own earlier
+# attempt (a retry after a lost answer) is told apart by the item it finds: its own.
+Renew = Callable[[], dict[str, Any]]
+_RENEW = "renew"
+# A renewed key collides again with the chance of the first collision, squared.
+_RENEWALS = 3
+
+
+def _own(found: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    return found is not None and from_dynamo(found) == from_dynamo(wanted)
+
+
 @dataclass
 class Transaction:
     """Collects writes that must land together or not at all (max 100 items)."""
@@ -92,10 +104,14 @@ class Transaction:
     ops: list[dict[str, Any]] = field(default_factory=list)
 
     def put(self, item: dict[str, Any], condition: str | None = None,
-            values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> "Transaction":
+            values: dict[str, Any] | None = None, names: dict[str, str] | None = None,
+            renew: Renew | None = None) -> "Transaction":
+        """``renew``: see ``Table.put``; the commit retries with every failed renewable put renewed."""
         op: dict[str, Any] = {"Item": to_dynamo(item)}
         self._condition(op, condition, values, names)
-        self.ops.append({"Put": op})
+        if renew:
+            op["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        self.ops.append({"Put": op, _RENEW: renew} if renew else {"Put": op})
         return self
 
     def update(self, pk: str, sk: str, expression: str, values: dict[str, Any] | None = None,
@@ -203,10 +219,29 @@ class Table:
             start_key = page.next_key
 
     def put(self, item: dict[str, Any], condition: str | None = None,
-            values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> None:
-        params: dict[str, Any] = {"TableName": self.name, "Item": to_dynamo(item)}
-        Transaction._condition(params, condition, values, names)
-        self._conditional(self.client.put_item, params)
+            values: dict[str, Any] | None = None, names: dict[str, str] | None = None,
+            renew: Renew | None = None) -> None:
+        """``renew``: when the condition fails, put ``renew()`` instead (a few times at most)."""
+        if not renew:
+            params: dict[str, Any] = {"TableName": self.name, "Item": to_dynamo(item)}
+            Transaction._condition(params, condition, values, names)
+            self._conditional(self.client.put_item, params)
+            return
+        from botocore.exceptions import ClientError
+        for attempt in range(_RENEWALS + 1):
+            params = {"TableName": self.name, "Item": to_dynamo(item), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+            Transaction._condition(params, condition, values, names)
+            try:
+                self.client.put_item(**params)
+                return
+            except ClientError as exc:
+                if aws.error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                if _own(exc.response.get("Item"), params["Item"]):
+                    return
+            if attempt == _RENEWALS:
+                raise ConditionFailed()
+            item = renew()
 
     def update(self, pk: str, sk: str, expression: str, values: dict[str, Any] | None = None,
                names: dict[str, str] | None = None, condition: str | None = None) -> dict[str, Any]:
@@ -226,18 +261,29 @@ class Table:
         """Writes all of ``transaction`` or nothing; ConditionFailed if a condition did not hold."""
         if not transaction.ops:
             return
-        items = [{kind: {**body, "TableName": self.name}} for op in transaction.ops for kind, body in op.items()]
         from botocore.exceptions import ClientError  # here: the client that raises it is created lazily too
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if aws.error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" in reasons:
+        for attempt in range(_RENEWALS + 1):
+            items = [{kind: {**body, "TableName": self.name}}
+                     for op in transaction.ops for kind, body in op.items() if kind != _RENEW]
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                if aws.error_code(exc) != "TransactionCanceledException":
+                    raise
+                cancelled = exc.response.get("CancellationReasons", [])
+            reasons = [r.get("Code") for r in cancelled]
+            failed = [(transaction.ops[i], r.get("Item")) for i, r in enumerate(cancelled)
+                      if r.get("Code") == "ConditionalCheckFailed"]
+            if not failed:
+                # Conflicts with a concurrent transaction or throttling: retryable.
+                raise errors.ServiceUnavailable() from None
+            if all(_RENEW in op and _own(found, op["Put"]["Item"]) for op, found in failed):
+                return  # an earlier attempt landed: a transaction lands whole
+            if attempt == _RENEWALS or not all(_RENEW in op for op, _ in failed):
                 raise ConditionFailed(reasons) from None
-            # Conflicts with a concurrent transaction or throttling: retryable.
-            raise errors.ServiceUnavailable() from None
+            for op, _ in failed:
+                op["Put"]["Item"] = to_dynamo(op[_RENEW]())
 
     def _conditional(self, call, params: dict[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import ClientError

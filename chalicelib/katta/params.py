@@ -85,6 +85,9 @@ def audit_log_query(request: Request) -> AuditLogQuery:
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise invalid("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}")
     after = _integer(request, "paginationId", None)
+    # The contract's int64: every id we send is a safe integer, but any int64 is a valid cursor.
+    if after is not None and not -2 ** 63 <= after < 2 ** 63:
+        raise invalid("paginationId", "must be a 64-bit integer")
     types = request.query_params.getlist("type") if request.query_params and "type" in request.query_params else []
     unknown = sorted(set(types) - KATTA_TYPES)
     if unknown:

@@ -92,6 +92,9 @@ class Call:
     operation: str
     nth: int  # 1-based among the calls of this (service, operation)
     conditional: bool  # a write that carries a ConditionExpression (any item, for a transaction)
+    # The condition a fault fails (a transaction's first) is a put's on its own fresh key, which the
+    # code renews on a collision (it asks for the item it finds, to tell its own earlier attempt apart).
+    renews: bool = False
 
     @property
     def is_write(self) -> bool:
@@ -172,7 +175,8 @@ class FaultInjector:
             call = context.get(_CALL_KEY)
             if call is None:
                 self._counts[(service, operation)] += 1
-                call = Call(service, operation, self._counts[(service, operation)], _conditional(request))
+                call = Call(service, operation, self._counts[(service, operation)], _conditional(request),
+                            _renews(request))
                 context[_CALL_KEY] = call
                 self.calls.append(call)
             plan = self._plan
@@ -184,16 +188,26 @@ class FaultInjector:
             return plan.fault
 
 
-def _conditional(request) -> bool:
+def _body(request) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, TypeError):
-        return False
-    if not isinstance(body, dict):
-        return False
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _conditional(request) -> bool:
+    body = _body(request)
     if "ConditionExpression" in body:
         return True
     return any("ConditionExpression" in body_of(item) for item in body.get("TransactItems", []))
+
+
+def _renews(request) -> bool:
+    body = _body(request)
+    failed = body if "ConditionExpression" in body else next(
+        (body_of(item) for item in body.get("TransactItems", []) if "ConditionExpression" in body_of(item)), {})
+    return "ReturnValuesOnConditionCheckFailure" in failed
 
 
 def body_of(transact_item: dict[str, Any]) -> dict[str, Any]:
