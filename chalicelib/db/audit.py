@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import threading
-from decimal import Decimal
 from typing import Any, Callable, Iterator
 
 from chalicelib.db import keys
@@ -94,9 +93,8 @@ class AuditEventRepository:
 
 
 def _event(item: dict[str, Any]) -> dict[str, Any]:
-    """DynamoDB numbers come back as Decimal; the id is the key's (an old item's own is unsafe)."""
-    event = {k: int(v) if isinstance(v, Decimal) else v for k, v in record(item).items()}
-    return {**event, "id": keys.audit_event_id(item["sk"])}
+    """The id is the key's: an old item's own ``id`` attribute is no safe integer."""
+    return {**record(item), "id": keys.audit_event_id(item["sk"])}
 
 
 def _months(start: dt.datetime, end: dt.datetime, descending: bool) -> Iterator[str]:
