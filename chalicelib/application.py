@@ -46,12 +46,13 @@ def create_app() -> Chalice:
         return response
 
     from chalicelib import health
+    from chalicelib.audit import routes as audit
     from chalicelib.katta import routes as katta
     from chalicelib.rendezvous import routes as rendezvous
     from chalicelib.secrets import routes as secrets
     from chalicelib.storage import routes as storage
     from chalicelib.tokens import routes as tokens
-    for part in (health, katta, rendezvous, secrets, storage, tokens):
+    for part in (health, audit, katta, rendezvous, secrets, storage, tokens):
         app.register_blueprint(part.bp)
     _register_key_management(app)
     return app

@@ -210,4 +210,4 @@ def test_admin_rotation_is_idempotent_and_audited(client, issuer, kms_key):
 
 def _audit_partition() -> str:
     import datetime as dt
-    return "AUDIT#" + dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")
+    return "SVCAUDIT#" + dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")  # the service log's month

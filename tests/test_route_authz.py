@@ -248,6 +248,9 @@ ENTRIES: list[Entry] = [
     *(Entry(method, path, everyone(PUBLIC_CALLERS, 501),
             with_bearer(lambda h, path=path: path.replace("{", "x").replace("}", "")))
       for path, methods, _reason in OUT_OF_SCOPE for method in methods),
+    # This service's own audit log.
+    admin_entry("GET", "/api/admin/auditlog", 200, with_bearer(
+        lambda h: "/api/admin/auditlog?startDate=2020-01-01T00:00:00Z&endDate=2100-01-01T00:00:00Z")),
     # Key management.
     admin_entry("GET", "/api/admin/keys", 200, with_bearer(lambda h: "/api/admin/keys")),
     admin_entry("POST", "/api/admin/keys/pop/{use}/rotate", 200),

@@ -102,9 +102,10 @@ class SecretWorld:
     def audit_events(self, event_type: str) -> list[dict[str, Any]]:
         import datetime as dt
 
-        from chalicelib import deps
+        from chalicelib import audit, deps
         now = dt.datetime.now(dt.timezone.utc)
-        events = deps.audit_log().events(now - dt.timedelta(days=1), now + dt.timedelta(days=1), page_size=100)
+        events = deps.audit_log().events(now - dt.timedelta(days=1), now + dt.timedelta(days=1), log=audit.SERVICE,
+                                         page_size=100)
         return [e for e in events if e["type"] == event_type]
 
 

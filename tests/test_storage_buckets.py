@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from chalicelib import deps
+from chalicelib import audit, deps
 from chalicelib.audit import AuditLog
 from chalicelib.auth import Principal
 from chalicelib.errors import ServiceUnavailable
@@ -204,7 +204,7 @@ def test_the_service_built_from_its_collaborators_takes_over_a_crashed_creations
     assert made == [(profile["id"], "us-east-1")]
     assert set(objects("katta-" + vault_id)) == {"vault.uvf", *bucket_s3.template_keys(ROOT_DIR_HASH)}
     moment = dt.datetime.fromtimestamp(clock(), dt.timezone.utc)
-    events = audit_log.events(moment - dt.timedelta(seconds=1), moment + dt.timedelta(seconds=1))
+    events = audit_log.events(moment - dt.timedelta(seconds=1), moment + dt.timedelta(seconds=1), log=audit.SERVICE)
     assert [(e["type"], e["createdBy"], e["bucket"]) for e in events] == [
         ("VAULT_BUCKET_CREATE", "alice", "katta-" + vault_id)]
 

@@ -189,6 +189,7 @@ class _FakePop:
 def test_the_storage_token_service_built_from_its_collaborators_audits_each_issuance(aws):
     import datetime as dt
 
+    from chalicelib import audit
     from chalicelib.audit import AuditLog
     from chalicelib.auth.accounts import Principal
     from chalicelib.errors import Forbidden
@@ -218,7 +219,8 @@ def test_the_storage_token_service_built_from_its_collaborators_audits_each_issu
     assert len(pop.signed) == 1  # nothing signed for a non-member
 
     moment = dt.datetime.fromtimestamp(now, tz=dt.timezone.utc)
-    events = audit_log.events(moment - dt.timedelta(minutes=1), moment + dt.timedelta(minutes=1), descending=False)
+    events = audit_log.events(moment - dt.timedelta(minutes=1), moment + dt.timedelta(minutes=1), log=audit.SERVICE,
+                              descending=False)
     assert [(e["type"], e["result"]) for e in events] == [("STORAGE_TOKEN_ISSUE", "SUCCESS"),
                                                          ("STORAGE_TOKEN_ISSUE", "UNAUTHORIZED")]
     assert events[0]["jti"] == claims["jti"] and events[0]["expiresAt"] == int(now) + 600

@@ -9,13 +9,18 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from chalicelib.audit.catalogue import EventType
+from chalicelib.audit.catalogue import KATTA, KATTA_TYPES, SERVICE_TYPES, EventType
 
 if TYPE_CHECKING:
     from chalicelib.db.audit import AuditEventRepository
     from chalicelib.db.table import Transaction
 
 MAX_PAGE_SIZE = 100
+# Two logs: Katta's event types, which Hub's clients read (GET /api/auditlog), and this service's own
+# parts' (GET /api/admin/auditlog), so that neither reads past the other's events.
+HUB = "hub"
+SERVICE = "service"
+LOG_TYPES = {HUB: KATTA_TYPES, SERVICE: frozenset(SERVICE_TYPES)}
 
 
 class AuditLog:
@@ -25,25 +30,30 @@ class AuditLog:
 
     def record(self, transaction: Transaction, event: EventType, **details: Any) -> Transaction:
         """Adds the event to ``transaction``: the change and its record land together or not at all."""
-        return self._events.add(transaction, event.name, _checked(event, details), self._clock())
+        return self._events.add(transaction, _log_of(event), event.name, _checked(event, details), self._clock())
 
     def write(self, event: EventType, **details: Any) -> None:
         """Writes an event that records no change of its own (a key retrieval, a token issued)."""
-        self._events.put(event.name, _checked(event, details), self._clock())
+        self._events.put(_log_of(event), event.name, _checked(event, details), self._clock())
 
-    def events(self, start: dt.datetime, end: dt.datetime, *, descending: bool = True,
+    def events(self, start: dt.datetime, end: dt.datetime, *, log: str = HUB, descending: bool = True,
                after_id: int | None = None, page_size: int = 20,
                types: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-        """Events in [start, end), newest first unless ``descending`` is False.
+        """Events of ``log`` in [start, end), newest first unless ``descending`` is False.
 
-        ``after_id`` is the last id of the previous page, excluded.
+        ``after_id`` is the last id of the previous page, excluded. Events written before the logs
+        were split share the hub's partitions: the type filter keeps each log to its own types.
         """
         # No event lies in the future, and reading costs one Query per month: a far end (up to the
         # year 9999) must neither cost thousands of Queries nor overflow the month arithmetic.
         now = dt.datetime.fromtimestamp(self._clock(), dt.timezone.utc)
         end = min(end, now + dt.timedelta(days=1))
-        return self._events.page(start, end, descending=descending, after_id=after_id, page_size=page_size,
-                                 types=types)
+        return self._events.page(log, start, end, descending=descending, after_id=after_id, page_size=page_size,
+                                 types=types or LOG_TYPES[log])
+
+
+def _log_of(event: EventType) -> str:
+    return HUB if event.part == KATTA else SERVICE
 
 
 def _checked(event: EventType, details: dict[str, Any]) -> dict[str, Any]:

@@ -56,21 +56,22 @@ class AuditEventRepository:
         self._table = table
         self._ids = ids or EventIds()
 
-    def _item(self, event_type: str, details: dict[str, Any], now: float) -> dict[str, Any]:
+    def _item(self, log: str, event_type: str, details: dict[str, Any], now: float) -> dict[str, Any]:
         event_id = self._ids.next(now)
         moment = _instant(event_id)
-        return {"pk": keys.audit_partition(moment), "sk": keys.audit_event_sk(event_id),
+        return {"pk": keys.audit_partition(log, moment), "sk": keys.audit_event_sk(event_id),
                 "type": event_type, "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **details}
 
-    def add(self, transaction: Transaction, event_type: str, details: dict[str, Any], now: float) -> Transaction:
-        return transaction.put(self._item(event_type, details, now), condition="attribute_not_exists(pk)",
-                               renew=lambda: self._item(event_type, details, now))
+    def add(self, transaction: Transaction, log: str, event_type: str, details: dict[str, Any],
+            now: float) -> Transaction:
+        return transaction.put(self._item(log, event_type, details, now), condition="attribute_not_exists(pk)",
+                               renew=lambda: self._item(log, event_type, details, now))
 
-    def put(self, event_type: str, details: dict[str, Any], now: float) -> None:
-        self._table.put(self._item(event_type, details, now), condition="attribute_not_exists(pk)",
-                        renew=lambda: self._item(event_type, details, now))
+    def put(self, log: str, event_type: str, details: dict[str, Any], now: float) -> None:
+        self._table.put(self._item(log, event_type, details, now), condition="attribute_not_exists(pk)",
+                        renew=lambda: self._item(log, event_type, details, now))
 
-    def page(self, start: dt.datetime, end: dt.datetime, *, descending: bool, after_id: int | None,
+    def page(self, log: str, start: dt.datetime, end: dt.datetime, *, descending: bool, after_id: int | None,
              page_size: int, types: frozenset[str]) -> list[dict[str, Any]]:
         """Events in [start, end) in id order, after ``after_id`` (excluded) when given."""
         first, last = max(id_floor(start), 0), id_floor(end) - 1
@@ -82,7 +83,7 @@ class AuditEventRepository:
         if first > last:
             return []
         found: list[dict[str, Any]] = []
-        for partition in _months(start, end, descending):
+        for partition in _months(log, start, end, descending):
             for item in self._table.query_all(partition, sk_between=keys.audit_event_sk_range(first, last),
                                               forward=not descending):
                 if not types or item["type"] in types:
@@ -97,10 +98,10 @@ def _event(item: dict[str, Any]) -> dict[str, Any]:
     return {**record(item), "id": keys.audit_event_id(item["sk"])}
 
 
-def _months(start: dt.datetime, end: dt.datetime, descending: bool) -> Iterator[str]:
+def _months(log: str, start: dt.datetime, end: dt.datetime, descending: bool) -> Iterator[str]:
     months = []
     cursor = dt.datetime(start.year, start.month, 1, tzinfo=dt.timezone.utc)
     while cursor < end:
-        months.append(keys.audit_partition(cursor))
+        months.append(keys.audit_partition(log, cursor))
         cursor = dt.datetime(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1, tzinfo=dt.timezone.utc)
     return iter(reversed(months) if descending else months)

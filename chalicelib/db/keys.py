@@ -15,8 +15,13 @@ _EVENT_ID_WIDTH = 20
 _EVENT_SK_SCALE = 1000
 
 
-def audit_partition(moment: dt.datetime) -> str:
-    return f"AUDIT#{moment:%Y-%m}"
+_AUDIT_LOG_PREFIXES = {"hub": "AUDIT", "service": "SVCAUDIT"}
+
+
+def audit_partition(log: str, moment: dt.datetime) -> str:
+    """One partition per log and month: ``hub`` (Katta's event types, ``GET /api/auditlog``) or
+    ``service`` (this service's own parts)."""
+    return f"{_AUDIT_LOG_PREFIXES[log]}#{moment:%Y-%m}"
 
 
 def audit_event_sk(event_id: int) -> str:

@@ -313,8 +313,8 @@ class SettingWotUpdateEventDto(AuditEventDto):
     wotIdVerifyLen: int
 
 
-# Events the other parts of the service write to the same log (key rings, POP keys, the secret
-# server, storage, the token service). The Katta API lists them but does not own their details.
+# Events of the other parts of the service (key rings, POP keys, the secret server, storage, the
+# token service), in a log of their own (GET /api/admin/auditlog); their details are each part's.
 # Literal[tuple] is Literal of the tuple's values.
 ServiceEventType = Literal[catalogue.SERVICE_TYPES]
 KattaEventType = Literal[tuple(sorted(catalogue.KATTA_TYPES))]
@@ -331,7 +331,6 @@ AuditEvent = Annotated[Union[
     UserAccountResetEventDto, UserEnabledChangeEventDto, VaultCreatedEventDto, VaultUpdatedEventDto,
     VaultDeletedEventDto, VaultMemberAddedEventDto, VaultMemberRemovedEventDto, VaultMemberUpdatedEventDto,
     VaultAccessGrantedEventDto, VaultKeyRetrievedEventDto, SignedWotIdEventDto, SettingWotUpdateEventDto,
-    ServiceEventDto,
 ], Field(discriminator="type")]
 
 
@@ -383,3 +382,7 @@ class AuditLogQuery(_Query):
     order: Literal["asc", "desc"] = "desc"
     pageSize: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
     type: list[KattaEventType] = Field(default=[], description="only events of these types")
+
+
+class ServiceAuditLogQuery(AuditLogQuery):
+    type: list[ServiceEventType] = Field(default=[], description="only events of these types")

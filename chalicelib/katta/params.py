@@ -9,8 +9,7 @@ from typing import Annotated
 from chalice.app import Request
 from pydantic import Field, RootModel
 
-from chalicelib.audit import MAX_PAGE_SIZE
-from chalicelib.audit.catalogue import KATTA_TYPES
+from chalicelib.audit import HUB, LOG_TYPES, MAX_PAGE_SIZE
 from chalicelib.errors import InvalidField
 from chalicelib.katta.formats import AuthorityId, Jwe, Role, VaultId, is_authority_id, is_uuid
 from chalicelib.web import parse_body, query_param, raw_body
@@ -74,7 +73,7 @@ class AuditLogQuery:
     types: frozenset[str]
 
 
-def audit_log_query(request: Request) -> AuditLogQuery:
+def audit_log_query(request: Request, log: str = HUB) -> AuditLogQuery:
     start, end = _instant(request, "startDate"), _instant(request, "endDate")
     if start > end:
         raise invalid("startDate", "must not be after endDate")
@@ -89,7 +88,7 @@ def audit_log_query(request: Request) -> AuditLogQuery:
     if after is not None and not -2 ** 63 <= after < 2 ** 63:
         raise invalid("paginationId", "must be a 64-bit integer")
     types = request.query_params.getlist("type") if request.query_params and "type" in request.query_params else []
-    unknown = sorted(set(types) - KATTA_TYPES)
+    unknown = sorted(set(types) - LOG_TYPES[log])
     if unknown:
         raise invalid("type", f"unknown event type {unknown[0]}")
     return AuditLogQuery(start, end, order == "desc", size, after, frozenset(types))
