@@ -13,7 +13,8 @@ from collections import Counter
 
 import pytest
 
-from chalicelib import deps, errors
+from chalicelib import audit, deps, errors
+from chalicelib.audit import catalogue
 from chalicelib.katta.formats import AuthorityType, UserKeysInput
 from tests.support import katta_world
 from tests.support.atomic import atomic_items, race  # noqa: F401 — fixture
@@ -33,7 +34,8 @@ def world(atomic_items):
 
 def events(event_type: str, **match) -> list[dict]:
     now = dt.datetime.now(dt.timezone.utc)
-    found = deps.audit_log().events(now - dt.timedelta(days=1), now + dt.timedelta(days=1), page_size=100,
+    log = audit.HUB if event_type in catalogue.KATTA_TYPES else audit.SERVICE
+    found = deps.audit_log().events(now - dt.timedelta(days=1), now + dt.timedelta(days=1), log=log, page_size=100,
                                     types=frozenset({event_type}))
     return [e for e in found if all(e.get(k) == v for k, v in match.items())]
 

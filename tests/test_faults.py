@@ -421,7 +421,7 @@ def canonical(items: list[dict[str, Any]], ignored_events: tuple[str, ...] = ())
         item = {k: deserializer.deserialize(v) for k, v in raw.items()}
         if str(item["pk"]).startswith("LOCK#"):
             continue  # a lease: a holder whose release failed leaves it to expire (TTL), by design
-        if str(item["pk"]).startswith("AUDIT#"):
+        if str(item["pk"]).startswith(("AUDIT#", "SVCAUDIT#")):  # Katta's log and the service's
             if item["type"] in ignored_events:
                 continue
             item.update(pk="AUDIT", sk=item["type"], id="*", timestamp="*")
