@@ -55,7 +55,7 @@ class DeviceRepository:
         return transaction
 
     def record_use(self, user_id: str, device_id: str, at: str, ip_address: str | None, *,
-                   seen: str | None) -> bool:
+                   seen: str | None) -> None:
         """Stores the device's last use unless another request stored a newer one since ``seen``."""
         expression, names, values = set_or_remove({"lastAccessTime": at, "lastIpAddress": ip_address})
         condition = "attribute_exists(pk) AND " + (
@@ -66,8 +66,7 @@ class DeviceRepository:
             self.table.update(*keys.device(user_id, device_id), expression, values=values, names=names,
                               condition=condition)
         except ConditionFailed:
-            return False
-        return True
+            return  # another request recorded a use since: theirs is as fresh
 
     def remove(self, transaction: Transaction, user_id: str, device_id: str) -> Transaction:
         transaction.delete(*keys.device(user_id, device_id), condition="attribute_exists(pk)")

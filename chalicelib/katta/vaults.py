@@ -7,13 +7,14 @@ delete the token (as in Hub), it just stops opening the vault.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
-from chalicelib.errors import ActionRequired, BadRequest, Conflict, Forbidden, Gone, NotFound
+from chalicelib.errors import ActionRequired, BadRequest, Conflict, Forbidden, Gone, NotFound, ServiceUnavailable
 from chalicelib.katta import access
 from chalicelib.katta.formats import AuthorityType, Role, VaultInput, epoch_of, instant
 from chalicelib.db.table import ConditionFailed, Transaction
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from chalicelib.db.table import Transactions
     from chalicelib.db.users import UserRepository
     from chalicelib.db.vaults import VaultRepository
+
+log = logging.getLogger("katta")
 
 USER, GROUP = AuthorityType.USER.value, AuthorityType.GROUP.value
 # Each member change is two items (member + audit event) and maybe a group counter.
@@ -362,8 +365,11 @@ class VaultService:
         seen = device.get("lastAccessTime")
         if seen and now - epoch_of(seen) < self._settings.device_last_access_interval_seconds:
             return
-        # A concurrent retrieval may have written it first: then theirs stands, as fresh as ours.
-        self._devices.record_use(principal.user_id, device["id"], instant(now), ip_address, seen=seen)
+        try:
+            self._devices.record_use(principal.user_id, device["id"], instant(now), ip_address, seen=seen)
+        except ServiceUnavailable:
+            # Bookkeeping: the caller asked for their key, which they get; the next retrieval records the use.
+            log.warning("device last use not recorded", extra={"device_id": device["id"]})
 
     def grant(self, principal: Principal, vault_id: str, tokens: dict[str, str]) -> None:
         """Stores access tokens for the given users (owner only)."""
