@@ -375,7 +375,7 @@ class VaultService:
         """Stores access tokens for the given users (owner only)."""
         self._owned(principal, vault_id)
         self._require_users(tokens)
-        self._store_tokens(principal, vault_id, tokens, only_if_absent=False)
+        self._put_tokens(principal, [(vault_id, u, t) for u, t in tokens.items()], only_if_absent=False)
 
     def grant_automatically(self, principal: Principal, vault_id: str, tokens: dict[str, str]) -> None:
         """A member who holds a token re-shares it with members awaiting a grant (the automatic flow)."""
@@ -388,7 +388,7 @@ class VaultService:
         if refused:
             raise BadRequest(f"user {refused[0]} is not awaiting an access grant for this vault")
         try:
-            self._store_tokens(principal, vault_id, tokens, only_if_absent=True)
+            self._put_tokens(principal, [(vault_id, u, t) for u, t in tokens.items()], only_if_absent=True)
         except ConditionFailed:
             raise BadRequest("a user was granted access meanwhile; reload and retry") from None
 
@@ -409,11 +409,6 @@ class VaultService:
         missing = sorted(set(tokens) - found)
         if missing:
             raise NotFound(f"no such user: {missing[0]}")
-
-    def _store_tokens(self, principal: Principal, vault_id: str, tokens: dict[str, str], *,
-                      only_if_absent: bool) -> None:
-        self._put_tokens(principal, [(vault_id, user_id, token) for user_id, token in tokens.items()],
-                         only_if_absent=only_if_absent)
 
     def _put_tokens(self, principal: Principal, grants: list[tuple[str, str, str]], *, only_if_absent: bool) -> None:
         """(vault id, user id, token) triples, each with its grant event, a transaction per chunk."""
