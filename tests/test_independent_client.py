@@ -439,7 +439,8 @@ def test_what_the_server_hands_back_opens_in_this_client(hub):
     assert jose.pkcs8(jose.private_key_of(owner["recoveryKey"])) == jose.pkcs8(vault.recovery)
     # A second browser recovers the keys with the account key, from what /api/users/me hands back.
     me = expect(bob.api.me(with_devices=True), 200).json()
-    recovered = jose.UserKeys.recover(me["privateKeys"], jose.open_ecdh_jwe(me["setupCode"], bob.keys.ecdh)["setupCode"])
+    account_key = jose.open_ecdh_jwe(me["setupCode"], bob.keys.ecdh)["setupCode"]
+    recovered = jose.UserKeys.recover(me["privateKeys"], account_key)
     assert recovered.ecdh_public == me["ecdhPublicKey"] == bob.keys.ecdh_public
     (device,) = [d for d in me["devices"] if d["id"] == bob.device.id]
     assert bob.device.open_user_keys(device["userPrivateKey"]).ecdsa_public == bob.keys.ecdsa_public
