@@ -427,6 +427,16 @@ def test_a_bodyless_put_or_post_ignores_its_content_type(hub):
     assert gail.api.send("POST", "/api/users/me/reset", content_type="text/plain").status == 204
 
 
+@pytest.mark.slow  # two PBKDF2 runs of a million iterations
+def test_a_new_browser_recovers_the_keys_hub_sealed_at_its_own_iteration_count(hub):
+    carol = hub.carol
+    expect(carol.api.put_me({"privateKeys": carol.keys.private_keys_jwe(jose.HUB_PBES2_ITERATIONS)}), 201)
+    me = expect(carol.api.me(), 200).json()
+    assert jose.header_of(me["privateKeys"])["p2c"] == jose.HUB_PBES2_ITERATIONS
+    recovered = jose.UserKeys.recover(me["privateKeys"], carol.keys.account_key)
+    assert (recovered.ecdh_public, recovered.ecdsa_public) == (me["ecdhPublicKey"], me["ecdsaPublicKey"])
+
+
 def test_what_the_server_hands_back_opens_in_this_client(hub):
     bob, alice, vault = hub.bob, hub.alice, hub.vault
     assert hub.member_key == vault.member_key
@@ -540,14 +550,6 @@ def test_owner_routes_refuse_a_member_and_an_outsider(hub, method, template):
 @pytest.mark.parametrize(("method", "template"), MEMBERS_ONLY, ids=[f"{m} {p}" for m, p in MEMBERS_ONLY])
 def test_member_routes_refuse_an_outsider(hub, method, template):
     _assert_problem(_refused(hub.carol.api, method, template, hub), 403)
-
-
-def test_the_contract_refusal_statuses_are_the_ones_answered(hub):
-    """Each refusal above is one the contract lists for its route."""
-    for answer in hub.stack.log:
-        template = _template_of(answer.path)
-        if answer.status in (401, 403) and (answer.method, template) in IMPLEMENTED:
-            check_response(answer.method, template, answer.status, answer.media_type, answer.text)
 
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
@@ -715,3 +717,25 @@ def test_interop_what_this_client_writes_our_sdk_reads_and_back(hub):
     chain = expect(ivy.api.trusted_user(bob.id), 200).json()["signatureChain"]
     header, signed = jose.verify_signature(chain[-1], sdk_ivy.encoded_ecdsa_public_key)
     assert (header["iss"], header["sub"], signed["ecdhPublicKey"]) == (ivy.id, bob.id, bob.keys.ecdh_public)
+
+
+# -- last: what the module's refusals were ----------------------------------------------------------
+
+# The contract lists no 400 for these, yet they read input a client can get wrong; a clear 400 naming
+# the field beats any status the contract does list.
+UNLISTED_400 = {("PUT", "/api/users/trusted/{userId}"), ("PUT", "/api/users/{id}/enabled"),
+                ("PUT", V + "/archived"), ("PUT", V + "/users/{userId}")}
+
+
+def test_the_contract_refusal_statuses_are_the_ones_answered(hub):
+    """Each refusal met in this module (it runs last) is one the contract lists, or a 400 named above."""
+    unlisted = set()
+    for answer in hub.stack.log:
+        template = _template_of(answer.path)
+        if answer.status >= 400 and (answer.method, template) in IMPLEMENTED:
+            responses = contract()["paths"][template][answer.method.lower()]["responses"]
+            if str(answer.status) in responses:
+                check_response(answer.method, template, answer.status, answer.media_type, answer.text)
+            else:
+                unlisted.add((answer.method, template, answer.status))
+    assert unlisted <= {(method, template, 400) for method, template in UNLISTED_400}

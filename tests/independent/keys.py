@@ -16,17 +16,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwcrypto import jwe, jwk, jws
+from jwcrypto import jwa, jwe, jwk, jws
 from jwcrypto.common import JWSEHeaderParameter
 
 HUB_ECDH = "ECDH-ES+A256KW"
@@ -109,6 +110,17 @@ def header_of(compact: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
 
 
+@contextlib.contextmanager
+def _pbes2_up_to_hubs_count() -> Iterator[None]:
+    """jwcrypto caps PBES2 at 16,384 iterations, process-wide; Hub and Katta write 1,000,000."""
+    cap = jwa.default_max_pbkdf2_iterations
+    jwa.default_max_pbkdf2_iterations = HUB_PBES2_ITERATIONS
+    try:
+        yield
+    finally:
+        jwa.default_max_pbkdf2_iterations = cap
+
+
 @dataclass
 class UserKeys:
     ecdh: ec.EllipticCurvePrivateKey = field(default_factory=p384)
@@ -128,8 +140,9 @@ class UserKeys:
 
     def private_keys_jwe(self, iterations: int = TEST_PBES2_ITERATIONS) -> str:
         password = jwk.JWK.from_password(self.account_key)
-        return compact_jwe(self.private_payload(), password,
-                           {"alg": "PBES2-HS512+A256KW", "kid": SETUP_CODE_KID, "p2c": iterations})
+        with _pbes2_up_to_hubs_count():
+            return compact_jwe(self.private_payload(), password,
+                               {"alg": "PBES2-HS512+A256KW", "kid": SETUP_CODE_KID, "p2c": iterations})
 
     def setup_code_jwe(self) -> str:
         return ecdh_jwe({"setupCode": self.account_key}, self.ecdh.public_key(), USER_KEY_KID)
@@ -146,7 +159,8 @@ class UserKeys:
     def recover(cls, private_keys: str, account_key: str) -> "UserKeys":
         """What a new browser does with the account key: opens ``privateKeys``."""
         opened = jwe.JWE(algs=["PBES2-HS512+A256KW", "A256GCM"])
-        opened.deserialize(private_keys, key=jwk.JWK.from_password(account_key))
+        with _pbes2_up_to_hubs_count():
+            opened.deserialize(private_keys, key=jwk.JWK.from_password(account_key))
         payload = json.loads(opened.payload)
         return cls(private_key_of(payload["ecdhPrivateKey"]), private_key_of(payload["ecdsaPrivateKey"]), account_key)
 
