@@ -48,7 +48,8 @@ def route(bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), *,
     handle = on_error or error_response
     if doc is not None:
         apidoc.register(path, methods, doc, errors_style, role)
-    if set(methods) <= _BODYLESS and "content_types" not in options:
+    takes_no_body = set(methods) <= _BODYLESS or (doc is not None and doc.body is None)
+    if takes_no_body and "content_types" not in options:
         # No body, so no media type to check: some clients send a Content-Type on every request.
         options = {**options, "content_types": ["*/*"]}
 

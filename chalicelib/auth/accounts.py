@@ -59,21 +59,24 @@ class AccountService:
         roles = frozenset(_string_list(claim_path(claims, issuer.roles_claim)))
         groups = frozenset(_string_list(claim_path(claims, issuer.groups_claim))) if issuer.groups_claim else frozenset()
         name = _display_name(claims, subject)
-        email = claims.get("email") if isinstance(claims.get("email"), str) else None
+        email = _string_claim(claims, "email")
+        picture = _string_claim(claims, "picture")
 
         user = self._users.get(user_id)
         if user is None:
-            user = self._provision(user_id, issuer.issuer, subject, roles, name, email)
+            user = self._provision(user_id, issuer.issuer, subject, roles, name, email, picture)
         if user.get("iss") != issuer.issuer or user.get("sub") != subject:
             raise Unauthorized("the account belongs to another identity")
         if user.get("disabled"):
             raise Forbidden("this account is disabled")
-        if user.get("name") != name or user.get("email") != email:
-            self._users.update_profile(user_id, name, email)
+        # The profile follows the identity provider on every request, so Hub's body-less
+        # ``PUT /api/users/me`` (its sign-in sync) finds nothing left to do.
+        if (user.get("name"), user.get("email"), user.get("pictureUrl")) != (name, email, picture):
+            self._users.update_profile(user_id, name, email, picture)
         return Principal(user_id, issuer.issuer, subject, roles, groups, name, email)
 
     def _provision(self, user_id: str, iss: str, sub: str, roles: frozenset[str], name: str,
-                   email: str | None) -> dict[str, Any]:
+                   email: str | None, picture: str | None) -> dict[str, Any]:
         if not self._settings.autoprovision:
             raise Unauthorized("no account exists for this identity")
         required = self._settings.autoprovision_required_role
@@ -84,6 +87,8 @@ class AccountService:
             raise Unauthorized("the token's subject collides with a group; ask an administrator")
         user = {"id": user_id, "iss": iss, "sub": sub, "name": name, "email": email,
                 "createdAt": int(time.time())}
+        if picture:
+            user["pictureUrl"] = picture
         if not self._users.create(user):
             # Another request provisioned it first; theirs is the account.
             user = self._users.get(user_id) or user
@@ -106,6 +111,10 @@ def _string_list(value: Any) -> list[str]:
     if isinstance(value, list):
         return [v for v in value if isinstance(v, str)]
     return []
+
+
+def _string_claim(claims: dict[str, Any], name: str) -> str | None:
+    return claims[name] if isinstance(claims.get(name), str) and claims[name] else None
 
 
 def _display_name(claims: dict[str, Any], subject: str) -> str:

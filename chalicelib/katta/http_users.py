@@ -23,11 +23,11 @@ def get_me():
 
 @route(bp, "/api/users/me", methods=("PUT",), role="user", doc=Operation(
     "stores the caller's public keys, wrapped private keys, setup code or language (null clears one); no body"
-    " only takes name and e-mail from the token", "bearer", {201: None}, body=UserKeysInput, body_required=False,
-    tags=TAGS))
+    " only takes name, e-mail and picture from the token", "bearer", {201: None}, body=UserKeysInput,
+    body_required=False, tags=TAGS))
 def put_me(principal):
-    # Hub's web client sends no body on every sign-in, meaning "take name and e-mail from the token":
-    # resolving the caller did that already, so there is nothing more to store.
+    # Hub's web client sends no body on every sign-in, meaning "take name, e-mail and picture from the
+    # token": resolving the caller did that already, so there is nothing more to store.
     request = bp.current_request
     dto = parse_body(request, UserKeysInput) if raw_body(request) else UserKeysInput()
     deps.user_service().update_me(principal, dto)
