@@ -27,11 +27,11 @@ class UserRepository:
         return True
 
     def update_profile(self, user_id: str, name: str, email: str | None) -> None:
-        pk, sk = keys.user(user_id)
-        self.table.update(pk, sk, "SET #name = :name, email = :email, gsi1sk = :sort",
-                          values={":name": name, ":email": email,
-                                  ":sort": keys.authority_by_name("USER", name, user_id)},
-                          names={"#name": "name"}, condition="attribute_exists(pk)")
+        """Name and e-mail as the latest token says; a token without an e-mail removes the stored one."""
+        expression, names, values = set_or_remove({"name": name, "email": email,
+                                                   "gsi1sk": keys.authority_by_name("USER", name, user_id)})
+        self.table.update(*keys.user(user_id), expression, values=values, names=names,
+                          condition="attribute_exists(pk)")
 
     def get_many(self, user_ids) -> list[dict[str, Any]]:
         return self.table.batch_get(keys.user(u) for u in user_ids)
