@@ -68,27 +68,22 @@ def route(bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), *,
 
 
 def _caller_with(request: Request, role: apidoc.Role) -> Principal:
-    principal = authenticate(request)
-    principal.require_role(role)
-    return principal
-
-
-def authenticate(request: Request) -> Principal:
-    """The caller of ``request``; 401 without a valid token, 403 for a disabled account."""
-    principal = authenticate_optional(request)
+    principal = authenticate_optional(request, role)
     if principal is None:
         raise errors.Unauthorized("a bearer token is required", error=None)
     return principal
 
 
-def authenticate_optional(request: Request) -> Principal | None:
+def authenticate_optional(request: Request, role: apidoc.Role | None = None) -> Principal | None:
+    """The caller of ``request``, None without a token; 401 for an invalid one, 403 for a disabled
+    account or — given ``role`` — a token without it (then no account is read or provisioned)."""
     # Imported here: verifying tokens loads JOSE, which public routes never need.
     from chalicelib import deps
     from chalicelib.auth.bearer import parse_authorization
     token = parse_authorization(request.headers.get("authorization"))
     if token is None:
         return None
-    return deps.accounts().resolve(deps.bearer_verifier().verify(token))
+    return deps.accounts().resolve(deps.bearer_verifier().verify(token), role)
 
 
 def to_api_error(exc: Exception) -> errors.ApiError | None:

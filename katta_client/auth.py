@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import secrets
 import threading
 import time
@@ -28,6 +27,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 
 from .config import Accounts
+from .crypto import InvalidFormat, json_segment
 from .http.errors import KattaApiError
 from .http.models import ConfigDto
 from .keychain import Keychain
@@ -185,12 +185,11 @@ def unverified_claims(token: str) -> dict[str, Any]:
 
     The server verifies every token; the client merely needs a user name for its key store.
     """
+    segments = token.split(".")
     try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
+        return json_segment(segments[1], "the token's claims")
+    except (IndexError, InvalidFormat):
         return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 def account_name(tokens: TokenSet) -> str:

@@ -26,6 +26,8 @@ from joserfc import jwe, jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
+from katta_client.crypto import InvalidFormat, json_object, json_segment
+
 TOKEN_PATH = "/secret-server/token-exchange"
 JWKS_PATH = "/.well-known/jwks.json"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -196,11 +198,11 @@ class ResourceServer:
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
         try:
-            header = _segment_json(token.split(".")[0])
-        except (ValueError, IndexError, RecursionError):
-            raise InvalidRelease("the access token is not a JWS") from None
+            header = json_segment(token.split(".")[0], "the access token's header")
+        except InvalidFormat:
+            raise InvalidRelease("the access token is not a JWS with a well-formed header") from None
         alg, kid = header.get("alg"), header.get("kid")
-        if alg not in SIGNING_ALGORITHMS:
+        if not isinstance(alg, str) or alg not in SIGNING_ALGORITHMS:
             raise InvalidRelease(f"the access token's alg must be one of {', '.join(sorted(SIGNING_ALGORITHMS))}")
         if header.get("typ") != RELEASE_TOKEN_TYPE:
             raise InvalidRelease(f"the access token's typ is not {RELEASE_TOKEN_TYPE}")
@@ -209,22 +211,24 @@ class ResourceServer:
         key = self._server_key(kid)
         try:
             verified = jws.deserialize_compact(token, key, algorithms=[alg])
-            claims = json.loads(verified.payload)
         except (JoseError, ValueError, TypeError):
             raise InvalidRelease("the access token's signature is invalid") from None
+        try:
+            claims = json_object(verified.payload, "the access token's claims")
+        except InvalidFormat as error:
+            raise InvalidRelease(str(error)) from None
         now = self._clock()
-        if not isinstance(claims, dict) or claims.get("iss") != self.base_url:
+        if claims.get("iss") != self.base_url:
             raise InvalidRelease(f"the access token was not issued by {self.base_url}")
         audience = claims.get("aud")
         if audience != self.client_id and not (isinstance(audience, list) and self.client_id in audience):
             raise InvalidRelease("the access token is not addressed to this resource server")
-        if not isinstance(claims.get("exp"), int) or now > claims["exp"] + self._leeway:
-            raise InvalidRelease("the access token has expired")
+        if not _numeric_date(claims.get("exp")) or now > claims["exp"] + self._leeway:
+            raise InvalidRelease("the access token has expired (or its exp is not a date)")
         # A token dated ahead of our clock (beyond leeway) was not issued for now: refuse it like RFC 7519 §4.1.5.
         for claim in ("nbf", "iat"):
-            value = claims.get(claim)
-            if value is not None and (not isinstance(value, int) or value > now + self._leeway):
-                raise InvalidRelease(f"the access token's {claim} lies in the future")
+            if claim in claims and (not _numeric_date(claims[claim]) or claims[claim] > now + self._leeway):
+                raise InvalidRelease(f"the access token's {claim} lies in the future (or is not a date)")
         if not isinstance(claims.get("sub"), str):
             raise InvalidRelease("the access token has no subject")
         return claims
@@ -243,13 +247,14 @@ class ResourceServer:
 
     def _decrypt(self, compact: str) -> bytes:
         try:
-            header = _segment_json(compact.split(".")[0])
-        except (ValueError, IndexError, RecursionError):
-            raise InvalidRelease("the secret is not a compact JWE") from None
+            header = json_segment(compact.split(".")[0], "the secret's JWE header")
+        except InvalidFormat:
+            raise InvalidRelease("the secret is not a compact JWE with a well-formed header") from None
         if "zip" in header or header.get("enc") != CONTENT_ENCRYPTION:
             raise InvalidRelease(f"the secret's JWE must use enc {CONTENT_ENCRYPTION} without zip")
         alg = header.get("alg")
-        if alg not in KEY_WRAPPING_ALGORITHMS or alg != (self.keys.encryption.get("alg") or alg):
+        if (not isinstance(alg, str) or alg not in KEY_WRAPPING_ALGORITHMS
+                or alg != (self.keys.encryption.get("alg") or alg)):
             raise InvalidRelease("the secret's JWE uses a key-wrapping algorithm our key is not for")
         if header.get("kid") != self.keys.encryption.kid:
             raise InvalidRelease("the secret is encrypted to another key than ours (kid)")
@@ -263,13 +268,9 @@ class ResourceServer:
         return plaintext
 
 
-def _segment_json(segment: str) -> dict[str, Any]:
-    import base64
-
-    value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
-    return value
+def _numeric_date(value: Any) -> bool:
+    # Our tokens carry integer dates; 10**400 is an int too, and no date (the server's bound, 2^53).
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 53
 
 
 def _find_sig(keys: KeySet, kid: str):

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlencode
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 from joserfc import jwe
 from joserfc.jwk import ECKey
 
@@ -278,7 +280,8 @@ class SecretSubjectSurface(Surface):
 class SecretAssertionSurface(SecretSubjectSurface):
     name = "secret-exchange-client-assertion"
     overrides = {"oversized-token": (400, "invalid_request")}
-    skips = frozenset({"wrong-token-type"})  # an assertion has no token type to confuse
+    # An assertion has no token type to confuse.
+    skips = frozenset({"wrong-token-type", "typ-claim-a-list"})
 
     def recipe(self, env: Env) -> Recipe:
         # Ours: a token of this service (iss = sub = our issuer) presented as the client's proof.
@@ -317,8 +320,9 @@ class ReleaseSurface(Surface):
     """``katta_client.resource_server``: a backend verifying a release token of ours."""
 
     name = "resource-server-release-token"
-    # The helper reads release tokens from our answers only (capped at MAX_RESPONSE_BYTES).
-    skips = frozenset({"oversized-token"})
+    # The helper reads release tokens from our answers only (capped at MAX_RESPONSE_BYTES); their
+    # type is the header's (typ secret+jwt), a typ claim means nothing to it.
+    skips = frozenset({"oversized-token", "typ-claim-a-list"})
 
     def __init__(self) -> None:
         self.keys = ResourceServerKeys.generate()
@@ -364,11 +368,24 @@ def _new_vault(env: Env) -> tuple[str, Any]:
     return f"/api/vaults/{vault_id}", vault_dto(vault_id)
 
 
+class RendezvousSurface(ApiSurface):
+    """``POST /api/rendezvous`` with a bearer: each genuine token is a new user, so the per-user limit never bites."""
+
+    def __init__(self) -> None:
+        super().__init__("rendezvous-create", "POST", lambda e: ("/api/rendezvous", {"data": "hello"}), 201)
+
+    def recipe(self, env: Env) -> Recipe:
+        recipe = super().recipe(env)
+        recipe.claims = lambda: env.issuer.claims(f"linker-{uuid.uuid4().hex[:12]}")
+        return recipe
+
+
 API_SURFACES = [
     ApiSurface("api-get-users-me", "GET", lambda e: ("/api/users/me", None), 200),
     ApiSurface("api-get-vaults-accessible", "GET", lambda e: ("/api/vaults/accessible", None), 200),
     ApiSurface("api-put-users-me", "PUT", lambda e: ("/api/users/me", e.alice_keys.user_dto()), 201),
     ApiSurface("api-put-vault", "PUT", _new_vault, 201),
+    RendezvousSurface(),
 ]
 JWS_SURFACES: list[Surface] = [*API_SURFACES, ExchangeSubjectSurface(), SecretSubjectSurface(),
                                SecretAssertionSurface(), ReleaseSurface()]
@@ -694,3 +711,226 @@ def test_resource_server_refuses_a_hostile_secret_jwe(attack):
                          SERVER_KEY)
     with pytest.raises(InvalidRelease):
         RELEASE.helper().open_release(token)
+
+
+# -- issue 16: claims of every JSON type, one bearer syntax, disabled accounts, role-less tokens ---
+
+def _bounded_numeric_date(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0 <= value < 2 ** 53)  # NaN fails both comparisons
+
+
+# What every surface must refuse whatever else the token says: a registered claim of the wrong type or out of range.
+WRONG_TYPE = {
+    "exp": lambda v: not _bounded_numeric_date(v),
+    "nbf": lambda v: not _bounded_numeric_date(v),
+    "iat": lambda v: not _bounded_numeric_date(v),
+    "iss": lambda v: not isinstance(v, str),
+    "sub": lambda v: not isinstance(v, str),
+    "aud": lambda v: not isinstance(v, (str, list)),
+}
+CLAIMS = (*WRONG_TYPE, "typ", "jti", "azp", "scope", "realm_access", "groups", "name", "email",
+          "preferred_username", "client_id", "secret")
+JSON_SCALARS = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
+                | st.sampled_from([10 ** 400, -10 ** 400, 2 ** 53, 2 ** 64, 1e300, -0.0]))
+JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6)
+
+
+def _never_a_failure(surface: Surface, outcome: Outcome) -> None:
+    assert outcome.status is None or outcome.status < 500, (outcome.status, outcome.body)
+    assert outcome.error is None or isinstance(outcome.error, InvalidRelease), repr(outcome.error)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("surface", [pytest.param(s, id=s.name) for s in JWS_SURFACES])
+def test_a_claim_of_any_json_value_is_never_a_failure(env, surface):
+    @hypothesis.settings(max_examples=30, deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow],
+                         database=None)
+    @hypothesis.given(claim=st.sampled_from(CLAIMS), value=JSON_VALUES)
+    def check(claim, value):
+        outcome = surface.send(env, surface.recipe(env).token(claims={claim: value}))
+        _never_a_failure(surface, outcome)
+        if claim in WRONG_TYPE and WRONG_TYPE[claim](value):
+            surface.assert_refused(outcome, "wrong-claim-type")
+    check()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("surface", [pytest.param(s, id=s.name) for s in JWS_SURFACES])
+def test_a_header_member_of_any_json_value_is_never_a_failure(env, surface):
+    @hypothesis.settings(max_examples=20, deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow],
+                         database=None)
+    @hypothesis.given(member=st.sampled_from(("alg", "kid", "typ", "crit", "cty", "b64", "zip")), value=JSON_VALUES)
+    def check(member, value):
+        recipe = surface.recipe(env)
+        header = {**recipe.base_header(), member: value}
+        # Signed under the genuine alg whatever the header says: the verifier must refuse, not fail.
+        token = attacks.sign_text(json.dumps(header), json.dumps(recipe.claims()), recipe.key, recipe.base_header()["alg"])
+        _never_a_failure(surface, surface.send(env, token))
+    check()
+
+
+# RFC 6750 §2.1: credentials = "Bearer" SP b64token. The token as each surface receives it: after
+# "Bearer " in a header, as the whole value of a form parameter. Only the exact token passes anywhere.
+TOKEN_SPELLINGS = {
+    "exact": ("{t}", True),
+    "leading-space": (" {t}", False),
+    "trailing-space": ("{t} ", False),
+    "spaces-around": ("  {t}  ", False),
+    "leading-tab": ("\t{t}", False),
+    "trailing-tab": ("{t}\t", False),
+    "two-tokens": ("{t} {t}", False),
+    "comma-list": ("{t},{t}", False),
+    "quoted": ('"{t}"', False),
+}
+# Header spellings of the scheme itself (the scheme is case-insensitive, RFC 9110 §11.1).
+HEADER_SPELLINGS = {
+    "lower-case-scheme": ("bearer {t}", True),
+    "upper-case-scheme": ("BEARER {t}", True),
+    "no-separator": ("Bearer{t}", False),
+    "scheme-only": ("Bearer", False),
+    "scheme-and-space": ("Bearer ", False),
+    "space-before-scheme": (" Bearer {t}", False),
+    "tab-separator": ("Bearer\t{t}", False),
+    "other-scheme": ("Basic {t}", False),
+}
+HEADER_SURFACES = [API_SURFACES[0], API_SURFACES[-1]]
+FORM_SURFACES: list[Surface] = [ExchangeSubjectSurface(), SecretSubjectSurface(), SecretAssertionSurface()]
+
+
+def _send_header(env: Env, surface: ApiSurface, header: str) -> Outcome:
+    path, body = surface.request(env)
+    return _outcome(env.call(surface.method, path, body=body, headers={"Authorization": header}))
+
+
+def _spelling_cases() -> list[Any]:
+    """(surface, how a spelled token is sent, spelling, accepted): headers get "Bearer " + the token."""
+    header_spellings = {**{k: ("Bearer " + v, ok) for k, (v, ok) in TOKEN_SPELLINGS.items()}, **HEADER_SPELLINGS}
+    cases = [pytest.param(s, lambda e, h, s=s: _send_header(e, s, h), *header_spellings[k], id=f"{s.name}-{k}")
+             for s in HEADER_SURFACES for k in header_spellings]
+    return cases + [pytest.param(s, s.send, *TOKEN_SPELLINGS[k], id=f"{s.name}-{k}")
+                    for s in FORM_SURFACES for k in TOKEN_SPELLINGS]
+
+
+@pytest.mark.parametrize("surface, send, spelling, accepted", _spelling_cases())
+def test_every_surface_reads_the_token_alike(env, surface, send, spelling, accepted):
+    outcome = send(env, spelling.format(t=surface.recipe(env).token()))
+    if accepted:
+        surface.assert_accepted(outcome)
+    else:
+        surface.assert_refused(outcome, "bearer-syntax")
+
+
+def _admin(env: Env) -> dict[str, str]:
+    return {"Authorization": "Bearer " + env.issuer.token("root", realm_access={"roles": ["user", "admin"]})}
+
+
+def _set_enabled(env: Env, user_id: str, enabled: bool) -> None:
+    response = env.call("PUT", f"/api/users/{user_id}/enabled", body=json.dumps(enabled), content_type="text/plain",
+                        headers=_admin(env))
+    assert response.status_code == 204, response.body
+
+
+@pytest.fixture(scope="module")
+def hub_idp_at_the_secret_server(env):
+    """The hub's trusted issuer registered with the secret server too: its users have hub accounts."""
+    response = env.call("PUT", "/secret-server/admin/idps", headers=_admin(env), body={
+        "issuer": env.issuer.issuer, "audience": SECRET_AUDIENCE, "jwks": env.issuer.jwks(), "algorithms": ["ES256"]})
+    assert response.status_code in (200, 201), response.body
+    return env.issuer
+
+
+def _every_surface(env: Env, username: str) -> dict[str, Outcome]:
+    token = env.issuer.token(username)
+    secret_subject = env.issuer.token(username, aud=SECRET_AUDIENCE)
+    return {
+        "api": _outcome(env.call("GET", "/api/users/me", token=token)),
+        "rendezvous": _outcome(env.call("POST", "/api/rendezvous", token=token, body={"data": "x"})),
+        "oauth2-token": ExchangeSubjectSurface().send(env, token),
+        "secret-server": _secret_exchange(env, _secret_form(env, secret_subject, env.assertion())),
+    }
+
+
+def test_a_disabled_account_gets_nothing_from_any_surface(env, hub_idp_at_the_secret_server):
+    username = f"dora-{uuid.uuid4().hex[:8]}"
+    before = _every_surface(env, username)
+    assert [o.status for o in before.values()] == [200, 201, 200, 200], {k: o.body for k, o in before.items()}
+    user_id = before["api"].body["id"]
+
+    _set_enabled(env, user_id, False)
+    after = _every_surface(env, username)
+    assert after["api"].status == 403 and after["rendezvous"].status == 403, after
+    _oauth_refusal(after["oauth2-token"], 400, "invalid_grant")
+    _oauth_refusal(after["secret-server"], 400, "invalid_grant")
+    assert "disabled" in after["secret-server"].body["error_description"]
+
+    _set_enabled(env, user_id, True)
+    assert [o.status for o in _every_surface(env, username).values()] == [200, 201, 200, 200]
+
+
+def test_the_secret_server_asks_the_hub_only_about_issuers_it_trusts(env, hub_idp_at_the_secret_server):
+    """The DevIdP is registered with the secret server, not trusted by the hub: its users have no hub account,
+    so a disabled hub account that happens to carry the same subject does not concern them."""
+    subject = attacks.segment_json(env.subject(), 1)["sub"]
+    namesake = _outcome(env.call("GET", "/api/users/me", token=env.issuer.token("namesake", sub=subject)))
+    assert namesake.status == 200, namesake.body
+    _set_enabled(env, namesake.body["id"], False)
+    try:
+        assert _secret_exchange(env, _secret_form(env, env.subject(), env.assertion())).status == 200
+    finally:
+        _set_enabled(env, namesake.body["id"], True)
+
+
+def test_a_token_that_drops_its_email_is_no_failure(env):
+    """Found by the property test: the stored e-mail was SET to a value the update did not define (a 500)."""
+    username = f"erin-{uuid.uuid4().hex[:8]}"
+    assert env.call("GET", "/api/users/me", token=env.issuer.token(username)).status_code == 200
+    response = env.call("GET", "/api/users/me", token=env.issuer.token(username, email=["not", "a", "string"]))
+    assert response.status_code == 200, response.body
+    assert "email" not in json.loads(response.body) or json.loads(response.body)["email"] is None
+
+
+def test_a_token_without_the_user_role_gets_no_account(env):
+    from chalicelib import deps
+    username = f"nobody-{uuid.uuid4().hex[:8]}"
+    token = env.issuer.token(username, realm_access={"roles": []})
+    user_id = env.issuer.claims(username)["sub"]
+    for method, path, body in (("GET", "/api/users/me", None), ("POST", "/api/rendezvous", {"data": "x"})):
+        outcome = _outcome(env.call(method, path, token=token, body=body))
+        assert outcome.status == 403, (path, outcome.body)
+        assert 'error="insufficient_scope"' in outcome.headers["WWW-Authenticate"]
+    assert deps.users().get(user_id) is None
+
+
+def test_the_client_reads_no_jose_json_that_names_a_member_twice():
+    """The web-of-trust signature (its header names whom it vouches for), the JWE readers and the
+    local reading of an access token all refuse a duplicate name; the release token is a JWS surface above."""
+    signer, vouched = crypto.UserKeys.create(), crypto.UserKeys.create()
+    header = {"alg": "ES384", "typ": "JWT", "b64": True, "iss": "alice", "sub": "bob", "iat": int(time.time())}
+    keys = {"ecdhPublicKey": vouched.encoded_ecdh_public_key, "ecdsaPublicKey": vouched.encoded_ecdsa_public_key}
+    signing_key = ECKey.import_key(signer.ecdsa_private_key)
+    genuine = attacks.sign_text(json.dumps(header), json.dumps(keys), signing_key, "ES384")
+    assert crypto.verify_signature(genuine, signer.encoded_ecdsa_public_key)[0]["sub"] == "bob"
+    for forged in (attacks.sign_text(attacks.with_decoy(header, "sub", "mallory"), json.dumps(keys), signing_key, "ES384"),
+                   attacks.sign_text(json.dumps(header), attacks.with_decoy(keys, "ecdsaPublicKey", "x"), signing_key,
+                                     "ES384")):
+        with pytest.raises(InvalidFormat):
+            crypto.verify_signature(forged, signer.encoded_ecdsa_public_key)
+
+    nested = '{"iss":"a","realm_access":{"roles":["admin"],"roles":["user"]}}'
+    from katta_client.auth import unverified_claims
+    assert unverified_claims(f"{attacks.b64u_json({'alg': 'ES256'})}.{attacks.b64u(nested.encode())}.sig") == {}
+    with pytest.raises(InvalidFormat):
+        crypto.json_object(nested, "claims")
+
+
+def test_the_server_reads_no_jose_json_that_names_a_member_twice():
+    """Nested objects too; and a JWE body to a POP key (its header parsed before joserfc's)."""
+    from chalicelib.crypto import jose
+    with pytest.raises(ValueError, match="names the member 'roles' twice"):
+        jose.json_object(b'{"realm_access":{"roles":["admin"],"roles":["user"]}}', "the claims")
+    header = attacks.with_decoy({"alg": "ECDH-ES+A256KW", "enc": "A256GCM", "kid": "k"}, "enc", "A128CBC-HS256")
+    with pytest.raises(ValueError, match="twice"):
+        jose.jwe_protected_header(".".join([attacks.b64u(header.encode()), "", "aXY", "Y3Q", "dGFn"]))
+    assert jose.decode_segment(attacks.b64u_json({"a": {"b": 1}, "c": [{"b": 2}, {"b": 3}]}), "x")["c"][1] == {"b": 3}

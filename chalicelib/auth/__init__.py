@@ -1,6 +1,6 @@
 """Identity: bearer verification, account resolution, roles (DESIGN §3).
 
-The web layer asks it who a request's caller is (``web.authenticate``); the
+The web layer asks it who a request's caller is (``web.authenticate_optional``); the
 services only ever see the resulting ``Principal``.
 """
 from chalicelib.auth.accounts import Principal

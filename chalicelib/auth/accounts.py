@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.errors import Forbidden, InsufficientScope, Unauthorized
 
 if TYPE_CHECKING:
+    from chalicelib.apidoc import Role
     from chalicelib.auth.bearer import VerifiedToken
-    from chalicelib.settings import Settings
+    from chalicelib.settings import Settings, TrustedIssuer
     from chalicelib.db.groups import GroupRepository
     from chalicelib.db.users import UserRepository
 
@@ -37,10 +38,25 @@ class Principal:
 
     def require_role(self, role: str | tuple[str, ...]) -> None:
         """``role``, or one of them given a tuple; 403 naming what was missing."""
-        wanted = (role,) if isinstance(role, str) else role
-        if not self.roles.intersection(wanted):
-            needed = " or ".join(f"'{r}'" for r in wanted)
-            raise InsufficientScope(f"this operation needs the role {needed}")
+        _require_role(self.roles, role)
+
+
+def _require_role(roles: frozenset[str], role: str | tuple[str, ...]) -> None:
+    wanted = (role,) if isinstance(role, str) else role
+    if not roles.intersection(wanted):
+        needed = " or ".join(f"'{r}'" for r in wanted)
+        raise InsufficientScope(f"this operation needs the role {needed}")
+
+
+def account_id(issuer: TrustedIssuer, subject: str) -> str:
+    """The id of the hub account of ``subject`` at ``issuer``: derived, never looked up."""
+    return issuer.user_id_prefix + subject
+
+
+def is_disabled(account: dict[str, Any] | None, issuer: str, subject: str) -> bool:
+    """Whether ``account`` is this identity's hub account and an admin disabled it."""
+    return bool(account and account.get("iss") == issuer and account.get("sub") == subject
+                and account.get("disabled"))
 
 
 class AccountService:
@@ -49,14 +65,17 @@ class AccountService:
         self._users = users
         self._groups = groups
 
-    def resolve(self, token: VerifiedToken) -> Principal:
+    def resolve(self, token: VerifiedToken, role: Role | None = None) -> Principal:
+        """The caller; with ``role``, a token without it is refused (403) before any account is read or made."""
         claims = token.claims
         issuer = token.issuer
         subject = claims["sub"]
-        user_id = issuer.user_id_prefix + subject
+        user_id = account_id(issuer, subject)
         if not USER_ID_PATTERN.fullmatch(user_id):
             raise Unauthorized("the token's subject is not a usable account id")
         roles = frozenset(_string_list(claim_path(claims, issuer.roles_claim)))
+        if role is not None:
+            _require_role(roles, role)
         groups = frozenset(_string_list(claim_path(claims, issuer.groups_claim))) if issuer.groups_claim else frozenset()
         name = _display_name(claims, subject)
         email = _string_claim(claims, "email")
@@ -67,7 +86,7 @@ class AccountService:
             user = self._provision(user_id, issuer.issuer, subject, roles, name, email, picture)
         if user.get("iss") != issuer.issuer or user.get("sub") != subject:
             raise Unauthorized("the account belongs to another identity")
-        if user.get("disabled"):
+        if is_disabled(user, issuer.issuer, subject):
             raise Forbidden("this account is disabled")
         # The profile follows the identity provider on every request, so Hub's body-less
         # ``PUT /api/users/me`` (its sign-in sync) finds nothing left to do.

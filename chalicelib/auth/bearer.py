@@ -7,6 +7,7 @@ allow-list, key source and claim checks (shared with the secret server).
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from chalicelib.settings import Settings, TrustedIssuer
 
 MAX_TOKEN_BYTES = signed_jwt.MAX_TOKEN_BYTES
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _OPAQUE_CACHE_SIZE = 1024
 
 
@@ -73,7 +76,7 @@ class BearerVerifier:
         if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise Unauthorized("the identity provider did not accept the token")
         expires = now + self._settings.opaque_token_cache_seconds
-        if signed_jwt.is_number(claims.get("exp")):
+        if signed_jwt.is_numeric_date(claims.get("exp")):
             expires = min(expires, claims["exp"])
         result = VerifiedToken(issuer, {**claims, "iss": issuer.issuer})
         with self._opaque_lock:
@@ -93,10 +96,26 @@ class BearerVerifier:
 
 
 def parse_authorization(header: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer`` header, None if there is none."""
+    """The token of an ``Authorization`` header (RFC 6750 §2.1: ``Bearer`` SP b64token), None if there is none.
+
+    The scheme is case-insensitive (RFC 9110 §11.1); what follows the one space must be the
+    token alone, exactly as ``read_token`` takes it from a form.
+    """
     if not header:
         return None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    scheme, space, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not space:
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-    return token.strip()
+    return read_token(token)
+
+
+def read_token(token: str) -> str:
+    """``token`` if it is one b64token (RFC 6750 §2.1) with nothing around it; Unauthorized otherwise.
+
+    The one syntax of a token on every surface (the API's and rendezvous' header, the subject
+    token of /oauth2/token, the secret server's subject token and client assertion): a token one
+    surface takes is never refused by another for its spelling.
+    """
+    if not _B64TOKEN.fullmatch(token):
+        raise Unauthorized("the token must be a single b64token (RFC 6750 §2.1), with no spaces around it")
+    return token

@@ -9,12 +9,10 @@ speaking another error dialect (OAuth) translate it.
 """
 from __future__ import annotations
 
-import base64
-import json
-import math
 from typing import Any, Callable, Protocol
 
 from chalicelib.auth.jwks import JwksUnavailable
+from chalicelib.crypto import jose
 from chalicelib.errors import ServiceUnavailable, Unauthorized
 
 MAX_TOKEN_BYTES = 8192
@@ -22,6 +20,8 @@ MAX_KID_LENGTH = 256
 # Keycloak marks access tokens "Bearer"; refresh and ID tokens must not pass.
 ACCEPTED_TYP_CLAIMS = frozenset({"Bearer"})
 ACCEPTED_TYP_HEADERS = frozenset({"JWT", "at+jwt", "application/at+jwt"})
+# NumericDates beyond 2^53 are not interoperable JSON numbers (RFC 7493 §2.2) and no real expiry.
+MAX_NUMERIC_DATE = 2 ** 53
 
 
 class IssuerPolicy(Protocol):
@@ -72,50 +72,50 @@ def verify(token: str, header: dict[str, Any], policy: IssuerPolicy, key_for: Ke
         raise Unauthorized("the token was not signed by a key of its issuer")
     try:
         verified = jws.deserialize_compact(token, key, algorithms=[alg])
-        claims = json.loads(verified.payload)
     except (JoseError, ValueError, TypeError):
         raise Unauthorized("the token's signature is invalid") from None
-    if not isinstance(claims, dict):
-        raise Unauthorized("the token's payload is not a JSON object")
+    try:
+        claims = jose.json_object(verified.payload, "the token's payload")
+    except ValueError as error:
+        raise Unauthorized(str(error)) from None
     check_claims(policy, claims, now=now, leeway=leeway)
     return claims
 
 
 def check_claims(policy: IssuerPolicy, claims: dict[str, Any], *, now: float, leeway: int) -> None:
     exp = claims.get("exp")
-    if not is_number(exp):
-        raise Unauthorized("the token has no expiry")
+    if not is_numeric_date(exp):
+        raise Unauthorized("the token has no expiry (exp must be a NumericDate)")
     if now > exp + leeway:
         raise Unauthorized("the token has expired")
-    nbf = claims.get("nbf")
-    if nbf is not None and (not is_number(nbf) or nbf > now + leeway):
-        raise Unauthorized("the token is not valid yet")
-    iat = claims.get("iat")
-    if iat is not None and (not is_number(iat) or iat > now + leeway):
-        raise Unauthorized("the token was issued in the future")
+    # A claim that is present is checked, even as null: no value of the wrong type passes as absent.
+    if "nbf" in claims and (not is_numeric_date(claims["nbf"]) or claims["nbf"] > now + leeway):
+        raise Unauthorized("the token is not valid yet (nbf)")
+    if "iat" in claims and (not is_numeric_date(claims["iat"]) or claims["iat"] > now + leeway):
+        raise Unauthorized("the token was issued in the future (iat)")
     if claims.get("iss") != policy.issuer:
         raise Unauthorized("the token's issuer is not trusted")
     audience = claims.get("aud")
     audiences = [audience] if isinstance(audience, str) else audience
     if not isinstance(audiences, list) or policy.audience not in audiences:
         raise Unauthorized("the token is not meant for this service")
-    if "typ" in claims and claims["typ"] not in ACCEPTED_TYP_CLAIMS:
+    if "typ" in claims and (not isinstance(claims["typ"], str) or claims["typ"] not in ACCEPTED_TYP_CLAIMS):
         raise Unauthorized("the token is not an access token")
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise Unauthorized("the token has no subject")
 
 
-def is_number(value: Any) -> bool:
-    # json.loads reads NaN and Infinity: an exp of NaN compares false to everything and never expires.
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def is_numeric_date(value: Any) -> bool:
+    """A JSON number of seconds since the epoch, within [0, 2^53).
+
+    json.loads reads NaN (which compares false to everything and never expires), Infinity, 1e300
+    and integers of any size (which math.isfinite cannot even convert): none of them is a date.
+    """
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < MAX_NUMERIC_DATE
 
 
 def _decode_segment(segment: str, name: str) -> dict[str, Any]:
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise Unauthorized(f"the token's {name} is not base64url JSON") from None
-    if not isinstance(value, dict):
-        raise Unauthorized(f"the token's {name} is not a JSON object")
-    return value
+        return jose.decode_segment(segment, f"the token's {name}")
+    except ValueError as error:
+        raise Unauthorized(str(error)) from None

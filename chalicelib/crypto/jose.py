@@ -1,8 +1,15 @@
-"""JOSE details of the POP keys: key generation per algorithm and strict JWE header checks."""
+"""JOSE details: key generation per algorithm for the POP keys, and the one reader of JOSE JSON.
+
+Every JOSE header and claim set the server reads goes through ``decode_segment``
+before joserfc sees it: joserfc, like ``json.loads``, lets the last of two equal
+member names win, so ``{"alg":"none","alg":"ES256"}`` would be checked as one
+thing and be another to a different parser.
+"""
 from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 SIGNING_ALGORITHMS = {"ES256": ("EC", "P-256"), "ES384": ("EC", "P-384"), "ES512": ("EC", "P-521"),
@@ -12,6 +19,8 @@ CONTENT_ENCRYPTIONS = frozenset({"A256GCM", "A128GCM"})
 # Headers a caller of sign_jwt may not set: they choose the key or point verifiers elsewhere.
 RESERVED_JWS_HEADERS = frozenset({"alg", "kid", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64"})
 MAX_HEADER_CHARS = 4096
+# RFC 7515 §2: base64url without padding; the padding some writers add is tolerated, nothing else.
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 
 def generate_key(use: str, alg: str):
@@ -47,10 +56,37 @@ def jwe_protected_header(compact: str) -> dict[str, Any]:
         raise ValueError("a compact JWE has five parts")
     if len(parts[0]) > MAX_HEADER_CHARS:
         raise ValueError("the protected header is too large")
+    return decode_segment(parts[0], "the protected header")
+
+
+def decode_segment(segment: str, name: str) -> dict[str, Any]:
+    """The JSON object (see ``json_object``) a base64url segment encodes; ValueError naming ``name``."""
+    if not _BASE64URL.fullmatch(segment):
+        raise ValueError(f"{name} is not base64url")
+    unpadded = segment.rstrip("=")
+    return json_object(base64.urlsafe_b64decode(unpadded + "=" * (-len(unpadded) % 4)), name)
+
+
+def json_object(raw: bytes, name: str) -> dict[str, Any]:
+    """``raw`` as a JSON object in which no object, at any depth, names a member twice; ValueError otherwise."""
     try:
-        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("the protected header is not base64url JSON") from None
-    if not isinstance(header, dict):
-        raise ValueError("the protected header is not a JSON object")
-    return header
+        value = json.loads(raw, object_pairs_hook=_unique_members)
+    except _DuplicateMember as duplicate:
+        raise ValueError(f"{name} names the member {str(duplicate)[:64]!r} twice") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ValueError(f"{name} is not JSON") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} is not a JSON object")
+    return value
+
+
+class _DuplicateMember(Exception):
+    pass
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateMember(next(name for name, _ in pairs if name in seen or seen.add(name)))
+    return members

@@ -5,8 +5,8 @@
 ``SSRS``/``<clientId>``                a registered resource server
 ``JTI#<clientId>``/``<jti>``           a spent client-assertion id (TTL)
 
-A release reads the resource server, the IdP and the secret with one
-BatchGetItem and writes the spent ``jti`` with its audit event in one
+A release reads the resource server, the IdP, the secret and — for a user of an
+issuer the hub trusts — the user's hub account with one BatchGetItem and writes the spent ``jti`` with its audit event in one
 transaction: two DynamoDB calls, whatever the number of users.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ class ReleaseItems:
     resource_server: dict[str, Any] | None
     idp: dict[str, Any] | None
     secret: dict[str, Any] | None
+    account: dict[str, Any] | None = None
 
 
 class SecretServerRepository:
@@ -35,9 +36,11 @@ class SecretServerRepository:
     # -- the exchange ---------------------------------------------------------------------
 
     def read_for_release(self, client_id: str | None, issuer: str | None,
-                         subject: str | None, purpose: str) -> ReleaseItems:
-        """One BatchGetItem for whichever of the three keys are known."""
+                         subject: str | None, purpose: str, account_id: str | None = None) -> ReleaseItems:
+        """One BatchGetItem for whichever of the four keys are known."""
         wanted: dict[str, tuple[str, str]] = {}
+        if account_id:
+            wanted["account"] = keys.user(account_id)
         if client_id:
             wanted["resource_server"] = (keys.RESOURCE_SERVER_PK, client_id)
         if issuer:
@@ -46,7 +49,7 @@ class SecretServerRepository:
                 wanted["secret"] = keys.secret_key(issuer, subject, purpose)
         found = {(i["pk"], i["sk"]): i for i in self.table.batch_get(wanted.values())} if wanted else {}
         return ReleaseItems(**{name: found.get(wanted[name]) if name in wanted else None
-                               for name in ("resource_server", "idp", "secret")})
+                               for name in ("resource_server", "idp", "secret", "account")})
 
     def secret(self, issuer: str, subject: str, purpose: str) -> dict[str, Any] | None:
         return self.table.get(*keys.secret_key(issuer, subject, purpose), consistent=True)

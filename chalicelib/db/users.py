@@ -28,10 +28,10 @@ class UserRepository:
 
     def update_profile(self, user_id: str, name: str, email: str | None, picture_url: str | None) -> None:
         """Name, e-mail and picture as the identity provider names them now; None removes one."""
-        pk, sk = keys.user(user_id)
         expression, names, values = set_or_remove({"name": name, "email": email, "pictureUrl": picture_url,
                                                    "gsi1sk": keys.authority_by_name("USER", name, user_id)})
-        self.table.update(pk, sk, expression, values=values, names=names, condition="attribute_exists(pk)")
+        self.table.update(*keys.user(user_id), expression, values=values, names=names,
+                          condition="attribute_exists(pk)")
 
     def get_many(self, user_ids) -> list[dict[str, Any]]:
         return self.table.batch_get(keys.user(u) for u in user_ids)

@@ -7,15 +7,14 @@ from chalicelib.katta.blueprint import bp
 from chalicelib.katta.dtos import UserDto, WithDevicesQuery
 from chalicelib.katta.formats import UserKeysInput
 from chalicelib.katta.params import TokensByVault
-from chalicelib.web import authenticate, bool_param, json_response, parse_body, raw_body, route
+from chalicelib.web import bool_param, json_response, parse_body, raw_body, route
 
 TAGS = ("Users Resource",)
 
 
-@route(bp, "/api/users/me", doc=Operation(
+@route(bp, "/api/users/me", role="user", doc=Operation(
     "the caller's account, with its devices if asked", "bearer", {200: UserDto}, query=WithDevicesQuery, tags=TAGS))
-def get_me():
-    principal = authenticate(bp.current_request)
+def get_me(principal):
     with_devices = bool_param(bp.current_request, "withDevices")
     with_last_access = bool_param(bp.current_request, "withLastAccess")
     return json_response(deps.user_service().me(principal, with_devices, with_last_access))

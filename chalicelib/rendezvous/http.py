@@ -106,10 +106,8 @@ def _rendezvous_answer(fn: Callable[..., Response]) -> Callable[..., Response]:
 def create_session() -> Response:
     request = bp.current_request
     body = parse_body(request, CreateBody)
-    principal = authenticate_optional(request)
-    if principal is not None:
-        # A known creator gets its own session limit, so it must be a Katta user like on every other route.
-        principal.require_role("user")
+    # A known creator gets its own session limit, so it must be a Katta user like on every other route.
+    principal = authenticate_optional(request, "user")
     creator = Creator(user_id=principal.user_id if principal else None, source_ip=_source_ip(request))
     created = deps.rendezvous().create(creator, body.data)
     return json_response({"id": created.id, "sequence_token": created.sequence_token,

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.auth import signed_jwt
+from chalicelib.auth import bearer, signed_jwt
 from chalicelib.auth.jwks import JwksUnavailable
 from chalicelib.errors import ServiceUnavailable, Unauthorized
 from chalicelib.oauth import INVALID_CLIENT, OAuthError
@@ -53,7 +53,7 @@ class AuthenticatedClient:
 def read_assertion(token: str, form_client_id: str | None) -> Assertion:
     """The assertion's client id, from the unverified claims (to look the client up)."""
     try:
-        header, claims = signed_jwt.decode_unverified(token)
+        header, claims = signed_jwt.decode_unverified(bearer.read_token(token))
     except Unauthorized as error:
         raise OAuthError(INVALID_CLIENT, f"client_assertion: {error.detail.replace('the token', 'it')}") from None
     client_id = claims.get("iss")
@@ -111,15 +111,14 @@ def authenticate(assertion: Assertion, registration: dict[str, Any] | None, keys
 
 def _check_lifetime(claims: dict[str, Any], *, now: float, leeway: int, max_lifetime: int) -> None:
     exp = claims.get("exp")
-    if not signed_jwt.is_number(exp):
-        raise OAuthError(INVALID_CLIENT, "client_assertion: exp is required")
+    if not signed_jwt.is_numeric_date(exp):
+        raise OAuthError(INVALID_CLIENT, "client_assertion: exp is required (a NumericDate)")
     if now > exp + leeway:
         raise OAuthError(INVALID_CLIENT, "client_assertion: it has expired")
     if exp > now + max_lifetime + leeway:
         raise OAuthError(INVALID_CLIENT, f"client_assertion: exp may lie at most {max_lifetime} s ahead")
     for claim in ("nbf", "iat"):
-        value = claims.get(claim)
-        if value is not None and (not signed_jwt.is_number(value) or value > now + leeway):
+        if claim in claims and (not signed_jwt.is_numeric_date(claims[claim]) or claims[claim] > now + leeway):
             raise OAuthError(INVALID_CLIENT, f"client_assertion: {claim} lies in the future")
 
 

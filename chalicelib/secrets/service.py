@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.audit import catalogue
-from chalicelib.auth import signed_jwt
+from chalicelib.auth import accounts, bearer, signed_jwt
 from chalicelib.crypto import envelope
 from chalicelib.errors import Unauthorized
 from chalicelib.oauth import INVALID_CLIENT, INVALID_GRANT, INVALID_TARGET, TOKEN_TYPE_JWT, OAuthError
@@ -117,7 +117,7 @@ class SecretServer:
         outcome.assertion = client_auth.read_assertion(request.client_assertion, request.client_id)
         outcome.issuer, outcome.subject = _peek_subject(request.subject_token)
         items = self._repository.read_for_release(outcome.assertion.client_id, outcome.issuer,
-                                                  outcome.subject, PURPOSE)
+                                                  outcome.subject, PURPOSE, self._hub_account(outcome))
         now = self._clock()
         outcome.client = client = client_auth.authenticate(
             outcome.assertion, items.resource_server, self._keys, token_endpoint=self.token_endpoint,
@@ -127,6 +127,8 @@ class SecretServer:
             raise OAuthError(INVALID_TARGET, "audience must be the authenticated resource server itself")
         user = self._verify_subject(request.subject_token, items.idp, now)
         issuer, subject = user["iss"], user["sub"]
+        if accounts.is_disabled(items.account, issuer, subject):
+            raise OAuthError(INVALID_GRANT, "subject_token: the user's account is disabled")
         recipient = keysets.encryption_key(client.keys)
         if recipient is None:
             raise OAuthError(INVALID_CLIENT, "the client's JWKS has no usable encryption key")
@@ -143,9 +145,14 @@ class SecretServer:
             raise OAuthError(INVALID_CLIENT, "client_assertion: this assertion (jti) was already used") from None
         return response
 
+    def _hub_account(self, outcome: _Outcome) -> str | None:
+        """The id of the user's hub account if the hub trusts the subject token's issuer (only then it has one)."""
+        trusted = self._settings.issuer(outcome.issuer) if outcome.issuer and outcome.subject else None
+        return accounts.account_id(trusted, outcome.subject) if trusted else None
+
     def _verify_subject(self, token: str, idp: dict[str, Any] | None, now: float) -> dict[str, Any]:
         try:
-            header, _claims = signed_jwt.decode_unverified(token)
+            header, _claims = signed_jwt.decode_unverified(bearer.read_token(token))
             if idp is None:
                 raise Unauthorized("its issuer is not a registered identity provider")
             policy = IdpPolicy.of(idp)

@@ -20,8 +20,6 @@ fresh IdP token" from "fix the request" (RFC 8693 §2.2.2 would fold both into
 """
 from __future__ import annotations
 
-import base64
-import json
 import re
 import time
 import uuid
@@ -31,6 +29,8 @@ from urllib.parse import urlsplit
 
 from chalicelib import errors
 from chalicelib.audit import catalogue
+from chalicelib.auth.bearer import read_token
+from chalicelib.crypto import jose
 from chalicelib.oauth import (GRANT_TOKEN_EXCHANGE, INVALID_GRANT, INVALID_SCOPE, INVALID_TARGET,
                               TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT, UNSUPPORTED_GRANT_TYPE, FormRules, OAuthError,
                               invalid_request, read_form)
@@ -132,7 +132,7 @@ class TokenExchange:
             if request.subject_token.count(".") != 2:
                 # An opaque token names no audience and no expiry: nothing to narrow, nothing to bound.
                 raise errors.Unauthorized("the subject token must be a JWT")
-            verified = self._verifier.verify(request.subject_token)
+            verified = self._verifier.verify(read_token(request.subject_token))
             principal = self._accounts.resolve(verified)
         except (errors.Unauthorized, errors.Forbidden) as refused:
             raise OAuthError(INVALID_GRANT, f"subject_token: {refused.detail}") from None
@@ -168,10 +168,10 @@ def _unverified_issuer(token: str) -> str | None:
     if len(segments) != 3:
         return None
     try:
-        payload = json.loads(base64.urlsafe_b64decode(segments[1] + "=" * (-len(segments[1]) % 4)))
-    except (ValueError, UnicodeDecodeError):
+        payload = jose.decode_segment(segments[1], "the payload")
+    except ValueError:
         return None
-    iss = payload.get("iss") if isinstance(payload, dict) else None
+    iss = payload.get("iss")
     return iss.rstrip("/") if isinstance(iss, str) else None
 
 

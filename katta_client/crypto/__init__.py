@@ -15,6 +15,7 @@ Small modules with one job each; this package re-exports the public API:
 See docs/client-crypto.md.
 """
 
+from ._encoding import json_object, json_segment
 from .access_token import AccessTokenPayload, decrypt_access_token, encrypt_access_token
 from .ec import encode_public_key, jwk_thumbprint, load_private_key, load_public_key
 from .errors import (
@@ -89,6 +90,8 @@ __all__ = [
     "HEADER_LEN", "CLEARTEXT_CHUNK_LEN", "CIPHERTEXT_CHUNK_LEN",
     "encrypt_name", "decrypt_name",
     "root_dir_id", "new_dir_id", "hash_dir_id", "dir_path", "DIR_FILE_NAME",
+    # the one reader of JOSE JSON (headers, claim sets, JSON serializations)
+    "json_object", "json_segment",
     # web of trust
     "SignedKeys", "sign_user_keys", "verify_signature", "verify_chain", "compute_trust_level", "fingerprint",
 ]

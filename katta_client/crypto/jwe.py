@@ -47,7 +47,7 @@ from joserfc.util import json_b64encode
 # joserfc's own. The version is pinned in requirements.txt and the vectors test this path.
 from joserfc._rfc7518.derive_key import derive_key_for_concat_kdf
 
-from ._encoding import b64url_decode, b64url_encode
+from ._encoding import b64url_decode, b64url_encode, json_object, json_segment
 from .ec import public_key_from_jwk
 from .errors import (
     DecryptionFailed,
@@ -212,27 +212,6 @@ def _registry(algs: tuple[str, ...], uvf: bool = False) -> _Registry:
 # parsing and policy checks (run before joserfc sees anything)
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise InvalidFormat("duplicate member in JSON object")
-        result[key] = value
-    return result
-
-
-def _json_object(data: bytes, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(data.decode("utf-8"), object_pairs_hook=_reject_duplicates)
-    except InvalidFormat:
-        raise
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InvalidFormat(f"{what} is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise InvalidFormat(f"{what} is not a JSON object")
-    return value
-
-
 def _as_text(value: object, what: str) -> str:
     if isinstance(value, bytes):
         try:
@@ -321,7 +300,7 @@ def _parse_compact(token: object) -> tuple[dict[str, Any], str]:
     if not parts[0] or not parts[2] or not parts[4]:
         raise InvalidFormat("compact JWE has an empty header, IV or tag segment")
     raw = [b64url_decode(p, "compact JWE segment") for p in parts]
-    header = _json_object(raw[0], "JWE protected header")
+    header = json_object(raw[0], "JWE protected header")
     _check_iv(raw[2])
     ciphertext, tag = _normalize_tag(raw[3], raw[4])
     if len(raw[4]) != _TAG_LEN:
@@ -366,7 +345,7 @@ def _decrypt_compact(token: object, key: Any, algs: tuple[str, ...], what: str) 
         raise _map_error(err, what) from None
     if plaintext is None:
         raise DecryptionFailed(f"{what} could not be decrypted")
-    return header, _json_object(plaintext, f"{what} payload")
+    return header, json_object(plaintext, f"{what} payload")
 
 
 def _encrypt_compact(payload: Mapping[str, Any], header: dict[str, Any], key: Any, algs: tuple[str, ...]) -> str:
@@ -499,7 +478,7 @@ def _load_json_document(document: object) -> dict[str, Any]:
     text = _as_text(document, "JWE JSON document") if isinstance(document, (str, bytes)) else None
     if text is None:
         raise InvalidFormat("JWE JSON document must be a string, bytes or a mapping")
-    return _json_object(text.encode("utf-8"), "JWE JSON document")
+    return json_object(text.encode("utf-8"), "JWE JSON document")
 
 
 def decrypt_general_json(document: object, key: Any, alg: str, kid: str | None = None,
@@ -528,7 +507,7 @@ def decrypt_general_json(document: object, key: Any, alg: str, kid: str | None =
     protected_b64 = data.get("protected")
     if not isinstance(protected_b64, str) or not protected_b64:
         raise InvalidFormat("JWE JSON protected header is missing")
-    protected = _json_object(b64url_decode(protected_b64, "JWE protected header"), "JWE protected header")
+    protected = json_segment(protected_b64, "JWE protected header")
     _check_no_zip(protected)
     if protected.get("enc") != ENC:
         raise UnsafeParameter(f"JWE enc must be {ENC}")
@@ -597,5 +576,5 @@ def decrypt_general_json(document: object, key: Any, alg: str, kid: str | None =
             continue
         if plaintext is None:
             continue
-        return protected, _json_object(plaintext, f"{what} payload")
+        return protected, json_object(plaintext, f"{what} payload")
     raise last_error

@@ -21,6 +21,7 @@ from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import ECKey
 from joserfc.registry import HeaderParameter
 
+from ._encoding import json_object, json_segment
 from .ec import PublicKeyLike, jwk_thumbprint_bytes, load_private_key, load_public_key
 from .errors import InvalidFormat, KattaCryptoError, SignatureInvalid
 
@@ -91,6 +92,8 @@ def verify_signature(signature: object, signer_public_key: PublicKeyLike) -> tup
     if not isinstance(signature, str) or len(signature) > _MAX_JWS_LENGTH or signature.count(".") != 2:
         raise InvalidFormat("signature is not a compact JWS")
     public_key = ECKey.import_key(load_public_key(signer_public_key, "signer public key"))
+    # joserfc reads the header last-wins: it may only see one that names each member once.
+    json_segment(signature.split(".")[0], "signature header")
     try:
         obj = _jws.deserialize_compact(signature, public_key, registry=_REGISTRY)
     except BadSignatureError:
@@ -102,12 +105,7 @@ def verify_signature(signature: object, signer_public_key: PublicKeyLike) -> tup
     header = dict(obj.headers())
     if header.get("alg") != ALG or header.get("b64", True) is not True:
         raise SignatureInvalid("signature must be ES384 over a base64url payload")
-    try:
-        payload = json.loads(obj.payload)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidFormat("signed payload is not JSON") from None
-    if not isinstance(payload, dict):
-        raise InvalidFormat("signed payload is not a JSON object")
+    payload = json_object(obj.payload, "signed payload")
     return header, SignedKeys.from_json(payload)
 
 

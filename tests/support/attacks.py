@@ -54,6 +54,18 @@ def sign(header: dict[str, Any], claims: dict[str, Any], key: Any) -> str:
     return f"{signing_input}.{b64u(signature)}"
 
 
+def sign_text(header: str, claims: str, key: Any, alg: str) -> str:
+    """A compact JWS over exactly this header and claims JSON text (duplicate members and all)."""
+    signing_input = f"{b64u(header.encode())}.{b64u(claims.encode())}"
+    return f"{signing_input}.{b64u(JWSRegistry.algorithms[alg].sign(signing_input.encode(), key))}"
+
+
+def with_decoy(members: dict[str, Any], name: str, decoy: Any) -> str:
+    """JSON text of ``members`` in which ``name`` comes first as ``decoy``: a last-wins parser reads the genuine value."""
+    rest = json.dumps(members, separators=(",", ":"))
+    return "{" + json.dumps(name) + ":" + json.dumps(decoy) + "," + rest[1:]
+
+
 def hmac_signed(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
     """HS256 over any bytes as the key — the algorithm-confusion forgery."""
     signing_input = f"{b64u_json({**header, 'alg': 'HS256'})}.{b64u_json(claims)}"
@@ -138,6 +150,14 @@ def _serialized(recipe: Recipe, general: bool) -> str:
     return json.dumps({"protected": protected, "payload": payload, "signature": signature})
 
 
+def _duplicated(recipe: Recipe, *, header: str | None = None, claim: str | None = None, decoy: Any) -> str:
+    """The genuine token, genuinely signed, with one member named twice (the decoy first)."""
+    head, body = recipe.base_header(), recipe.claims()
+    head_text = with_decoy(head, header, decoy) if header else json.dumps(head, separators=(",", ":"))
+    body_text = with_decoy(body, claim, decoy) if claim else json.dumps(body, separators=(",", ":"))
+    return sign_text(head_text, body_text, recipe.key, head["alg"])
+
+
 def _later(recipe: Recipe) -> int:
     return int(time.time()) + recipe.leeway + 30
 
@@ -184,6 +204,16 @@ JWS_ATTACKS: dict[str, Callable[[Recipe], str]] = {
     "typ-not-a-string": lambda r: r.token(header={"typ": ["JWT"]}),
     "exp-nan": lambda r: r.token(claims={"exp": float("nan")}),
     "nested-json-header": lambda r: ".".join([b64u(b"[" * 5000), b64u_json(r.claims()), b64u(b"sig")]),
+    # Found by the attack run of issue 16: out-of-range numbers and unhashable values were 500s,
+    # and duplicate member names were read last-wins.
+    "exp-huge-integer": lambda r: r.token(claims={"exp": 10 ** 400}),
+    "exp-huge-float": lambda r: r.token(claims={"exp": 1e300}),
+    "exp-boolean": lambda r: r.token(claims={"exp": True}),
+    "typ-claim-a-list": lambda r: r.token(claims={"typ": ["Bearer"]}),
+    "alg-a-list": lambda r: sign_text(json.dumps({**r.base_header(), "alg": [r.base_header()["alg"]]}),
+                                      json.dumps(r.claims()), r.key, r.base_header()["alg"]),
+    "duplicate-header-alg": lambda r: _duplicated(r, header="alg", decoy="none"),
+    "duplicate-claim-sub": lambda r: _duplicated(r, claim="sub", decoy="mallory"),
 }
 
 
