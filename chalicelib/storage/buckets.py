@@ -76,7 +76,11 @@ class BucketService:
         try:
             with s3.credentials_unlogged(body):
                 bucket = s3.VaultBucket(self._s3_clients(profile, body), name)
-                bucket.create(body.region)
+                if not bucket.create(body.region, body):
+                    # This creation's own repeat (its first answer was lost): the same answer, nothing
+                    # written again.
+                    self._locks.release(lease, holder)
+                    return {}
                 try:
                     bucket.put_template(body, profile.get("storageClass", "STANDARD"))
                     # Inside the cleanup: a bucket whose creation was not recorded would turn the client's
