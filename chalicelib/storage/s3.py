@@ -86,9 +86,7 @@ class VaultBucket:
         self._s3 = aws.translating(client)
         self.name = name
 
-    def create(self, region: str, body: CreateBucketInput) -> bool:
-        """Creates the bucket; False when it exists already holding exactly ``body``'s template
-        (a repeat of a creation whose answer was lost), :class:`Conflict` when it holds anything else."""
+    def create(self, region: str) -> None:
         from botocore.exceptions import ClientError
 
         try:
@@ -98,8 +96,6 @@ class VaultBucket:
             if aws.error_code(error) not in _NO_BUCKET and aws.error_status(error) != 403:
                 raise _refusal(error) from None
         else:
-            if self._holds_template(body):
-                return False
             raise Conflict(f"the bucket {self.name} already exists")
         parameters: dict[str, Any] = {"Bucket": self.name}
         if region != "us-east-1":  # S3 refuses us-east-1 as a location constraint
@@ -108,18 +104,6 @@ class VaultBucket:
             self._s3.create_bucket(**parameters)
         except ClientError as error:
             raise _refusal(error) from None
-        return True
-
-    def _holds_template(self, body: CreateBucketInput) -> bool:
-        from botocore.exceptions import ClientError
-
-        directory, dir_uvf = template_keys(body.rootDirHash)
-        expected = {VAULT_UVF: body.vaultUvf.encode("utf-8"), directory: b"", dir_uvf: body.dir_uvf_bytes()}
-        try:
-            return all(self._s3.get_object(Bucket=self.name, Key=key)["Body"].read() == content
-                       for key, content in expected.items())
-        except ClientError:  # missing, or the create-bucket role may not read: not provably ours
-            return False
 
     def put_template(self, body: CreateBucketInput, storage_class: str) -> None:
         from botocore.exceptions import ClientError
