@@ -19,7 +19,7 @@ from typing import Callable, Optional
 
 from .crypto import (DecryptionFailed, DeviceKeys, KattaCryptoError, UserKeys, device_id_for_public_key,
                      generate_account_key)
-from .http import DeviceNotFound, KattaApi
+from .http import DeviceNotFound, KattaApi, KattaApiError
 from .http.models import DeviceDto, UserDto
 from .keychain import Keychain
 
@@ -52,6 +52,15 @@ class Connection:
     @property
     def device_id(self) -> str:
         return self.device.device_id
+
+
+def undo_quietly(undo: Callable[[], object]) -> None:
+    """Takes back a step of a flow that failed later; the flow's own failure is the one to report
+    (an undo that finds nothing to undo, or no server, adds nothing to it)."""
+    try:
+        undo()
+    except KattaApiError:
+        pass
 
 
 def default_device_name() -> str:
@@ -112,15 +121,22 @@ def register_device(api: KattaApi, keys: UserKeys, device: DeviceKeys, name: Opt
 def _create_user_keys(api: KattaApi, me: UserDto, device: DeviceKeys, name: Optional[str]) -> Connection:
     keys = UserKeys.create()
     account_key = generate_account_key()
-    api.put_me({
-        "ecdhPublicKey": keys.encoded_ecdh_public_key,
-        "ecdsaPublicKey": keys.encoded_ecdsa_public_key,
-        "privateKeys": keys.encrypt_with_account_key(account_key),
-        "setupCode": keys.encrypt_setup_code(account_key),
-    })
-    register_device(api, keys, device, name)
-    return Connection(user=api.get_me(), user_keys=keys, device=device, new_account_key=account_key,
-                      registered_device=True)
+    try:
+        api.put_me({
+            "ecdhPublicKey": keys.encoded_ecdh_public_key,
+            "ecdsaPublicKey": keys.encoded_ecdsa_public_key,
+            "privateKeys": keys.encrypt_with_account_key(account_key),
+            "setupCode": keys.encrypt_setup_code(account_key),
+        })
+        register_device(api, keys, device, name)
+        return Connection(user=api.get_me(), user_keys=keys, device=device, new_account_key=account_key,
+                          registered_device=True)
+    except BaseException:
+        # Nobody has seen the new account key yet: keys left on the server would open with nothing
+        # the user holds, and the next `katta init` would ask for that key. Take them back (with the
+        # device), so that it starts afresh.
+        undo_quietly(api.reset_me)
+        raise
 
 
 def _recover(api: KattaApi, me: UserDto, device: DeviceKeys, account_key: str, name: Optional[str]) -> Connection:
@@ -183,13 +199,19 @@ def register_linked_device(api: KattaApi, keys: UserKeys, device_id: str, public
         pass
     else:
         raise DeviceAlreadyRegistered(f"the device {device_id[:12]}… is registered already")
-    api.put_device(device_id, {
-        "id": device_id,
-        "name": _NAME_FORBIDDEN.sub("", name).strip() or "katta device",
-        "type": device_type,
-        "publicKey": public_key,
-        "userPrivateKey": keys.encrypt_for_device(public_key),
-    })
+    try:
+        api.put_device(device_id, {
+            "id": device_id,
+            "name": _NAME_FORBIDDEN.sub("", name).strip() or "katta device",
+            "type": device_type,
+            "publicKey": public_key,
+            "userPrivateKey": keys.encrypt_for_device(public_key),
+        })
+    except KattaApiError:
+        # The registration may have landed with its answer lost; the new device will not adopt it
+        # (the link failed), so no copy of the user keys may stay behind for a key nobody keeps.
+        undo_quietly(lambda: api.delete_device(device_id))
+        raise
 
 
 def adopt_linked_device(api: KattaApi, keychain: Keychain, server: str, user: str,

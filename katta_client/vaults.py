@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from .crypto import DecryptionFailed, KattaCryptoError, UvfVault, VaultKeys, VaultMetadata, vault_uvf_origin
-from .flows import Connection
-from .http import KattaApi
+from .flows import Connection, undo_quietly
+from .http import KattaApi, KattaConnectionError, ServerError
 from .http.models import AuthorityDto, MemberDto, StorageProfileDto, VaultDto
 from .pop_body import seal_json
 from .storage import Bucket, assume_role, bucket_name, s3_client
@@ -88,13 +88,26 @@ def create_vault(api: KattaApi, connection: Connection, name: str, profile: Stor
     vault_uvf = keys.encrypt_metadata(metadata, origin=vault_uvf_origin(api.base_url + "/api", vault_id))
     dto: VaultDto = {"id": vault_id, "name": name, "description": description,
                      "uvfMetadataFile": vault_uvf, "uvfKeySet": keys.jwks_json()}
-    if not api.put_vault(vault_id, dto):
+    try:
+        created = api.put_vault(vault_id, dto)
+    except (ServerError, KattaConnectionError):
+        undo_quietly(lambda: api.delete_vault(vault_id))  # its answer may be what was lost, not the vault
+        raise
+    if not created and api.vault_uvf(vault_id) != vault_uvf:
+        # 200, not 201: the vault existed. Ours when a retry met the creation whose answer was lost
+        # (the re-read shows our vault.uvf, made with fresh keys); anybody else's otherwise.
         raise VaultError(f"vault id {vault_id} already existed; try again")
-    api.grant_access(vault_id, {connection.user["id"]: keys.encrypt_for_user(
-        connection.user_keys.ecdh_public_key, owner=True)})
-    uvf = UvfVault(metadata)
-    _create_bucket(api, vault_id, profile, region, vault_uvf, uvf)
-    return UnlockedVault(vault=api.get_vault(vault_id), keys=keys, uvf=uvf)
+    try:
+        api.grant_access(vault_id, {connection.user["id"]: keys.encrypt_for_user(
+            connection.user_keys.ecdh_public_key, owner=True)})
+        uvf = UvfVault(metadata)
+        _create_bucket(api, vault_id, profile, region, vault_uvf, uvf)
+        return UnlockedVault(vault=api.get_vault(vault_id), keys=keys, uvf=uvf)
+    except BaseException:
+        # As Katta's client does: a vault without its owner's token or its bucket is no vault. The
+        # bucket, if only its answer was lost, stays (the create-bucket role may not delete it).
+        undo_quietly(lambda: api.delete_vault(vault_id))
+        raise
 
 
 def _create_bucket(api: KattaApi, vault_id: str, profile: StorageProfileDto, region: str, vault_uvf: str,

@@ -9,6 +9,7 @@ import requests
 from requests.adapters import BaseAdapter
 
 from katta_client.http import (
+    NO_RETRY,
     BadRequest,
     DeviceNotFound,
     Forbidden,
@@ -75,11 +76,12 @@ class Tokens:
         return False
 
 
-def api_with(*answers, tokens=None):
+def api_with(*answers, tokens=None, retry=NO_RETRY):
+    """The plumbing without retries unless asked (tests/test_client_retry.py tests them)."""
     adapter = Recorder(*answers)
     session = requests.Session()
     session.mount("https://", adapter)
-    return KattaApi(BASE + "/", tokens or Tokens("t1"), session=session, timeout=(1.5, 7.0)), adapter
+    return KattaApi(BASE + "/", tokens or Tokens("t1"), session=session, timeout=(1.5, 7.0), retry=retry), adapter
 
 
 def problem(status, title, detail="", **extra):
@@ -212,7 +214,7 @@ def test_a_second_401_is_not_retried_again():
 
 
 def test_unreachable_server_is_a_connection_error():
-    api = KattaApi("http://127.0.0.1:9", timeout=(0.5, 0.5))  # discard port: nothing listens
+    api = KattaApi("http://127.0.0.1:9", timeout=(0.5, 0.5), retry=NO_RETRY)  # discard port: nothing listens
     with pytest.raises(KattaConnectionError, match="cannot reach http://127.0.0.1:9"):
         api.config()
 

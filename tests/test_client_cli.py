@@ -87,9 +87,31 @@ def test_usage_errors_exit_2(katta, capsys):
 
 
 def test_unreachable_server(tmp_path, capsys):
-    code = main(["--server", "http://127.0.0.1:9", "--config-dir", str(tmp_path), "login", "--password", "x",
-                 "--username", "x"])
+    code = main(["--server", "http://127.0.0.1:9", "--config-dir", str(tmp_path), "--retry-max-wait", "0",
+                 "login", "--password", "x", "--username", "x"])
     assert_one_line_error(code, capsys.readouterr().err, "cannot reach http://127.0.0.1:9")
+
+
+def test_the_retry_bound_is_an_option_with_an_environment_default(tmp_path, monkeypatch):
+    import importlib
+    cli = importlib.import_module("katta_client.cli.main")
+    seen = []
+
+    class Recording(cli.Context):
+        def __init__(self, *args):
+            super().__init__(*args)
+            seen.append((self.retry.max_wait, self.public_api.retry.max_wait))
+
+    monkeypatch.setattr(cli, "Context", Recording)
+    base = ["--server", "http://127.0.0.1:9", "--config-dir", str(tmp_path)]
+    main([*base, "logout"])
+    main([*base, "logout", "--retry-max-wait", "2.5"])
+    monkeypatch.setenv("KATTA_RETRY_MAX_WAIT", "7")
+    main([*base, "logout"])
+    assert [wait for wait, _ in seen] == [30.0, 2.5, 7.0]
+    assert all(wait == api_wait for wait, api_wait in seen)
+    assert main([*base, "--retry-max-wait", "-1", "logout"]) == 2
+    assert main([*base, "--retry-max-wait", "soon", "logout"]) == 2
 
 
 def test_bad_server_url(tmp_path, capsys):

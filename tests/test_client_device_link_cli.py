@@ -276,3 +276,31 @@ def test_join_refuses_a_device_that_is_set_up_already(live_stack, devices):
     payload = QrPayload(QrIntent.EXISTING_DEVICE, bytes(range(1, 33)), "r" * 43, live_stack.api_url).to_text()
     code, _, err = devices.run("E", "device", "join", payload)
     assert code == 1 and "already registered" in err
+
+
+def test_a_lost_success_message_is_read_from_the_server(live_stack, devices, monkeypatch):
+    """The existing device registered the new one, then could not tell it: the new device asks the
+    server, finds itself registered with a copy of the keys it can open, and is linked."""
+    from katta_client.linking import RendezvousError
+    from katta_client.linking.messages import LoginSuccess
+    from katta_client.linking.session import ExistingDeviceSession, Timing
+
+    send = ExistingDeviceSession._send
+
+    def losing(session, message):
+        if isinstance(message, LoginSuccess):
+            raise RendezvousError("rendezvous PUT failed: ReadTimeout")
+        send(session, message)
+
+    monkeypatch.setattr(ExistingDeviceSession, "_send", losing)
+    monkeypatch.setattr(cmd_link, "TIMING", Timing(wait_timeout=4.0, poll_interval=0.02, sign_in_timeout=4.0))
+    existing_with_keys(live_stack, devices, new_signed_in=True)
+    e = devices.start("E", "device", "link", "--no-qr")
+    payload = e.wait_for(r"device join (\S+)").group(1)
+    n = devices.start("N", "device", "join", payload, "--device-name", "phone")
+    e.type(n.wait_for(r"Check code: (\d\d)").group(1))
+    assert devices.finish() == {"E": 1, "N": 0}
+    assert "katta: error: the new device was registered, but telling it so failed" in e.err.getvalue()
+    assert "is linked to" in n.out.getvalue()
+    code, out, err = devices.run("N", "init")
+    assert code == 0 and "keys are unlocked" in out, err

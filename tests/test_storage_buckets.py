@@ -108,7 +108,23 @@ def test_a_creation_in_progress_is_503_and_writes_nothing(world, profile):
     locks.release(f"bucket:katta-{vault_id}", "another-request")
     assert put_storage(world.alice, vault_id, dto(vault_id, profile["id"])).status_code == 200
     assert deps.table().get(f"LOCK#bucket:katta-{vault_id}", "LOCK") is None  # released with the record
-    assert put_storage(world.alice, vault_id, dto(vault_id, profile["id"])).status_code == 409
+    other = dto(vault_id, profile["id"], vaultUvf=json.dumps({"other": "template"}))
+    assert put_storage(world.alice, vault_id, other).status_code == 409
+
+
+def test_the_same_creation_again_is_its_answer_again_and_writes_nothing(world, profile):
+    """A client whose answer was lost sends the same PUT again (issue 16 item 7)."""
+    vault_id = world.vault()
+    assert put_storage(world.alice, vault_id, dto(vault_id, profile["id"])).status_code == 200
+    stored = objects("katta-" + vault_id)
+    again = put_storage(world.alice, vault_id, dto(vault_id, profile["id"]))
+    assert (again.status_code, body(again)) == (200, {})
+    assert objects("katta-" + vault_id) == stored
+    assert len(world.audit_events("VAULT_BUCKET_CREATE")) == 1
+    assert deps.table().get(f"LOCK#bucket:katta-{vault_id}", "LOCK") is None
+    for changed in ({"dirUvf": "AAAA"}, {"rootDirHash": "B" * 32}):
+        assert put_storage(world.alice, vault_id, dto(vault_id, profile["id"], **changed)).status_code == 409
+    assert objects("katta-" + vault_id) == stored
 
 
 def test_archived_profile_is_410(world, profile):
@@ -228,7 +244,7 @@ def test_credentials_are_neither_stored_nor_logged_nor_echoed(world, profile, ca
     vault_id = world.vault()
     ok = put_storage(world.alice, vault_id, dto(vault_id, profile["id"]))
     refused = put_storage(world.alice, vault_id, dto(vault_id, profile["id"], rootDirHash="bad"))
-    conflict = put_storage(world.alice, vault_id, dto(vault_id, profile["id"]))
+    conflict = put_storage(world.alice, vault_id, dto(vault_id, profile["id"], vaultUvf=json.dumps({"x": 1})))
     assert (ok.status_code, refused.status_code, conflict.status_code) == (200, 400, 409)
     table = json.dumps(boto3.client("dynamodb").scan(TableName=os.environ["KATTA_TABLE_NAME"])["Items"])
     for secret in SECRETS.values():

@@ -20,6 +20,7 @@ vault                      ``VAULT#<vaultId>``           ``PROFILE``            
 vault member (user/group)  ``VAULT#<vaultId>``           ``MEMBER#<authorityId>``               ``AUTH#<authorityId>`` / ``VAULT#<vaultId>``
 vault access token         ``VAULT#<vaultId>``           ``TOKEN#<userId>``                     ``TOKENS#<userId>`` / ``VAULT#<vaultId>``
 storage profile            ``STORAGEPROFILE``            ``<profileId>``
+vault bucket created       ``BUCKET#<bucket>``           ``CREATED``
 settings                   ``SETTINGS``                  ``HUB``
 audit event                ``AUDIT#<yyyy-mm>``           ``<eventId × 1000, zero-padded to 20>``
 key-ring version           ``RING#<ring>``               ``V#<version, 10 digits>``

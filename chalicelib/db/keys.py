@@ -199,6 +199,10 @@ def storage_profile(profile_id: str) -> tuple[str, str]:
     return STORAGE_PROFILES, profile_id
 
 
+def vault_bucket(bucket: str) -> tuple[str, str]:
+    return f"BUCKET#{bucket}", "CREATED"
+
+
 # --- rendezvous ----------------------------------------------------------------------------------
 _SESSION_PREFIX = "RDV#"
 RENDEZVOUS_SLOT_PREFIX = "SLOT#"

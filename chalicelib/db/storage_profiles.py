@@ -2,6 +2,8 @@
 
 Profiles are immutable once written; the only change is setting ``archived``.
 Listing them is one Query (an installation has a handful, never thousands).
+Beside them, one item per vault bucket the service created (``BUCKET#<bucket>``), naming the
+template it was asked for, so that a repeat of that creation is told from a conflicting one.
 """
 from __future__ import annotations
 
@@ -29,3 +31,14 @@ class StorageProfileRepository:
         return transaction.update(*keys.storage_profile(profile_id), "SET #archived = :true",
                                   values={":true": True}, names={"#archived": "archived"},
                                   condition="attribute_exists(pk)")
+
+    def bucket_creation(self, bucket: str) -> dict[str, Any] | None:
+        """What the creation of ``bucket`` was asked to write (its ``template`` fingerprint), if it happened."""
+        item = self.table.get(*keys.vault_bucket(bucket))
+        return record(item) if item else None
+
+    def record_bucket_creation(self, transaction: Transaction, bucket: str, vault_id: str, profile_id: str,
+                               template: str) -> Transaction:
+        pk, sk = keys.vault_bucket(bucket)
+        return transaction.put({"pk": pk, "sk": sk, "vaultId": vault_id, "storageProfileId": profile_id,
+                                "template": template}, condition="attribute_not_exists(pk)")

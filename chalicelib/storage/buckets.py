@@ -5,6 +5,8 @@ calls, made with the caller's own temporary credentials, are ``storage.s3``'s.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 import uuid
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
-from chalicelib.errors import BadRequest, Forbidden, Gone, InvalidField, ServiceUnavailable
+from chalicelib.errors import BadRequest, Conflict, Forbidden, Gone, InvalidField, ServiceUnavailable
 from chalicelib.katta.formats import Role
 from chalicelib.storage import s3
 from chalicelib.storage.formats import BUCKET_PREFIX_PATTERN, CreateBucketInput, Protocol
@@ -37,6 +39,13 @@ def bucket_name(prefix: str, vault_id: str) -> str:
     if not re.fullmatch(BUCKET_PREFIX_PATTERN, prefix):
         raise BadRequest("the storage profile's bucket prefix does not form a valid bucket name")
     return prefix + vault_id
+
+
+def _fingerprint(profile_id: str, body: CreateBucketInput) -> str:
+    """What a creation writes, as one digest: the same for a repeat, different for any other request.
+    The credentials are no part of it (a retry may bring fresh ones; they are never kept)."""
+    template = [profile_id, body.region, body.vaultUvf, body.dirUvf, body.rootDirHash]
+    return hashlib.sha256(json.dumps(template).encode()).hexdigest()
 
 
 class BucketService:
@@ -66,6 +75,12 @@ class BucketService:
         if body.region not in profile["regions"]:
             raise InvalidField([{"field": "region", "reason": "must be one of the storage profile's regions"}])
         name = bucket_name(profile["bucketPrefix"], vault_id)
+        template = _fingerprint(profile["id"], body)
+        created = self._profiles.bucket_creation(name)
+        if created is not None:
+            if created["template"] == template:
+                return {}  # a repeat of the creation (its answer was lost): the same answer, nothing written
+            raise Conflict(f"the bucket {name} already exists")
         # One creation per bucket: S3 answers a second CreateBucket of the same owner with success
         # (us-east-1), so two racing first PUTs would both write the template, the later one silently
         # replacing the earlier vault.uvf.
@@ -84,6 +99,7 @@ class BucketService:
                     record = self._audit_log.record(
                         Transaction(), catalogue.VAULT_BUCKET_CREATE, createdBy=principal.user_id,
                         vaultId=vault_id, storageProfileId=profile["id"], bucket=name)
+                    self._profiles.record_bucket_creation(record, name, vault_id, profile["id"], template)
                     self._transactions.commit(self._locks.release_with(record, lease, holder))
                 except BaseException:
                     bucket.remove_half_written(body.rootDirHash)

@@ -64,7 +64,8 @@ def run_demo(ctx: Context, args: argparse.Namespace) -> int:
     owner_name, member_name = args.owner, args.member
     if owner_name == member_name:
         raise CliError("the demo needs two different users")
-    users = {name: Context(ctx.server, ctx.config_dir / "demo" / name, ctx.json_output)
+    users = {name: Context(ctx.server, ctx.config_dir / "demo" / name, ctx.json_output,
+                           ctx.retry.max_wait)
              for name in (owner_name, member_name)}
     steps = Steps(ctx)
 

@@ -173,7 +173,7 @@ def run_join(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError(f"unusable device name: {exc}") from None
 
     session = LinkingSession.join(HttpRendezvous(ctx.server), qr, timing=TIMING)
-    signed_in_here = False
+    signed_in_here = offered = False
     try:
         ctx.note("Connecting to the other device…")
         session.connect()
@@ -182,11 +182,14 @@ def run_join(ctx: Context, args: argparse.Namespace) -> int:
             user = _sign_in_through_other_device(ctx, session, device)
             signed_in_here = True
         session.send_device_offer(offer)
+        offered = True
         ctx.note("Waiting for the other device to register this one…")
         session.wait_for_outcome()
     except LinkingError as exc:
-        raise _link_failure(exc, "the other device", "this device was not linked",
-                            "was the check code typed correctly?") from None
+        lost = offered and user is not None and not isinstance(exc, LinkingRefused)
+        if not (lost and _registered_meanwhile(ctx, user, device)):
+            raise _link_failure(exc, "the other device", "this device was not linked",
+                                "was the check code typed correctly?") from None
     except BaseException:
         if not session.closed:  # a refused sign-in told the other device already
             session.cancel()  # Ctrl-C, an unreachable IdP: tell it and drop the session
@@ -201,6 +204,16 @@ def run_join(ctx: Context, args: argparse.Namespace) -> int:
         ctx.out.print(f"This device ({connection.device_id[:12]}…) is linked to {user}; your keys are unlocked.",
                       markup=False)
     return 0
+
+
+def _registered_meanwhile(ctx: Context, user: str, device: DeviceKeys) -> bool:
+    """After the other device's answer was lost: the server, not the channel, says whether it
+    registered this device (adopting it then checks that the user keys open with it)."""
+    try:
+        ctx.api.get_device(device.device_id)
+    except KattaApiError:
+        return False
+    return True
 
 
 def _scanned_payload(ctx: Context, text: str) -> QrPayload:

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from ..auth import LoginSession, OAuthClient, discover_endpoints
 from ..config import Accounts, ensure_private_dir, normalize_server
-from ..http import KattaApi
+from ..http import DEFAULT_MAX_WAIT, KattaApi, RetryPolicy
 from ..keychain import Keychain
 from .errors import CliError
 
@@ -20,10 +20,12 @@ PIPED_WIDTH = 400
 
 
 class Context:
-    def __init__(self, server: str, config_dir: Path, json_output: bool) -> None:
+    def __init__(self, server: str, config_dir: Path, json_output: bool,
+                 retry_max_wait: float = DEFAULT_MAX_WAIT) -> None:
         self.server = normalize_server(server)
         self.config_dir = Path(config_dir).expanduser()
         self.json_output = json_output
+        self.retry = RetryPolicy(max_wait=retry_max_wait)
 
     # -- output --------------------------------------------------------------------------
 
@@ -60,7 +62,7 @@ class Context:
     @cached_property
     def public_api(self) -> KattaApi:
         """The API without a login (``/api/config``, ``/api/version``)."""
-        return KattaApi(self.server)
+        return KattaApi(self.server, retry=self.retry)
 
     def oauth_client(self) -> OAuthClient:
         return OAuthClient(discover_endpoints(self.public_api.config()))
@@ -81,4 +83,4 @@ class Context:
     @cached_property
     def api(self) -> KattaApi:
         """The API as the signed-in user."""
-        return KattaApi(self.server, self.session)
+        return KattaApi(self.server, self.session, retry=self.retry)

@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 from ..auth import LoginError
 from ..config import DEFAULT_SERVER, ConfigError, default_config_dir
-from ..http import KattaApiError
+from ..http import DEFAULT_MAX_WAIT, KattaApiError
 from ..keychain import KeychainError
 from . import cmd_auth, cmd_demo, cmd_device, cmd_files, cmd_setup, cmd_vault
 from .context import Context
@@ -37,6 +37,20 @@ def _global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
                         help="configuration directory (default: $KATTA_CONFIG_DIR or ~/.config/katta)")
     parser.add_argument("--json", action="store_true", default=default(False),
                         help="print results as JSON")
+    parser.add_argument("--retry-max-wait", metavar="SECONDS", type=_seconds,
+                        default=default(os.environ.get("KATTA_RETRY_MAX_WAIT", DEFAULT_MAX_WAIT)),
+                        help="longest a request waits in all for retries after timeouts and 503s "
+                             f"(default: $KATTA_RETRY_MAX_WAIT or {DEFAULT_MAX_WAIT:g}; 0: no retries)")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds from 0 to 3600, not {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +76,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        context = Context(args.server, args.config_dir or default_config_dir(), args.json)
+        context = Context(args.server, args.config_dir or default_config_dir(), args.json, args.retry_max_wait)
         return args.handler(context, args) or EXIT_OK
     except (CliError, KattaApiError, LoginError, KeychainError, ConfigError) as exc:
         return _error(str(exc))

@@ -21,9 +21,11 @@ from .errors import (
     VaultNotFound,
     error_from_response,
 )
+from .retry import DEFAULT_MAX_WAIT, NO_RETRY, RetryPolicy
 
 __all__ = [
     "KattaApi", "TokenProvider", "RefreshingTokenProvider", "DEFAULT_TIMEOUT",
+    "RetryPolicy", "NO_RETRY", "DEFAULT_MAX_WAIT",
     "KattaApiError", "KattaConnectionError", "FieldError", "error_from_response",
     "BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict", "Gone", "PayloadTooLarge",
     "ServerError", "ServiceUnavailable",

@@ -4,6 +4,8 @@ One method per contract operation the client uses. Every request has a timeout; 
 answer raises a :class:`~katta_client.http.errors.KattaApiError` subclass built from the
 problem JSON. Authentication comes from a token provider, asked for a token on every request;
 when the server refuses a token (401) and the provider can refresh, the request is retried once.
+An idempotent request that meets a timeout, a lost connection or a 429/502/503/504 is sent again
+under the client's :class:`~katta_client.http.retry.RetryPolicy`; a non-idempotent one never is.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from .errors import (
     VaultNotFound,
     error_from_response,
 )
+from .retry import IDEMPOTENT_METHODS, RETRYABLE_STATUSES, RetryPolicy
 from .models import (
     AuthorityDto,
     ConfigDto,
@@ -66,12 +69,13 @@ def _segment(value: str) -> str:
 class KattaApi:
     def __init__(self, base_url: str, token_provider: Optional[TokenProvider] = None, *,
                  session: Optional[requests.Session] = None,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT, retry: RetryPolicy = RetryPolicy()) -> None:
         self.base_url = base_url.rstrip("/")
         self.token_provider = token_provider
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
         self.timeout = timeout
+        self.retry = retry
 
     def close(self) -> None:
         self.session.close()
@@ -88,8 +92,12 @@ class KattaApi:
                 json_body: Any = None, text_body: Optional[str] = None, content_type: str = "text/plain",
                 auth: bool = True,
                 expect: Iterable[int] = (200,), errors: Optional[dict[int, type[KattaApiError]]] = None,
-                timeout: Optional[tuple[float, float]] = None) -> requests.Response:
-        """Send one request; return the response if its status is in ``expect``, raise otherwise."""
+                timeout: Optional[tuple[float, float]] = None, idempotent: Optional[bool] = None) -> requests.Response:
+        """Send a request; return the response if its status is in ``expect``, raise otherwise.
+
+        ``idempotent`` (default: by the method) says whether sending it again is safe; a POST that is
+        idempotent by design says so.
+        """
         headers: dict[str, str] = {}
         data: Optional[bytes] = None
         if json_body is not None:
@@ -98,14 +106,37 @@ class KattaApi:
         elif text_body is not None:
             headers["Content-Type"] = content_type
             data = text_body.encode()
+        retryable = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        expected = tuple(expect)
+        waited, attempt = 0.0, 0
+        while True:
+            retry_after: Optional[str] = None
+            try:
+                response = self._authenticated(method, path, params, headers, data, auth, timeout)
+            except KattaConnectionError as lost:
+                failure: KattaApiError = lost
+            else:
+                if response.status_code in expected:
+                    return response
+                failure = error_from_response(response, errors)
+                if response.status_code not in RETRYABLE_STATUSES:
+                    raise failure
+                retry_after = response.headers.get("Retry-After")
+            delay = self.retry.delay(attempt, retry_after)
+            if not retryable or waited + delay > self.retry.max_wait:
+                raise failure
+            self.retry.sleep(delay)
+            waited, attempt = waited + delay, attempt + 1
+
+    def _authenticated(self, method: str, path: str, params: Optional[Mapping[str, Any]], headers: dict[str, str],
+                       data: Optional[bytes], auth: bool, timeout: Optional[tuple[float, float]]) -> requests.Response:
+        """One attempt, with one more under a refreshed token if the server refused the first token."""
         token = self._token() if auth else None
         response = self._send(method, path, params, headers, data, token, timeout)
         if response.status_code == 401 and token is not None:
             retry_token = self._retry_token(token)
             if retry_token is not None:
                 response = self._send(method, path, params, headers, data, retry_token, timeout)
-        if response.status_code not in tuple(expect):
-            raise error_from_response(response, errors)
         return response
 
     def _token(self) -> Optional[str]:
@@ -162,11 +193,12 @@ class KattaApi:
 
     def reset_me(self) -> None:
         """Delete the user's keys, devices and access tokens (account key lost)."""
-        self.request("POST", "/api/users/me/reset", expect=(200, 204))
+        self.request("POST", "/api/users/me/reset", expect=(200, 204), idempotent=True)
 
     def put_my_access_tokens(self, tokens: Mapping[str, str]) -> None:
         """Re-encrypted access tokens of the caller, ``{vaultId: jwe}`` (after a key change)."""
-        self.request("POST", "/api/users/me/access-tokens", json_body=dict(tokens), expect=(200, 204))
+        self.request("POST", "/api/users/me/access-tokens", json_body=dict(tokens), expect=(200, 204),
+                     idempotent=True)  # stores these tokens: twice is once
 
     def trusted_users(self) -> list[TrustedUserDto]:
         return cast(list[TrustedUserDto], self._json("GET", "/api/users/trusted"))
@@ -280,7 +312,8 @@ class KattaApi:
     def grant_access(self, vault_id: str, tokens: Mapping[str, str]) -> None:
         """Store access tokens for members, ``{userId: jwe}`` (owner only)."""
         self.request("POST", f"/api/vaults/{_segment(vault_id)}/access-tokens", json_body=dict(tokens),
-                     expect=(200, 201, 204), errors={404: VaultNotFound})
+                     expect=(200, 201, 204), errors={404: VaultNotFound},
+                     idempotent=True)  # stores these tokens: twice is once
 
     def users_requiring_access_grant(self, vault_id: str) -> list[UserDto]:
         return cast(list[UserDto], self._json(
@@ -323,7 +356,8 @@ class KattaApi:
 
     def s3_token(self, vault_id: str) -> S3TokenResponse:
         """A short-lived web-identity token for STS ``AssumeRoleWithWebIdentity`` on this vault."""
-        return cast(S3TokenResponse, self._json("POST", "/api/storage/s3-token", params={"vault": vault_id}))
+        return cast(S3TokenResponse, self._json("POST", "/api/storage/s3-token", params={"vault": vault_id},
+                                                idempotent=True))  # issues a token, changes nothing
 
 
 def _utf8(response: requests.Response) -> str:
