@@ -63,10 +63,13 @@ class IdpPolicy:
     issuer: str
     audience: str
     algorithms: list[str]
+    audience_claim: str = "aud"
+    authorized_parties: tuple[str, ...] = ()
+    authorized_party_claim: str = "azp"
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> "IdpPolicy":
-        return cls(item["issuer"], item["audience"], list(item["algorithms"]))
+        return cls(item["issuer"], item["audience"], list(item["algorithms"]), item.get("audience_claim", "aud"))
 
 
 @dataclass
