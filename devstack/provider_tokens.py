@@ -4,15 +4,21 @@ Each ``Shape`` follows its provider's published access-token reference (cited on
 issuer, the keys, the audience, the client, the roles and the groups are, and the form of each
 value. The example identities (tenant, domain, pool, client ids) are those of the README's recipes,
 so a recipe's settings entry works as it is against the tokens minted here. Keys are served through
-``fetch(url)`` at the provider's own discovery and JWKS addresses; ``rotate()`` replaces the key,
-as a provider's rollover does.
+``fetch(url)`` at the provider's own discovery and JWKS addresses, or over HTTP on loopback by
+``serve(shape)`` (the issuer moved to the server's origin, its paths kept); ``rotate()`` replaces
+the key, as a provider's rollover does.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
@@ -121,7 +127,10 @@ def _new_key(alg: str) -> Any:
 class ShapedIssuer:
     """One provider's issuer: its discovery document and JWKS, and access tokens in its shape."""
 
-    def __init__(self, shape: Shape, *, alg: str = "RS256") -> None:
+    def __init__(self, shape: Shape, *, alg: str = "RS256", origin: str | None = None) -> None:
+        if origin:
+            shape = dataclasses.replace(shape, issuer=_moved(shape.issuer, origin),
+                                        jwks_uri=_moved(shape.jwks_uri, origin))
         self.shape = shape
         self.alg = alg
         self.key = _new_key(alg)
@@ -165,3 +174,59 @@ class ShapedIssuer:
         if self.shape.header_typ:
             header["typ"] = self.shape.header_typ
         return jwt.encode(header, self.claims(user, **claims), signing, algorithms=[self.alg])
+
+
+def _moved(url: str, origin: str) -> str:
+    parts = urlsplit(url)
+    return origin + parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+class DocumentServer:
+    """JSON documents over HTTP on 127.0.0.1 (an ephemeral port), from a thread; counts the fetches.
+
+    ``lookup(path)`` is the document served at ``path``, None for a 404.
+    """
+
+    def __init__(self, lookup: Callable[[str], Any]) -> None:
+        self.fetches = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                document = lookup(self.path)
+                if document is None:
+                    self.send_error(404)
+                    return
+                server.fetches += 1
+                body = json.dumps(document).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="document-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> "DocumentServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def serve(shape: Shape, *, alg: str = "RS256") -> tuple[DocumentServer, ShapedIssuer]:
+    """A started server publishing the discovery document and JWKS of ``shape``, moved to its origin."""
+    issuers: list[ShapedIssuer] = []
+    server = DocumentServer(lambda path: issuers[0].documents().get(server.url + path))
+    issuers.append(ShapedIssuer(shape, alg=alg, origin=server.url))
+    return server.start(), issuers[0]

@@ -28,7 +28,7 @@ from joserfc.jwk import KeySet
 
 from chalicelib.auth import claims as claim_paths
 from chalicelib.settings import SettingsError, get_settings
-from devstack.provider_tokens import ENTRA_TENANT, SHAPES, ShapedIssuer
+from devstack.provider_tokens import ENTRA_TENANT, SHAPES, ShapedIssuer, serve
 from katta_client.resource_server import ResourceServer, ResourceServerKeys, SecretServerError
 from tests.conftest import bearer
 from tests.support.clock import FakeClock
@@ -215,6 +215,27 @@ def test_each_algorithm_a_recipe_allows_is_accepted(client, monkeypatch, name):
             provider = trust(client, monkeypatch, name, alg)
             assert provider.call(provider.token(), "GET", "/api/users/me").status_code == 200, alg
     finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_each_recipe_works_over_http_with_only_its_issuer_changed(client, monkeypatch, name):
+    """As an operator would try it: a provider-shaped issuer on loopback, its keys found by discovery."""
+    from chalicelib import deps
+
+    server, idp = serve(SHAPES[name])
+    try:
+        monkeypatch.setenv("KATTA_TRUSTED_ISSUERS", json.dumps([{**RECIPES[name], "issuer": idp.shape.issuer}]))
+        get_settings.cache_clear()
+        deps.reset()
+        alice = {**bearer(idp.token("alice", roles=NAMES[name][1])), "Content-Type": "application/json"}
+        assert client.http.get("/api/users/me", headers=alice).status_code == 200
+        assert server.fetches == 2  # the discovery document, then the JWKS it names
+        vault_id = new_vault_id()
+        response = client.http.put(f"/api/vaults/{vault_id}", headers=alice, body=json.dumps(vault_dto(vault_id)))
+        assert response.status_code == 201, response.body
+    finally:
+        server.stop()
         get_settings.cache_clear()
 
 
