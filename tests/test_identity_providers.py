@@ -127,6 +127,12 @@ def provider(request, client, monkeypatch):
     get_settings.cache_clear()
 
 
+def our_claims(client, token: str) -> dict:
+    """The claims of a token we issued, verified against our published JWKS."""
+    jwks = KeySet.import_key_set(json.loads(client.http.get("/.well-known/jwks.json").body))
+    return jwt.decode(token, jwks, algorithms=["ES256"]).claims
+
+
 def refused(response, status: int = 401) -> str:
     assert response.status_code == status, response.body
     return json.loads(response.body)["detail"]
@@ -188,9 +194,9 @@ def test_the_token_exchange_narrows_the_providers_scopes(provider):
     assert response.status_code == 200, response.body
     answer = json.loads(response.body)
     assert answer["scope"] == narrowed
-    jwks = KeySet.import_key_set(json.loads(provider.client.http.get("/.well-known/jwks.json").body))
-    claims = jwt.decode(answer["access_token"], jwks, algorithms=["ES256"]).claims
+    claims = our_claims(provider.client, answer["access_token"])
     assert claims["sub"] == provider.user_id("alice") and claims["aud"] == REPORTS
+    assert claims["client_id"] == provider.entry["client_id"]
 
     wider = json.loads(provider.exchange(subject, scope="katta:everything").body)
     assert wider["error"] == "invalid_scope"
@@ -294,11 +300,17 @@ def test_an_entra_v1_token_of_the_trusted_tenant_says_how_to_get_v2_tokens(entra
     assert "accessTokenAcceptedVersion to 2" in refused(entra.call(token, "GET", "/api/users/me"))
 
 
-def test_an_entra_groups_overage_is_refused_rather_than_read_as_no_groups(entra):
-    token = entra.token(_claim_names={"groups": "src1"},
-                        _claim_sources={"src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/x/getMemberObjects"}})
+@pytest.mark.parametrize("marker", [
+    {"_claim_names": {"groups": "src1"},
+     "_claim_sources": {"src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/x/getMemberObjects"}}},
+    {"hasgroups": True},
+])
+def test_an_entra_groups_overage_is_refused_rather_than_read_as_no_groups(entra, marker):
+    token = entra.token(**marker)
     detail = refused(entra.call(token, "GET", "/api/users/me"), 403)
     assert "left the 'groups' claim out" in detail
+    # A user in no group at all has no groups claim and no marker: nothing is missing.
+    assert entra.call(entra.token(), "GET", "/api/users/me").status_code == 200
 
 
 def test_entra_groups_are_object_ids_that_the_role_map_may_name(client, monkeypatch):
@@ -394,3 +406,17 @@ def test_the_secret_server_registration_names_its_audience_claim(entra):
     registration["audienceClaim"] = "client_id"
     assert json.loads(provider.call(admin, "PUT", "/secret-server/admin/idps", registration).body)["audienceClaim"] \
         == "client_id"
+
+
+def test_the_exchanged_token_names_the_client_from_the_authorized_party_claim(client, monkeypatch):
+    entry = {key: value for key, value in RECIPES["okta"].items() if key != "authorized_parties"}
+    monkeypatch.setitem(RECIPES, "okta", entry)
+    create_management_key()
+    provider = trust(client, monkeypatch, "okta")
+    try:
+        response = provider.exchange(provider.token(cid="0oaOtherNativeApp"))
+        assert response.status_code == 200, response.body
+        claims = our_claims(client, json.loads(response.body)["access_token"])
+        assert claims["client_id"] == "0oaOtherNativeApp"
+    finally:
+        get_settings.cache_clear()

@@ -183,7 +183,8 @@ def _scope_of(verified) -> frozenset[str]:
 
 
 def _client_id(verified) -> str:
-    for claim in ("client_id", "azp"):
-        if isinstance(verified.claims.get(claim), str) and verified.claims[claim]:
-            return verified.claims[claim]
+    for path in (verified.issuer.authorized_party_claim, "client_id", "azp"):
+        found = claim_paths.value(verified.claims, path)
+        if isinstance(found, str) and found:
+            return found
     return verified.issuer.client_id
