@@ -31,6 +31,12 @@ ENTRA_V1_ISSUER = re.compile(r"https://sts\.windows\.net/([^/]+)/")
 ENTRA_PLACEHOLDER_TENANTS = frozenset({"common", "organizations", "consumers"})
 
 
+def entra_v2_issuer(iss: str) -> str | None:
+    """The v2 issuer of the Entra ID tenant whose v1 issuer ``iss`` is; None if it is not one."""
+    v1 = ENTRA_V1_ISSUER.fullmatch(iss)
+    return f"https://login.microsoftonline.com/{v1.group(1)}/v2.0" if v1 else None
+
+
 class TrustedIssuer(BaseModel):
     """An OIDC identity provider whose bearer tokens the API accepts."""
 
@@ -71,7 +77,7 @@ class TrustedIssuer(BaseModel):
     @field_validator("issuer")
     @classmethod
     def _one_issuer_per_tenant(cls, value: str) -> str:
-        if ENTRA_V1_ISSUER.fullmatch(value):
+        if entra_v2_issuer(value):
             raise ValueError("this is Entra ID's v1 issuer: configure the tenant's v2 issuer "
                              "https://login.microsoftonline.com/<tenant>/v2.0 and set the app registration's "
                              "accessTokenAcceptedVersion to 2")

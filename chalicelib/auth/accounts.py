@@ -103,8 +103,8 @@ def _refuse_overage(claims: dict[str, Any], *paths: str | None) -> None:
     front-channel token) and sends no list: read as it stands, the user would silently lose every
     role their groups give them.
     """
-    left_out = claims.get("_claim_names")
-    left_out = set(left_out) if isinstance(left_out, dict) else set()
+    names = claims.get("_claim_names")
+    left_out = set(names) if isinstance(names, dict) else set()
     if claims.get("hasgroups") is True and "groups" not in claims:
         left_out.add("groups")
     for path in filter(None, paths):

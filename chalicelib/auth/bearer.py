@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.auth import signed_jwt
 from chalicelib.errors import Unauthorized
-from chalicelib.settings import ENTRA_V1_ISSUER
+from chalicelib.settings import entra_v2_issuer
 
 if TYPE_CHECKING:
     from chalicelib.auth.jwks import JwksCache
@@ -57,8 +57,8 @@ class BearerVerifier:
 
     def _untrusted(self, iss: Any) -> str:
         """Why a token's issuer is refused: a v1 token of a trusted Entra ID tenant says how to mend it."""
-        v1 = ENTRA_V1_ISSUER.fullmatch(iss) if isinstance(iss, str) else None
-        if v1 and self._settings.issuer(f"https://login.microsoftonline.com/{v1.group(1)}/v2.0"):
+        v2 = entra_v2_issuer(iss) if isinstance(iss, str) else None
+        if v2 and self._settings.issuer(v2):
             return ("the token is an Entra ID v1 access token; this service trusts the tenant's v2 issuer: "
                     "set accessTokenAcceptedVersion to 2 in the app registration's manifest")
         return "the token's issuer is not trusted"
