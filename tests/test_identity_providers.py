@@ -327,6 +327,15 @@ def test_entra_groups_are_object_ids_that_the_role_map_may_name(client, monkeypa
         get_settings.cache_clear()
 
 
+def test_a_cognito_user_is_named_by_the_username_of_the_access_token(client, monkeypatch):
+    provider = trust(client, monkeypatch, "cognito")
+    try:
+        me = provider.call(provider.token("alice"), "GET", "/api/users/me")
+        assert json.loads(me.body)["name"] == "alice"
+    finally:
+        get_settings.cache_clear()
+
+
 def test_a_cognito_id_token_is_refused(client, monkeypatch):
     provider = trust(client, monkeypatch, "cognito")
     try:

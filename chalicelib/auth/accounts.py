@@ -116,7 +116,8 @@ def _refuse_overage(claims: dict[str, Any], *paths: str | None) -> None:
 
 
 def _display_name(claims: dict[str, Any], subject: str) -> str:
-    for claim in ("name", "preferred_username", "email"):
+    # Cognito's access tokens carry no profile claim but the user's username.
+    for claim in ("name", "preferred_username", "username", "email"):
         if isinstance(claims.get(claim), str) and claims[claim]:
             return claims[claim]
     return subject
