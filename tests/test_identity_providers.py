@@ -109,8 +109,7 @@ def trust(client, monkeypatch, name: str, alg: str = "RS256") -> Provider:
     provider = Provider(client, name, alg)
     monkeypatch.setenv("KATTA_TRUSTED_ISSUERS", json.dumps([provider.entry]))
     monkeypatch.setenv("KATTA_TOKEN_EXCHANGE_AUDIENCES", json.dumps([REPORTS]))
-    get_settings.cache_clear()
-    deps.reset()
+    deps.reset()  # the settings too
     settings = get_settings()
     # The provider's documents are served at its own addresses; nothing else is reachable.
     bearer_keys = JwksCache(settings, fetch=provider.idp.fetch, clock=provider.clock)
@@ -120,11 +119,17 @@ def trust(client, monkeypatch, name: str, alg: str = "RS256") -> Provider:
     return provider
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test reads the settings its own environment gives, and leaves none behind."""
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(params=sorted(SHAPES))
 def provider(request, client, monkeypatch):
     create_management_key()  # POP keys: the exchanged tokens and the secret releases are signed with them
-    yield trust(client, monkeypatch, request.param)
-    get_settings.cache_clear()
+    return trust(client, monkeypatch, request.param)
 
 
 def our_claims(client, token: str) -> dict:
@@ -142,11 +147,8 @@ def test_every_provider_has_a_recipe_and_every_recipe_is_valid(monkeypatch):
     assert set(RECIPES) == set(SHAPES)
     monkeypatch.setenv("KATTA_TRUSTED_ISSUERS", json.dumps(list(RECIPES.values())))
     get_settings.cache_clear()
-    try:
-        with pytest.raises(SettingsError, match="each issuer needs its own user_id_prefix"):
-            get_settings()
-    finally:
-        get_settings.cache_clear()
+    with pytest.raises(SettingsError, match="each issuer needs its own user_id_prefix"):
+        get_settings()
 
 
 # --- a user's flow, for each provider -----------------------------------------------------------
@@ -216,12 +218,9 @@ def test_the_secret_server_releases_the_users_secret(provider):
 
 @pytest.mark.parametrize("name", ["keycloak", "auth0"])
 def test_each_algorithm_a_recipe_allows_is_accepted(client, monkeypatch, name):
-    try:
-        for alg in RECIPES[name]["algorithms"]:
-            provider = trust(client, monkeypatch, name, alg)
-            assert provider.call(provider.token(), "GET", "/api/users/me").status_code == 200, alg
-    finally:
-        get_settings.cache_clear()
+    for alg in RECIPES[name]["algorithms"]:
+        provider = trust(client, monkeypatch, name, alg)
+        assert provider.call(provider.token(), "GET", "/api/users/me").status_code == 200, alg
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
@@ -232,8 +231,7 @@ def test_each_recipe_works_over_http_with_only_its_issuer_changed(client, monkey
     server, idp = serve(SHAPES[name])
     try:
         monkeypatch.setenv("KATTA_TRUSTED_ISSUERS", json.dumps([{**RECIPES[name], "issuer": idp.shape.issuer}]))
-        get_settings.cache_clear()
-        deps.reset()
+        deps.reset()  # the settings too
         alice = {**bearer(idp.token("alice", roles=NAMES[name][1])), "Content-Type": "application/json"}
         assert client.http.get("/api/users/me", headers=alice).status_code == 200
         assert server.fetches == 2  # the discovery document, then the JWKS it names
@@ -242,7 +240,6 @@ def test_each_recipe_works_over_http_with_only_its_issuer_changed(client, monkey
         assert response.status_code == 201, response.body
     finally:
         server.stop()
-        get_settings.cache_clear()
 
 
 # --- the refusals, for each provider --------------------------------------------------------------
@@ -278,20 +275,16 @@ def test_after_a_key_rollover_the_new_kid_is_fetched_and_the_old_key_refused(pro
 def test_a_token_issued_to_another_client_is_refused(client, monkeypatch, name):
     # Cognito's recipe names the client in its audience claim (client_id) already.
     provider = trust(client, monkeypatch, name)
-    try:
-        claim = provider.entry.get("authorized_party_claim", "azp")
-        token = provider.token(**{claim: "another-client"})
-        assert "issued to a client that is not allowed" in refused(provider.call(token, "GET", "/api/users/me"))
-    finally:
-        get_settings.cache_clear()
+    claim = provider.entry.get("authorized_party_claim", "azp")
+    token = provider.token(**{claim: "another-client"})
+    assert "issued to a client that is not allowed" in refused(provider.call(token, "GET", "/api/users/me"))
 
 
 # --- provider specifics ---------------------------------------------------------------------------
 
 @pytest.fixture
 def entra(client, monkeypatch):
-    yield trust(client, monkeypatch, "entra")
-    get_settings.cache_clear()
+    return trust(client, monkeypatch, "entra")
 
 
 def test_an_entra_v1_token_of_the_trusted_tenant_says_how_to_get_v2_tokens(entra):
@@ -318,32 +311,23 @@ def test_entra_groups_are_object_ids_that_the_role_map_may_name(client, monkeypa
     entry = {**RECIPES["entra"], "role_map": {**RECIPES["entra"]["role_map"], admins: "admin"}}
     monkeypatch.setitem(RECIPES, "entra", entry)
     provider = trust(client, monkeypatch, "entra")
-    try:
-        token = provider.token("root", roles=provider.user, groups=(admins,))
-        assert provider.call(token, "GET", "/api/billing").status_code == 200
-        plain = provider.token("bob", roles=provider.user, groups=(str(uuid.uuid4()),))
-        assert refused(provider.call(plain, "GET", "/api/billing"), 403)
-    finally:
-        get_settings.cache_clear()
+    token = provider.token("root", roles=provider.user, groups=(admins,))
+    assert provider.call(token, "GET", "/api/billing").status_code == 200
+    plain = provider.token("bob", roles=provider.user, groups=(str(uuid.uuid4()),))
+    assert refused(provider.call(plain, "GET", "/api/billing"), 403)
 
 
 def test_a_cognito_user_is_named_by_the_username_of_the_access_token(client, monkeypatch):
     provider = trust(client, monkeypatch, "cognito")
-    try:
-        me = provider.call(provider.token("alice"), "GET", "/api/users/me")
-        assert json.loads(me.body)["name"] == "alice"
-    finally:
-        get_settings.cache_clear()
+    me = provider.call(provider.token("alice"), "GET", "/api/users/me")
+    assert json.loads(me.body)["name"] == "alice"
 
 
 def test_a_cognito_id_token_is_refused(client, monkeypatch):
     provider = trust(client, monkeypatch, "cognito")
-    try:
-        client_id = provider.entry["audience"]
-        id_token = provider.token(client_id=None, aud=client_id, token_use="id")
-        assert "not meant for this service" in refused(provider.call(id_token, "GET", "/api/users/me"))
-    finally:
-        get_settings.cache_clear()
+    client_id = provider.entry["audience"]
+    id_token = provider.token(client_id=None, aud=client_id, token_use="id")
+    assert "not meant for this service" in refused(provider.call(id_token, "GET", "/api/users/me"))
 
 
 # --- settings -------------------------------------------------------------------------------------
@@ -371,12 +355,9 @@ def test_a_malformed_claim_setting_is_refused_at_start(monkeypatch, field, value
 def assert_refused_at_start(monkeypatch, entry: dict, reason: str) -> None:
     monkeypatch.setenv("KATTA_TRUSTED_ISSUERS", json.dumps([{"audience": "katta", **entry}]))
     get_settings.cache_clear()
-    try:
-        with pytest.raises(SettingsError) as refusal:
-            get_settings()
-        assert "KATTA_TRUSTED_ISSUERS" in str(refusal.value) and reason in str(refusal.value)
-    finally:
-        get_settings.cache_clear()
+    with pytest.raises(SettingsError) as refusal:
+        get_settings()
+    assert "KATTA_TRUSTED_ISSUERS" in str(refusal.value) and reason in str(refusal.value)
 
 
 # --- claim paths ----------------------------------------------------------------------------------
@@ -422,10 +403,7 @@ def test_the_exchanged_token_names_the_client_from_the_authorized_party_claim(cl
     monkeypatch.setitem(RECIPES, "okta", entry)
     create_management_key()
     provider = trust(client, monkeypatch, "okta")
-    try:
-        response = provider.exchange(provider.token(cid="0oaOtherNativeApp"))
-        assert response.status_code == 200, response.body
-        claims = our_claims(client, json.loads(response.body)["access_token"])
-        assert claims["client_id"] == "0oaOtherNativeApp"
-    finally:
-        get_settings.cache_clear()
+    response = provider.exchange(provider.token(cid="0oaOtherNativeApp"))
+    assert response.status_code == 200, response.body
+    claims = our_claims(client, json.loads(response.body)["access_token"])
+    assert claims["client_id"] == "0oaOtherNativeApp"
