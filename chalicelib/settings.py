@@ -6,6 +6,7 @@ setting, so a misconfigured stage never serves a request.
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from typing import Literal
 from urllib.parse import urlsplit
@@ -14,6 +15,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
+from chalicelib.auth import claims
+
 # Asymmetric JWS algorithms only: HS* would let anyone holding the issuer's
 # public key forge tokens, and "none" is no signature at all.
 ASYMMETRIC_ALGORITHMS = frozenset(
@@ -21,6 +24,17 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 )
 MAX_CLOCK_LEEWAY_SECONDS = 60
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# Entra ID names one tenant by two issuers: v2 access tokens carry the first, v1 tokens the second.
+ENTRA_V2_ISSUER = re.compile(r"https://login\.microsoftonline\.com/([^/]+)/v2\.0")
+ENTRA_V1_ISSUER = re.compile(r"https://sts\.windows\.net/([^/]+)/")
+# Entra's multi-tenant endpoints: no token is ever issued by them.
+ENTRA_PLACEHOLDER_TENANTS = frozenset({"common", "organizations", "consumers"})
+
+
+def entra_v2_issuer(iss: str) -> str | None:
+    """The v2 issuer of the Entra ID tenant whose v1 issuer ``iss`` is; None if it is not one."""
+    v1 = ENTRA_V1_ISSUER.fullmatch(iss)
+    return f"https://login.microsoftonline.com/{v1.group(1)}/v2.0" if v1 else None
 
 
 class TrustedIssuer(BaseModel):
@@ -30,10 +44,20 @@ class TrustedIssuer(BaseModel):
 
     issuer: str = Field(min_length=1)
     audience: str = Field(min_length=1)
+    # Cognito's access tokens have no aud: they name the app client in client_id.
+    audience_claim: str = "aud"
+    # When set, the claim authorized_party_claim (Keycloak's and Auth0's azp, Okta's cid) must be one of these.
+    authorized_parties: list[str] = Field(default=[])
+    authorized_party_claim: str = "azp"
     jwks_uri: str | None = None
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    # Okta's sub is the user's login (an e-mail address), which no user id may contain.
+    subject_claim: str = "sub"
     roles_claim: str = "realm_access.roles"
     groups_claim: str | None = "groups"
+    # Provider role or group names (or Entra group object ids) that grant one of our roles.
+    role_map: dict[str, Literal["user", "create-vaults", "admin"]] = Field(default={})
+    scope_claim: str = "scope"
     userinfo_endpoint: str | None = None
     client_id: str = "katta-cli"
     # Published in /api/config for desktop clients; Keycloak-shaped when unset.
@@ -49,6 +73,25 @@ class TrustedIssuer(BaseModel):
         if value is not None and urlsplit(value).scheme not in ("https", "http"):
             raise ValueError("must be an http(s) URL")
         return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _one_issuer_per_tenant(cls, value: str) -> str:
+        if entra_v2_issuer(value):
+            raise ValueError("this is Entra ID's v1 issuer: configure the tenant's v2 issuer "
+                             "https://login.microsoftonline.com/<tenant>/v2.0 and set the app registration's "
+                             "accessTokenAcceptedVersion to 2")
+        entra = ENTRA_V2_ISSUER.fullmatch(value)
+        if entra and entra.group(1) in ENTRA_PLACEHOLDER_TENANTS:
+            raise ValueError(f"'{entra.group(1)}' is no tenant, and no token carries this issuer: "
+                             "configure https://login.microsoftonline.com/<tenant id>/v2.0")
+        return value
+
+    @field_validator("audience_claim", "authorized_party_claim", "subject_claim", "roles_claim", "groups_claim",
+                     "scope_claim")
+    @classmethod
+    def _claim_path(cls, value: str | None) -> str | None:
+        return value if value is None else claims.check(value)
 
     @field_validator("algorithms")
     @classmethod

@@ -86,13 +86,16 @@ _KEYCLOAK_TOKEN_SUFFIX = "/protocol/openid-connect/token"
 
 
 def issuer_from_config(config: ConfigDto) -> Optional[str]:
-    """The IdP's issuer as Keycloak shapes it: ``<keycloakUrl>/realms/<realm>``, or from the token endpoint."""
+    """The IdP's issuer as Keycloak shapes it: ``<keycloakUrl>/realms/<realm>``, or from the token endpoint.
+
+    Any other provider's issuer is published as ``keycloakUrl`` with no realm.
+    """
     if config.get("keycloakUrl") and config.get("keycloakRealm"):
         return f"{config['keycloakUrl'].rstrip('/')}/realms/{config['keycloakRealm']}"
     token_endpoint = config.get("keycloakTokenEndpoint", "")
     if token_endpoint.endswith(_KEYCLOAK_TOKEN_SUFFIX):
         return token_endpoint[: -len(_KEYCLOAK_TOKEN_SUFFIX)]
-    return None
+    return config.get("keycloakUrl") or None
 
 
 def discover_endpoints(config: ConfigDto, *, session: Optional[requests.Session] = None,

@@ -66,6 +66,26 @@ def test_endpoints_come_from_the_servers_config_and_discovery(live_stack):
     assert endpoints.revocation_endpoint == idp.revocation_endpoint
 
 
+def test_a_provider_not_shaped_like_keycloak_is_discovered_at_its_issuer():
+    """/api/config publishes such an issuer as keycloakUrl with no realm (Okta, Auth0, Entra ID, Cognito)."""
+    from devstack.provider_tokens import DocumentServer
+
+    documents: dict = {}
+    server = DocumentServer(documents.get).start()
+    try:
+        issuer = server.url + "/oauth2/aus8k2m1xQ7bW3nZp5d7"
+        documents["/oauth2/aus8k2m1xQ7bW3nZp5d7/.well-known/openid-configuration"] = {
+            "issuer": issuer, "device_authorization_endpoint": issuer + "/v1/device/authorize"}
+        endpoints = discover_endpoints({"keycloakUrl": issuer, "keycloakRealm": "",
+                                        "keycloakClientIdCryptomator": "0oa8k2lq9hYt3vBn65d7",
+                                        "keycloakAuthEndpoint": issuer + "/v1/authorize",
+                                        "keycloakTokenEndpoint": issuer + "/v1/token"})
+    finally:
+        server.stop()
+    assert endpoints.issuer == issuer
+    assert endpoints.device_authorization_endpoint == issuer + "/v1/device/authorize"
+
+
 def test_config_without_an_idp_is_refused():
     with pytest.raises(LoginError, match="keycloakTokenEndpoint"):
         discover_endpoints({"keycloakAuthEndpoint": "x", "keycloakClientIdCryptomator": "katta-cli"})

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.auth import claims as claim_paths
 from chalicelib.errors import Forbidden, InsufficientScope, Unauthorized
 
 if TYPE_CHECKING:
@@ -53,6 +54,12 @@ def account_id(issuer: TrustedIssuer, subject: str) -> str:
     return issuer.user_id_prefix + subject
 
 
+def subject_of(issuer: TrustedIssuer, claims: dict[str, Any]) -> str | None:
+    """What names the user at ``issuer`` (its ``subject_claim``), or None when the token names no one."""
+    value = claim_paths.value(claims, issuer.subject_claim)
+    return value if isinstance(value, str) and value else None
+
+
 def is_disabled(account: dict[str, Any] | None, issuer: str, subject: str) -> bool:
     """Whether ``account`` is this identity's hub account and an admin disabled it."""
     return bool(account and account.get("iss") == issuer and account.get("sub") == subject
@@ -69,14 +76,19 @@ class AccountService:
         """The caller; with ``role``, a token without it is refused (403) before any account is read or made."""
         claims = token.claims
         issuer = token.issuer
-        subject = claims["sub"]
+        subject = subject_of(issuer, claims)
+        if subject is None:
+            raise Unauthorized(f"the token has no {issuer.subject_claim} to name its user")
         user_id = account_id(issuer, subject)
         if not USER_ID_PATTERN.fullmatch(user_id):
             raise Unauthorized("the token's subject is not a usable account id")
-        roles = frozenset(_string_list(claim_path(claims, issuer.roles_claim)))
+        _refuse_overage(claims, issuer.roles_claim, issuer.groups_claim)
+        provided = claim_paths.strings(claim_paths.value(claims, issuer.roles_claim))
+        groups = frozenset(claim_paths.strings(claim_paths.value(claims, issuer.groups_claim)))
+        # Names that are already ours count as they are; the map adds the roles the provider's names stand for.
+        roles = frozenset(provided).union(issuer.role_map[n] for n in (*provided, *groups) if n in issuer.role_map)
         if role is not None:
             _require_role(roles, role)
-        groups = frozenset(_string_list(claim_path(claims, issuer.groups_claim))) if issuer.groups_claim else frozenset()
         name = _display_name(claims, subject)
         email = _string_claim(claims, "email")
         picture = _string_claim(claims, "picture")
@@ -114,22 +126,23 @@ class AccountService:
         return user
 
 
-def claim_path(claims: dict[str, Any], path: str | None) -> Any:
-    """Follows a dotted claim path such as ``realm_access.roles``."""
-    value: Any = claims
-    for part in (path or "").split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
+def _refuse_overage(claims: dict[str, Any], *paths: str | None) -> None:
+    """403 when the provider left a roles or groups claim out of the token for being too long.
 
-
-def _string_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, str)]
-    return []
+    Entra ID names such a claim in ``_claim_names`` (its "overage" marker; ``hasgroups`` in a
+    front-channel token) and sends no list: read as it stands, the user would silently lose every
+    role their groups give them.
+    """
+    names = claims.get("_claim_names")
+    left_out = set(names) if isinstance(names, dict) else set()
+    if claims.get("hasgroups") is True and "groups" not in claims:
+        left_out.add("groups")
+    for path in filter(None, paths):
+        name = claim_paths.segments(path)[0]
+        if name in left_out:
+            raise Forbidden(f"the identity provider left the '{name}' claim out of the token (the user is in more "
+                            "groups than a token can carry); emit only the groups assigned to the application, "
+                            "or map app roles")
 
 
 def _string_claim(claims: dict[str, Any], name: str) -> str | None:
@@ -137,7 +150,8 @@ def _string_claim(claims: dict[str, Any], name: str) -> str | None:
 
 
 def _display_name(claims: dict[str, Any], subject: str) -> str:
-    for claim in ("name", "preferred_username", "email"):
+    # Cognito's access tokens carry no profile claim but the user's username.
+    for claim in ("name", "preferred_username", "username", "email"):
         if isinstance(claims.get(claim), str) and claims[claim]:
             return claims[claim]
     return subject

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.auth import signed_jwt
 from chalicelib.errors import Unauthorized
+from chalicelib.settings import entra_v2_issuer
 
 if TYPE_CHECKING:
     from chalicelib.auth.jwks import JwksCache
@@ -49,12 +50,21 @@ class BearerVerifier:
         if len(token.split(".")) == 1:
             return self._verify_opaque(token)
         header, unverified = signed_jwt.decode_unverified(token)
-        issuer = self._settings.issuer(unverified.get("iss")) if isinstance(unverified.get("iss"), str) else None
+        iss = unverified.get("iss")
+        issuer = self._settings.issuer(iss) if isinstance(iss, str) else None
         if issuer is None:
-            raise Unauthorized("the token's issuer is not trusted")
+            raise Unauthorized(self._untrusted(iss))
         claims = signed_jwt.verify(token, header, issuer, lambda kid: self._jwks.key_for(issuer, kid),
                                    now=self._clock(), leeway=self._settings.clock_leeway_seconds)
         return VerifiedToken(issuer, claims)
+
+    def _untrusted(self, iss: Any) -> str:
+        """Why a token's issuer is refused: a v1 token of a trusted Entra ID tenant says how to mend it."""
+        v2 = entra_v2_issuer(iss) if isinstance(iss, str) else None
+        if v2 and self._settings.issuer(v2):
+            return ("the token is an Entra ID v1 access token; this service trusts the tenant's v2 issuer: "
+                    "set accessTokenAcceptedVersion to 2 in the app registration's manifest")
+        return "the token's issuer is not trusted"
 
     def _verify_opaque(self, token: str) -> VerifiedToken:
         issuer = next((i for i in self._settings.trusted_issuers if i.userinfo_endpoint), None)

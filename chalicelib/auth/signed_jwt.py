@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
+from chalicelib.auth import claims as claim_paths
 from chalicelib.auth.jwks import JwksUnavailable
 from chalicelib.crypto import jose
 from chalicelib.errors import ServiceUnavailable, Unauthorized
@@ -27,6 +28,9 @@ MAX_NUMERIC_DATE = 2 ** 53
 class IssuerPolicy(Protocol):
     issuer: str
     audience: str
+    audience_claim: str
+    authorized_parties: list[str]
+    authorized_party_claim: str
     algorithms: list[str]
 
 
@@ -95,10 +99,11 @@ def check_claims(policy: IssuerPolicy, claims: dict[str, Any], *, now: float, le
         raise Unauthorized("the token was issued in the future (iat)")
     if claims.get("iss") != policy.issuer:
         raise Unauthorized("the token's issuer is not trusted")
-    audience = claims.get("aud")
-    audiences = [audience] if isinstance(audience, str) else audience
-    if not isinstance(audiences, list) or policy.audience not in audiences:
+    if policy.audience not in claim_paths.strings(claim_paths.value(claims, policy.audience_claim)):
         raise Unauthorized("the token is not meant for this service")
+    if policy.authorized_parties and not set(policy.authorized_parties).intersection(
+            claim_paths.strings(claim_paths.value(claims, policy.authorized_party_claim))):
+        raise Unauthorized(f"the token was issued to a client that is not allowed ({policy.authorized_party_claim})")
     if "typ" in claims and (not isinstance(claims["typ"], str) or claims["typ"] not in ACCEPTED_TYP_CLAIMS):
         raise Unauthorized("the token is not an access token")
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:

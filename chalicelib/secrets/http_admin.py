@@ -36,6 +36,7 @@ class _KeySourceDto(BaseModel):
 class IdpDto(_KeySourceDto):
     issuer: str
     audience: str
+    audienceClaim: str
     algorithms: list[str]
 
 

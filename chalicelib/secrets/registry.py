@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from chalicelib import errors
 from chalicelib.audit import catalogue
+from chalicelib.auth import claims
 from chalicelib.secrets import keysets
 from chalicelib.settings import ASYMMETRIC_ALGORITHMS, LOOPBACK_HOSTS, Settings
 from chalicelib.db.table import ConditionFailed, Transaction
@@ -54,6 +55,8 @@ class _KeySource(BaseModel):
 class IdpRegistration(_KeySource):
     issuer: str = Field(min_length=1, max_length=512)
     audience: str = Field(min_length=1, max_length=256)
+    # The claim that carries the audience: Cognito's access tokens name their app client in client_id.
+    audienceClaim: str = Field(default="aud", min_length=1, max_length=256)
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"], min_length=1, max_length=10)
 
     @field_validator("issuer")
@@ -65,6 +68,11 @@ class IdpRegistration(_KeySource):
         if parts.query or parts.fragment or "#" in value:
             raise ValueError("an issuer has no query and no fragment")
         return value
+
+    @field_validator("audienceClaim")
+    @classmethod
+    def _claim_path(cls, value: str) -> str:
+        return claims.check(value)
 
     @field_validator("algorithms")
     @classmethod
@@ -104,7 +112,8 @@ class Registry:
         if body.issuer.rstrip("/") == self._settings.public_base_url:
             raise _invalid("issuer", "our own issuer cannot be registered as an identity provider")
         self._check_url("issuer", body.issuer)
-        item = {"issuer": body.issuer, "audience": body.audience, "algorithms": body.algorithms,
+        item = {"issuer": body.issuer, "audience": body.audience, "audience_claim": body.audienceClaim,
+                "algorithms": body.algorithms,
                 **self._key_source(body, require_resource_server_keys=False)}
         created = self._repository.idp(body.issuer) is None
         item = self._stamped(item, actor)
@@ -190,7 +199,8 @@ def _key_source_dto(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _idp_dto(item: dict[str, Any]) -> dict[str, Any]:
-    return {"issuer": item["issuer"], "audience": item["audience"], "algorithms": list(item["algorithms"]),
+    return {"issuer": item["issuer"], "audience": item["audience"],
+            "audienceClaim": item.get("audience_claim", "aud"), "algorithms": list(item["algorithms"]),
             **_key_source_dto(item), "updatedAt": int(item["updated_at"]), "updatedBy": item.get("updated_by")}
 
 

@@ -63,10 +63,13 @@ class IdpPolicy:
     issuer: str
     audience: str
     algorithms: list[str]
+    audience_claim: str = "aud"
+    authorized_parties: tuple[str, ...] = ()
+    authorized_party_claim: str = "azp"
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> "IdpPolicy":
-        return cls(item["issuer"], item["audience"], list(item["algorithms"]))
+        return cls(item["issuer"], item["audience"], list(item["algorithms"]), item.get("audience_claim", "aud"))
 
 
 @dataclass
@@ -115,9 +118,13 @@ class SecretServer:
 
     def _exchange(self, request: ExchangeRequest, outcome: _Outcome) -> dict[str, Any]:
         outcome.assertion = client_auth.read_assertion(request.client_assertion, request.client_id)
-        outcome.issuer, outcome.subject = _peek_subject(request.subject_token)
-        items = self._repository.read_for_release(outcome.assertion.client_id, outcome.issuer,
-                                                  outcome.subject, PURPOSE, self._hub_account(outcome))
+        outcome.issuer, outcome.subject, unverified = _peek_subject(request.subject_token)
+        # Only an issuer the hub trusts has hub accounts; its subject_claim names the account.
+        trusted = self._settings.issuer(outcome.issuer) if outcome.subject else None
+        hub_subject = accounts.subject_of(trusted, unverified) if trusted else None
+        items = self._repository.read_for_release(
+            outcome.assertion.client_id, outcome.issuer, outcome.subject, PURPOSE,
+            accounts.account_id(trusted, hub_subject) if hub_subject else None)
         now = self._clock()
         outcome.client = client = client_auth.authenticate(
             outcome.assertion, items.resource_server, self._keys, token_endpoint=self.token_endpoint,
@@ -127,7 +134,7 @@ class SecretServer:
             raise OAuthError(INVALID_TARGET, "audience must be the authenticated resource server itself")
         user = self._verify_subject(request.subject_token, items.idp, now)
         issuer, subject = user["iss"], user["sub"]
-        if accounts.is_disabled(items.account, issuer, subject):
+        if trusted and accounts.is_disabled(items.account, issuer, accounts.subject_of(trusted, user)):
             raise OAuthError(INVALID_GRANT, "subject_token: the user's account is disabled")
         recipient = keysets.encryption_key(client.keys)
         if recipient is None:
@@ -144,11 +151,6 @@ class SecretServer:
             outcome.client = None  # spent by an earlier exchange: nothing more to spend
             raise OAuthError(INVALID_CLIENT, "client_assertion: this assertion (jti) was already used") from None
         return response
-
-    def _hub_account(self, outcome: _Outcome) -> str | None:
-        """The id of the user's hub account if the hub trusts the subject token's issuer (only then it has one)."""
-        trusted = self._settings.issuer(outcome.issuer) if outcome.issuer and outcome.subject else None
-        return accounts.account_id(trusted, outcome.subject) if trusted else None
 
     def _verify_subject(self, token: str, idp: dict[str, Any] | None, now: float) -> dict[str, Any]:
         try:
@@ -219,18 +221,18 @@ class SecretServer:
         return refusal
 
 
-def _peek_subject(token: str) -> tuple[str | None, str | None]:
-    """(iss, sub) of the unverified subject token, to read its IdP and secret in the same call."""
+def _peek_subject(token: str) -> tuple[str | None, str | None, dict[str, Any]]:
+    """(iss, sub, claims) of the unverified subject token, to read its IdP and secret in the same call."""
     try:
         _header, claims = signed_jwt.decode_unverified(token)
     except Unauthorized:
-        return None, None
+        return None, None, {}
     issuer, subject = claims.get("iss"), claims.get("sub")
     if not isinstance(issuer, str) or not issuer or "#" in issuer or len(issuer) > 512:
-        return None, None
+        return None, None, {}
     if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_LENGTH:
-        return issuer, None
-    return issuer, subject
+        return issuer, None, claims
+    return issuer, subject, claims
 
 
 def _find(key_set, kid: str | None):

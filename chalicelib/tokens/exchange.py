@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from chalicelib import errors
 from chalicelib.audit import catalogue
+from chalicelib.auth import claims as claim_paths
 from chalicelib.auth.bearer import read_token
 from chalicelib.crypto import jose
 from chalicelib.oauth import (GRANT_TOKEN_EXCHANGE, INVALID_GRANT, INVALID_SCOPE, INVALID_TARGET,
@@ -136,7 +137,7 @@ class TokenExchange:
             principal = self._accounts.resolve(verified)
         except (errors.Unauthorized, errors.Forbidden) as refused:
             raise OAuthError(INVALID_GRANT, f"subject_token: {refused.detail}") from None
-        granted = _scope_of(verified.claims)
+        granted = _scope_of(verified)
         scope = granted if request.scope is None else request.scope
         wider = sorted(scope - granted)
         if wider:
@@ -175,13 +176,15 @@ def _unverified_issuer(token: str) -> str | None:
     return iss.rstrip("/") if isinstance(iss, str) else None
 
 
-def _scope_of(claims: dict[str, Any]) -> frozenset[str]:
-    value = claims.get("scope")
-    return frozenset(value.split()) if isinstance(value, str) else frozenset()
+def _scope_of(verified) -> frozenset[str]:
+    """The subject token's scopes: one space-separated string (RFC 8693, Entra's scp) or a list (Okta's scp)."""
+    found = claim_paths.strings(claim_paths.value(verified.claims, verified.issuer.scope_claim))
+    return frozenset(scope for value in found for scope in value.split())
 
 
 def _client_id(verified) -> str:
-    for claim in ("client_id", "azp"):
-        if isinstance(verified.claims.get(claim), str) and verified.claims[claim]:
-            return verified.claims[claim]
+    for path in (verified.issuer.authorized_party_claim, "client_id", "azp"):
+        found = claim_paths.value(verified.claims, path)
+        if isinstance(found, str) and found:
+            return found
     return verified.issuer.client_id

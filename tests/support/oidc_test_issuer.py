@@ -5,15 +5,14 @@ be tested against a real JWKS fetch. Tokens are shaped as DESIGN §7 says.
 """
 from __future__ import annotations
 
-import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import ECKey
+
+from devstack.provider_tokens import DocumentServer
 
 AWS_TAGS = "https://aws.amazon.com/tags"
 FLAT_PRINCIPAL_TAGS = "https://aws.amazon.com/tags/principal_tags"
@@ -30,31 +29,15 @@ class OidcTestIssuer:
     def __init__(self, audience: str) -> None:
         self.audience = audience
         self.keys: list[ECKey] = [new_signing_key()]
-        self.fetches = 0
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                if self.path != JWKS_PATH:
-                    self.send_error(404)
-                    return
-                issuer.fetches += 1
-                body = json.dumps(issuer.jwks()).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="oidc-test-issuer", daemon=True)
+        self._server = DocumentServer(lambda path: self.jwks() if path == JWKS_PATH else None)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
+
+    @property
+    def fetches(self) -> int:
+        return self._server.fetches
 
     @property
     def jwks_uri(self) -> str:
@@ -68,12 +51,11 @@ class OidcTestIssuer:
         return {"keys": [key.as_dict(private=False) for key in self.keys]}
 
     def start(self) -> OidcTestIssuer:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def claims(self, vault_id: str, *, tag: str | None = None, lifetime: int = 300, **overrides: Any) -> dict[str, Any]:
         """DESIGN §7 claims for ``vault_id``; ``tag`` puts another value in the Vault tag. None drops a claim."""
