@@ -29,6 +29,15 @@ ENTRA_V2_ISSUER = re.compile(r"https://login\.microsoftonline\.com/([^/]+)/v2\.0
 ENTRA_V1_ISSUER = re.compile(r"https://sts\.windows\.net/([^/]+)/")
 # Entra's multi-tenant endpoints: no token is ever issued by them.
 ENTRA_PLACEHOLDER_TENANTS = frozenset({"common", "organizations", "consumers"})
+# RFC 6749 §3.3: scope tokens, each separated by one space.
+SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*")
+# Parameters the clients set per request (or per grant) themselves: an operator's fixed value would
+# replace their state, nonce or PKCE challenge, or fight the scope they ask for.
+CLIENT_SET_PARAMS = frozenset({
+    "client_id", "client_secret", "client_assertion", "client_assertion_type", "redirect_uri", "response_type",
+    "response_mode", "state", "nonce", "prompt", "scope", "code_challenge", "code_challenge_method", "request",
+    "request_uri", "grant_type", "code", "code_verifier", "device_code", "refresh_token", "username", "password",
+})
 
 
 def entra_v2_issuer(iss: str) -> str | None:
@@ -60,6 +69,10 @@ class TrustedIssuer(BaseModel):
     scope_claim: str = "scope"
     userinfo_endpoint: str | None = None
     client_id: str = "katta-cli"
+    # What clients must ask the provider for to get a token for this API (published in /api/config):
+    # Entra ID issues one only for the API's own scope, Auth0 only given an audience parameter.
+    client_scope: str = "openid"
+    authorization_params: dict[str, str] = Field(default={})
     # Published in /api/config for desktop clients; Keycloak-shaped when unset.
     authorization_endpoint: str | None = None
     token_endpoint: str | None = None
@@ -92,6 +105,23 @@ class TrustedIssuer(BaseModel):
     @classmethod
     def _claim_path(cls, value: str | None) -> str | None:
         return value if value is None else claims.check(value)
+
+    @field_validator("client_scope")
+    @classmethod
+    def _scope(cls, value: str) -> str:
+        if not SCOPE.fullmatch(value):
+            raise ValueError("must be a space-separated scope list (RFC 6749 §3.3), e.g. \"openid offline_access\"")
+        return value
+
+    @field_validator("authorization_params")
+    @classmethod
+    def _not_client_set(cls, value: dict[str, str]) -> dict[str, str]:
+        if "" in value:
+            raise ValueError("a parameter name may not be empty")
+        for name in sorted(value):
+            if name in CLIENT_SET_PARAMS:
+                raise ValueError(f"authorization_params may not set {name}: the clients set it themselves")
+        return value
 
     @field_validator("algorithms")
     @classmethod

@@ -1,8 +1,9 @@
 """Signing in to the identity provider the Katta server trusts, and keeping the tokens fresh.
 
 The server's ``/api/config`` names the IdP (``keycloakTokenEndpoint``, ``keycloakAuthEndpoint``,
-``keycloakClientIdCryptomator``); its OIDC discovery document adds the device-authorization and
-revocation endpoints. Grants, all for a public client:
+``keycloakClientIdCryptomator``) and what to ask it for (``clientScope``, ``authorizationParams``:
+Entra ID's API scope, Auth0's ``audience``); its OIDC discovery document adds the device-authorization
+and revocation endpoints. Grants, all for a public client:
 
 * authorization code + PKCE (S256) on a one-shot loopback redirect ``http://127.0.0.1:<port>/callback``
   (RFC 8252), the browser opened for the user and the URL printed as well;
@@ -19,7 +20,7 @@ import secrets
 import threading
 import time
 import webbrowser
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -32,6 +33,7 @@ from .http.errors import KattaApiError
 from .http.models import ConfigDto
 from .keychain import Keychain
 
+#: what to ask for when the server publishes no ``clientScope`` (Katta's own hub)
 DEFAULT_SCOPE = "openid"
 #: refresh this long before the access token expires, so a request never races the expiry
 EXPIRY_MARGIN_SECONDS = 30.0
@@ -80,6 +82,9 @@ class IdpEndpoints:
     issuer: Optional[str] = None
     device_authorization_endpoint: Optional[str] = None
     revocation_endpoint: Optional[str] = None
+    scope: str = DEFAULT_SCOPE
+    #: sent beside ``scope`` wherever the client asks for tokens (e.g. Auth0's ``audience``)
+    authorization_params: Mapping[str, str] = field(default_factory=dict)
 
 
 _KEYCLOAK_TOKEN_SUFFIX = "/protocol/openid-connect/token"
@@ -105,6 +110,12 @@ def discover_endpoints(config: ConfigDto, *, session: Optional[requests.Session]
                if not config.get(k)]
     if missing:
         raise LoginError(f"the server's /api/config names no identity provider (missing {', '.join(missing)})")
+    scope = config.get("clientScope", DEFAULT_SCOPE)
+    if not isinstance(scope, str) or not scope.strip():
+        raise LoginError("the server's /api/config has a malformed clientScope (not a scope list)")
+    params = config.get("authorizationParams", {})
+    if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
+        raise LoginError("the server's /api/config has malformed authorizationParams (not names to strings)")
     issuer = issuer_from_config(config)
     discovery: dict[str, Any] = {}
     if issuer:
@@ -122,6 +133,8 @@ def discover_endpoints(config: ConfigDto, *, session: Optional[requests.Session]
         issuer=discovery.get("issuer") or issuer,
         device_authorization_endpoint=discovery.get("device_authorization_endpoint"),
         revocation_endpoint=discovery.get("revocation_endpoint"),
+        scope=scope,
+        authorization_params=params,
     )
 
 
@@ -262,11 +275,15 @@ class OAuthClient:
         now = self.clock()
         return TokenSet.from_response(self._post(self.endpoints.token_endpoint, form), now)
 
-    def password_grant(self, username: str, password: str, scope: str = DEFAULT_SCOPE) -> TokenSet:
-        return self._token({"grant_type": "password", "username": username, "password": password, "scope": scope})
+    def _asking(self) -> dict[str, str]:
+        """What every request for new tokens asks for; the client's own fields are set after, and win."""
+        return {**self.endpoints.authorization_params, "scope": self.endpoints.scope}
+
+    def password_grant(self, username: str, password: str) -> TokenSet:
+        return self._token({**self._asking(), "grant_type": "password", "username": username, "password": password})
 
     def refresh(self, refresh_token: str) -> TokenSet:
-        return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        return self._token({**self._asking(), "grant_type": "refresh_token", "refresh_token": refresh_token})
 
     def revoke(self, refresh_token: str) -> bool:
         """RFC 7009; False when the IdP offers no revocation endpoint."""
@@ -283,12 +300,12 @@ class OAuthClient:
 
     # -- device authorization grant (RFC 8628)
 
-    def start_device_authorization(self, scope: str = DEFAULT_SCOPE) -> DeviceAuthorization:
+    def start_device_authorization(self) -> DeviceAuthorization:
         url = self.endpoints.device_authorization_endpoint
         if not url:
             raise LoginError("the identity provider offers no device authorization endpoint; "
                              "use the browser login or --password")
-        body = self._post(url, {"scope": scope})
+        body = self._post(url, self._asking())
         try:
             return DeviceAuthorization(
                 device_code=str(body["device_code"]), user_code=str(body["user_code"]),
@@ -323,14 +340,13 @@ class OAuthClient:
     # -- authorization code + PKCE on a loopback redirect (RFC 8252)
 
     def authorization_code_login(self, *, open_browser: Callable[[str], Any] = webbrowser.open,
-                                 announce: Callable[[str], Any] = print, scope: str = DEFAULT_SCOPE,
-                                 timeout: float = 300.0) -> TokenSet:
+                                 announce: Callable[[str], Any] = print, timeout: float = 300.0) -> TokenSet:
         verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(24)
         with LoopbackReceiver() as receiver:
             url = self.endpoints.authorization_endpoint + "?" + urlencode({
-                "response_type": "code", "client_id": self.endpoints.client_id,
-                "redirect_uri": receiver.redirect_uri, "scope": scope, "state": state,
+                **self._asking(), "response_type": "code", "client_id": self.endpoints.client_id,
+                "redirect_uri": receiver.redirect_uri, "state": state,
                 "code_challenge": challenge, "code_challenge_method": "S256"})
             announce(url)
             try:

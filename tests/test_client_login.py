@@ -224,6 +224,70 @@ def test_device_grant_without_an_endpoint_says_so(idp):
         client.start_device_authorization()
 
 
+# -- what the server tells clients to ask for --------------------------------------------------
+
+ENTRA_SCOPE = "openid offline_access api://3f9c1e07-5b2d-4a8e-9d60-c4b7a1e2f853/Vaults.ReadWrite"
+AUDIENCE = {"audience": "https://api.katta.example"}
+
+
+class RecordingSession(requests.Session):
+    """Sends as usual and keeps each form posted, as the IdP received it."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[dict] = []
+
+    def post(self, url, data=None, **kwargs):
+        self.forms.append(dict(data or {}))
+        return super().post(url, data=data, **kwargs)
+
+
+@pytest.fixture
+def asking(idp):
+    """A client of a server whose /api/config says: Entra's API scope, and Auth0's audience parameter."""
+    config = {**idp_config(idp), "clientScope": ENTRA_SCOPE, "authorizationParams": AUDIENCE}
+    return OAuthClient(discover_endpoints(config), session=RecordingSession(), clock=idp.clock,
+                       sleep=idp.clock.advance)
+
+
+def test_the_authorization_request_asks_for_the_published_scope_and_parameters(asking):
+    browser = Browser()
+    tokens = asking.authorization_code_login(open_browser=browser, announce=lambda _u: None, timeout=10)
+    query = parse_qs(urlsplit(browser.seen_url).query)
+    assert query["scope"] == [ENTRA_SCOPE] and query["audience"] == [AUDIENCE["audience"]]
+    assert query["response_type"] == ["code"] and query["client_id"] == ["katta-cli"]
+    assert "api://3f9c1e07-5b2d-4a8e-9d60-c4b7a1e2f853/Vaults.ReadWrite" in tokens.scope.split()
+
+
+def test_the_device_request_and_the_refresh_carry_the_published_scope_and_parameters(asking, idp):
+    authorization = asking.start_device_authorization()
+    idp.approve_device(authorization.user_code, "dave")
+    tokens = asking.poll_device(authorization)
+    asking.refresh(tokens.refresh_token)
+    device, poll, refresh = asking.session.forms
+    assert device == {"scope": ENTRA_SCOPE, **AUDIENCE, "client_id": "katta-cli"}  # Auth0 takes audience here too
+    assert poll.keys() == {"grant_type", "device_code", "client_id"}  # bound to the device code already
+    assert refresh["scope"] == ENTRA_SCOPE and refresh["audience"] == AUDIENCE["audience"]
+
+
+def test_a_server_that_publishes_nothing_more_gets_scope_openid_only(idp):
+    """Katta's own hub publishes no clientScope: the login is what it always was."""
+    client = OAuthClient(discover_endpoints(idp_config(idp)), session=RecordingSession())
+    client.start_device_authorization()
+    assert client.session.forms == [{"scope": "openid", "client_id": "katta-cli"}]
+
+
+@pytest.mark.parametrize("published", [
+    {"clientScope": ""},
+    {"clientScope": ["openid"]},
+    {"authorizationParams": ["audience"]},
+    {"authorizationParams": {"audience": 7}},
+])
+def test_malformed_login_settings_in_the_config_are_refused(idp, published):
+    with pytest.raises(LoginError, match=next(iter(published))):
+        discover_endpoints({**idp_config(idp), **published})
+
+
 # -- refresh, rotation, revocation ------------------------------------------------------------
 
 def login_session(live_stack, keychain, tmp_path, clock):

@@ -159,6 +159,8 @@ def test_a_users_flow_through_the_api(provider):
     if "token_endpoint" in provider.entry:
         assert config["keycloakTokenEndpoint"] == provider.entry["token_endpoint"]
         assert config["keycloakAuthEndpoint"] == provider.entry["authorization_endpoint"]
+    assert config["clientScope"] == provider.entry.get("client_scope", "openid")
+    assert config["authorizationParams"] == provider.entry.get("authorization_params", {})
 
     alice = provider.token("alice")
     me = provider.call(alice, "GET", "/api/users/me")
@@ -352,6 +354,20 @@ def test_a_cognito_id_token_is_refused(client, monkeypatch):
     assert "not meant for this service" in refused(provider.call(id_token, "GET", "/api/users/me"))
 
 
+def test_clients_of_entra_and_auth0_are_told_to_ask_for_a_token_for_this_api(client, monkeypatch):
+    """Without the API's scope Entra issues a Microsoft Graph token; without audience Auth0 one for its userinfo."""
+    def config(name: str) -> dict:
+        trust(client, monkeypatch, name)
+        return json.loads(client.http.get("/api/config").body)
+
+    entra = config("entra")
+    assert f"api://{RECIPES['entra']['audience']}/Vaults.ReadWrite" in entra["clientScope"].split()
+    assert "offline_access" in entra["clientScope"].split()  # else no refresh token
+    auth0 = config("auth0")
+    assert auth0["authorizationParams"] == {"audience": RECIPES["auth0"]["audience"]}
+    assert "offline_access" in auth0["clientScope"].split()
+
+
 # --- settings -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("issuer, reason", [
@@ -372,6 +388,25 @@ def test_entra_issuers_that_no_v2_token_carries_are_refused_at_start(monkeypatch
 ])
 def test_a_malformed_claim_setting_is_refused_at_start(monkeypatch, field, value, reason):
     assert_refused_at_start(monkeypatch, {**RECIPES["keycloak"], field: value}, reason)
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("client_scope", "", "space-separated scope"),
+    ("client_scope", "openid  offline_access", "space-separated scope"),
+    ("client_scope", 'openid "katta"', "space-separated scope"),
+    ("authorization_params", {"audience": 7}, "authorization_params.audience"),
+    ("authorization_params", {"": "x"}, "a parameter name may not be empty"),
+])
+def test_a_malformed_login_setting_is_refused_at_start(monkeypatch, field, value, reason):
+    assert_refused_at_start(monkeypatch, {**RECIPES["keycloak"], field: value}, reason)
+
+
+@pytest.mark.parametrize("reserved", ["client_id", "redirect_uri", "response_type", "state", "code_challenge",
+                                      "code_challenge_method", "scope", "nonce", "prompt", "grant_type"])
+def test_an_authorization_parameter_the_clients_set_themselves_is_refused_at_start(monkeypatch, reserved):
+    """Else the operator's value would fight the client's: a fixed state or nonce, a weakened PKCE, another scope."""
+    entry = {**RECIPES["auth0"], "authorization_params": {"audience": "x", reserved: "y"}}
+    assert_refused_at_start(monkeypatch, entry, f"authorization_params may not set {reserved}")
 
 
 def assert_refused_at_start(monkeypatch, entry: dict, reason: str) -> None:

@@ -254,7 +254,9 @@ DIFFERENCES: dict[str, list[Difference]] = {
     "BillingDto": [differs("left_out", "email issuedAt expiresAt licenseKey", "no licence: nothing issued or bought"),
                    differs("required", "hubId licensedSeats usedSeats managedInstance", ALWAYS_SENT)],
     "ConfigDto": [differs("left_out", "entitlements billingUrl licenseApiUrl", "licences do not exist here"),
-                  differs("required", "serverTime apiLevel licenseSetupRequired", ALWAYS_SENT)],
+                  differs("required", "serverTime apiLevel licenseSetupRequired", ALWAYS_SENT),
+                  differs("added", "clientScope authorizationParams",
+                          "the scope and parameters a client must ask the IdP for (Entra ID, Auth0)")],
     "VersionDto": [differs("required", "hubVersion keycloakVersion", ALWAYS_SENT)],
     "SettingsDto": [differs("left_out", "defaultRequiredEmergencyKeyShares defaultMinMembers "
                                         "allowChoosingEmergencyCouncil", EMERGENCY),

@@ -28,6 +28,9 @@ def client_config(settings: Settings) -> dict[str, Any]:
             "keycloakClientIdCryptomator": issuer.client_id,
             "keycloakAuthEndpoint": issuer.authorization_endpoint or f"{base}/protocol/openid-connect/auth",
             "keycloakTokenEndpoint": issuer.token_endpoint or f"{base}/protocol/openid-connect/token",
+            # Not Katta's: what every client must ask the IdP for (Katta's and Hub's clients ignore them).
+            "clientScope": issuer.client_scope,
+            "authorizationParams": issuer.authorization_params,
         })
     return config
 

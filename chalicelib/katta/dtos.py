@@ -157,6 +157,9 @@ class ConfigDto(_Dto):
     keycloakClientIdCryptomator: str = Omittable()
     keycloakAuthEndpoint: str = Omittable()
     keycloakTokenEndpoint: str = Omittable()
+    # Ours, not Katta's (its and Hub's clients ignore them): what a client must ask the IdP for.
+    clientScope: str = Omittable()
+    authorizationParams: dict[str, str] = Omittable()
 
 
 class LicenseUserInfoDto(_Dto):

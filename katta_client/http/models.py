@@ -20,6 +20,9 @@ class ConfigDto(TypedDict, total=False):
     keycloakClientIdCryptomatorVaults: str
     keycloakAuthEndpoint: str
     keycloakTokenEndpoint: str
+    # this server's, not Katta's: what to ask the IdP for
+    clientScope: str
+    authorizationParams: dict[str, str]
     serverTime: str
     apiLevel: int
     uuid: str
