@@ -20,8 +20,9 @@ function usages(use: KeyUse, kind: "private" | "public"): KeyUsage[] {
 }
 
 export function generateKeyPair(use: KeyUse, extractable = true): Promise<CryptoKeyPair> {
+  // WebCrypto gives each half of the pair the usages that fit it (the public ECDSA key: verify).
   return crypto.subtle.generateKey({ name: use, namedCurve: CURVE }, extractable,
-    usages(use, "private")) as Promise<CryptoKeyPair>;
+    [...usages(use, "private"), ...usages(use, "public")]) as Promise<CryptoKeyPair>;
 }
 
 function requireP384(key: CryptoKey, use: KeyUse, kind: KeyType, what: string): CryptoKey {

@@ -89,7 +89,7 @@ export class UserKeys {
     return UserKeys.fromPayload({ ecdhPrivateKey, ecdsaPrivateKey }, publicKeys);
   }
 
-  async publicKeys(): Promise<Required<UserPublicKeys>> {
+  async publicKeys(): Promise<{ ecdhPublicKey: string; ecdsaPublicKey: string }> {
     return { ecdhPublicKey: await encodePublicKey(this.ecdhPublicKey), ecdsaPublicKey: await encodePublicKey(this.ecdsaPublicKey) };
   }
 

@@ -34,6 +34,9 @@ export const KID_MEMBER_KEY = "org.cryptomator.hub.memberkey";
 export const RECOVERY_KID_PREFIX = "org.cryptomator.hub.recoverykey.";
 export const UVF_SPEC_VERSION = 1;
 
+/** vault.uvf as text (S3, `GET …/uvf/vault.uvf`) or parsed. */
+export type VaultDocument = string | object;
+
 export async function recoveryKeyId(publicKey: CryptoKey): Promise<string> {
   return RECOVERY_KID_PREFIX + (await jwkThumbprint(publicKey));
 }
@@ -78,14 +81,14 @@ export async function encryptVaultMetadata(metadata: VaultMetadata, memberKey: U
 }
 
 /** Decrypt vault.uvf with the member key (from the caller's access token). */
-export async function decryptVaultMetadataWithMemberKey(document: string | JsonObject, memberKey: Uint8Array): Promise<VaultMetadata> {
+export async function decryptVaultMetadataWithMemberKey(document: VaultDocument, memberKey: Uint8Array): Promise<VaultMetadata> {
   const [, payload] = await decryptGeneralJson(document, checkMemberKey(memberKey),
     { alg: ALG_A256KW, kid: KID_MEMBER_KEY, what: "vault.uvf", checkProtected: checkUvfHeader });
   return VaultMetadata.fromPayload(payload);
 }
 
 /** Decrypt vault.uvf with the recovery private key. */
-export async function decryptVaultMetadataWithRecoveryKey(document: string | JsonObject,
+export async function decryptVaultMetadataWithRecoveryKey(document: VaultDocument,
                                                           recoveryPrivateKey: KeyLike): Promise<VaultMetadata> {
   const privateKey = await importPrivateKey(recoveryPrivateKey, "ECDH", "recovery private key");
   const kid = await recoveryKeyId(await publicKeyOf(privateKey, "ECDH"));
@@ -132,7 +135,7 @@ export class VaultKeys {
     return encryptVaultMetadata(metadata, this.memberKey, this.recoveryPublicKey, origin);
   }
 
-  decryptMetadata(document: string | JsonObject): Promise<VaultMetadata> {
+  decryptMetadata(document: VaultDocument): Promise<VaultMetadata> {
     return decryptVaultMetadataWithMemberKey(document, this.memberKey);
   }
 
