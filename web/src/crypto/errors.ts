@@ -27,3 +27,21 @@ export class DecryptionFailed extends KattaCryptoError {}
 
 /** A web-of-trust signature did not verify, or its claims do not fit. */
 export class SignatureInvalid extends KattaCryptoError {}
+
+/** Device linking: the secure channel failed or was closed after a failure. */
+export class ChannelError extends KattaCryptoError {}
+
+/** A channel message failed to decode or authenticate (tampered, replayed, reordered, foreign). */
+export class ChannelTampered extends ChannelError {}
+
+/** An authentic message that says the wrong thing (a wrong confirmation string). */
+export class ProtocolViolation extends ChannelError {}
+
+/** The check code typed on this device is not the one the other device shows. */
+export class CheckCodeMismatch extends ChannelError {}
+
+/** A message too large for one rendezvous payload. */
+export class MessageTooLarge extends ChannelError {}
+
+/** A device-link QR payload (or its text form) that is not one. */
+export class QrPayloadError extends InvalidFormat {}

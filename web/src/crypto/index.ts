@@ -1,6 +1,7 @@
 /**
  * Katta's client-side formats in the browser, byte-compatible with `katta_client/crypto`
- * (DESIGN §5, §15). WebCrypto for the primitives, `jose` for JOSE; no UI imports.
+ * (DESIGN §5, §9, §15). WebCrypto for the primitives, `jose` for JOSE, `@hpke` for the device-link
+ * channel; no UI imports.
  */
 export * from "./errors";
 export { b64Decode, b64Encode, b64urlDecode, b64urlEncode, jsonObject, jsonSegment, type JsonObject } from "./encoding";
@@ -33,6 +34,19 @@ export {
   vaultUvfOrigin,
 } from "./vault";
 export { VaultMetadata, decryptBytes, decryptDirFile, encryptBytes, encryptDirFile, rootDirectoryTemplate } from "./uvf";
+export {
+  ChannelInitiator,
+  ChannelResponder,
+  MAX_PLAINTEXT as MAX_LINK_MESSAGE_BYTES,
+  QrIntent,
+  SecureChannel,
+  channelAad,
+  parseQrPayload,
+  parseQrPayloadText,
+  qrPayloadBytes,
+  qrPayloadText,
+  type QrPayload,
+} from "./linking";
 export {
   computeTrustLevel,
   fingerprint,
