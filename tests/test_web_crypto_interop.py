@@ -37,8 +37,8 @@ VITEST = WEB / "node_modules" / ".bin" / "vitest"
 
 if not VITEST.exists() or shutil.which("node") is None:
     if os.environ.get("CI"):
-        raise RuntimeError("web/node_modules is missing: the test command must run `npm ci` in web/ first")
-    pytest.skip("web/node_modules is absent (run `cd web && npm ci`); CI runs this test", allow_module_level=True)
+        raise RuntimeError("node or web/node_modules is missing: the test command must run `npm ci` in web/ first")
+    pytest.skip("node or web/node_modules is absent (run `cd web && npm ci`); CI runs this test", allow_module_level=True)
 
 
 def b64url(data: bytes) -> str:

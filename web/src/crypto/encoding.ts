@@ -70,6 +70,16 @@ export function b64urlDecode(value: unknown, what = "value"): Uint8Array<ArrayBu
   return fromBinary(value.replace(/-/g, "+").replace(/_/g, "/"), what, "base64url");
 }
 
+/** 4 bytes, big-endian (seed ids, chunk numbers, Concat KDF lengths). */
+export function uint32be(value: number): Uint8Array<ArrayBuffer> {
+  return Uint8Array.of(value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255);
+}
+
+/** Uppercase hex (device ids, fingerprints). */
+export function hexUpper(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
+}
+
 export type JsonObject = Record<string, unknown>;
 
 export function isJsonObject(value: unknown): value is JsonObject {

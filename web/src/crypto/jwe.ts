@@ -29,6 +29,7 @@ import {
   isJsonObject,
   jsonObject,
   jsonSegment,
+  uint32be,
   utf8,
   type JsonObject,
 } from "./encoding";
@@ -211,10 +212,9 @@ async function decryptNimbusEcdh(parsed: ParsedCompact, alg: EcdhAlg, key: JweKe
   const epk = await publicKeyFromJwk(parsed.header.epk, "ECDH", "epk");
   const z = new Uint8Array(await crypto.subtle.deriveBits({ name: "ECDH", public: epk }, key, 384));
   const algorithmId = utf8.encode(alg === ALG_ECDH_ES ? ENC : alg);
-  const u32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
   // One SHA-256 round gives the 256 bits both algorithms need; apu and apv are empty.
-  const otherInfo = concatBytes(u32(algorithmId.length), algorithmId, u32(0), u32(0), u32(256));
-  const derived = await crypto.subtle.digest("SHA-256", concatBytes(u32(1), z, otherInfo));
+  const otherInfo = concatBytes(uint32be(algorithmId.length), algorithmId, uint32be(0), uint32be(0), uint32be(256));
+  const derived = await crypto.subtle.digest("SHA-256", concatBytes(uint32be(1), z, otherInfo));
   let cek: CryptoKey;
   if (alg === ALG_ECDH_ES) {
     if (parsed.encryptedKey.length !== 0) throw new InvalidFormat("ECDH-ES JWE must have no encrypted key");

@@ -10,7 +10,7 @@
  *   The browser's device private key is generated non-extractable (see deviceStore.ts).
  */
 import { InvalidFormat, InvalidKey } from "./errors";
-import type { JsonObject } from "./encoding";
+import { hexUpper, type JsonObject } from "./encoding";
 import {
   checkKeyPair,
   encodePrivateKey,
@@ -56,8 +56,7 @@ export function looksLikeAccountKey(typed: string): boolean {
 /** Uppercase hex SHA-256 of the SPKI DER (`DeviceDto.id`). */
 export async function deviceIdForPublicKey(publicKey: KeyLike): Promise<string> {
   const key = await importPublicKey(publicKey, "ECDH", "device public key");
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await spki(key)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
+  return hexUpper(new Uint8Array(await crypto.subtle.digest("SHA-256", await spki(key))));
 }
 
 export interface UserPublicKeys {

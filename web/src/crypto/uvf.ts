@@ -9,7 +9,7 @@
  * - file content AES-256-GCM-32k, here for whole small files (dir.uvf, tests).
  */
 import { DecryptionFailed, InvalidFormat } from "./errors";
-import { b64urlDecode, b64urlEncode, concatBytes, isJsonObject, randomBytes, utf8, type JsonObject } from "./encoding";
+import { b64urlDecode, b64urlEncode, concatBytes, isJsonObject, randomBytes, uint32be, utf8, type JsonObject } from "./encoding";
 
 export const FILE_FORMAT = "AES-256-GCM-32k";
 export const NAME_FORMAT = "AES-SIV-512-B64URL";
@@ -24,7 +24,7 @@ const MAX_SEEDS = 1024;
 const DIR_ID_LEN = 32;
 
 export function encodeSeedId(seedId: number): string {
-  return b64urlEncode(Uint8Array.of(seedId >>> 24, (seedId >>> 16) & 255, (seedId >>> 8) & 255, seedId & 255));
+  return b64urlEncode(uint32be(seedId));
 }
 
 export function decodeSeedId(value: unknown): number {
@@ -158,7 +158,7 @@ const CIPHERTEXT_CHUNK_LEN = 32 * 1024;
 const CLEARTEXT_CHUNK_LEN = CIPHERTEXT_CHUNK_LEN - NONCE_LEN - TAG_LEN;
 
 function chunkAad(index: number, headerNonce: Uint8Array): Uint8Array<ArrayBuffer> {
-  return concatBytes(Uint8Array.of(index >>> 24, (index >>> 16) & 255, (index >>> 8) & 255, index & 255), headerNonce);
+  return concatBytes(uint32be(index), headerNonce);
 }
 
 async function headerKey(metadata: VaultMetadata, seedId: number, usage: KeyUsage): Promise<CryptoKey> {
@@ -168,7 +168,7 @@ async function headerKey(metadata: VaultMetadata, seedId: number, usage: KeyUsag
 /** A whole UVF file under the latest seed; a plaintext of k × 32,740 bytes ends with an empty chunk. */
 export async function encryptBytes(metadata: VaultMetadata, plaintext: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   const seedId = metadata.latestSeedId;
-  const general = concatBytes(MAGIC, Uint8Array.of(SPEC_VERSION), b64urlDecode(encodeSeedId(seedId)));
+  const general = concatBytes(MAGIC, Uint8Array.of(SPEC_VERSION), uint32be(seedId));
   const headerNonce = randomBytes(NONCE_LEN);
   const fileKeyBytes = randomBytes(FILE_KEY_LEN);
   const sealedKey = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv: headerNonce, additionalData: general },

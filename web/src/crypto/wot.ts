@@ -6,7 +6,7 @@
  */
 import { CompactSign, compactVerify, errors as joseErrors } from "jose";
 import { InvalidFormat, KattaCryptoError, SignatureInvalid } from "./errors";
-import { jsonObject, jsonSegment, utf8 } from "./encoding";
+import { concatBytes, hexUpper, jsonObject, jsonSegment, utf8 } from "./encoding";
 import { importPrivateKey, importPublicKey, jwkThumbprintBytes, type KeyLike } from "./ec";
 
 const ALG = "ES384";
@@ -115,11 +115,7 @@ export async function computeTrustLevel(myId: string, myEcdsaPublicKey: KeyLike,
 export async function fingerprint(keys: SignedKeys): Promise<string> {
   const ecdh = await jwkThumbprintBytes(await importPublicKey(keys.ecdhPublicKey, "ECDH", "ECDH public key"));
   const ecdsa = await jwkThumbprintBytes(await importPublicKey(keys.ecdsaPublicKey, "ECDSA", "ECDSA public key"));
-  const both = new Uint8Array(ecdh.length + ecdsa.length);
-  both.set(ecdh);
-  both.set(ecdsa, ecdh.length);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", both));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
+  return hexUpper(new Uint8Array(await crypto.subtle.digest("SHA-256", concatBytes(ecdh, ecdsa))));
 }
 
 /** The part of the fingerprint two people compare before one signs: its first `wotIdVerifyLen`
