@@ -10,6 +10,10 @@ and the retry absorbs it. An injected fault never reaches moto, so nothing of
 the failed attempt is applied — except ``LOST_RESPONSE``, which applies the
 attempt and then loses its answer, the way a read timeout can in production.
 
+``stalled(service)`` plays a dependency that accepts connections and never answers: every
+attempt waits out the client's read timeout (recorded with the back-off botocore chose, not slept)
+and fails as a read timeout would, until the block ends.
+
 Calls are numbered per (service, operation) in the order the code makes them;
 each call counts once, whatever its retries. ``record`` keeps the sequence of a
 clean run so that a test can then fail call k for k = 1..n.
@@ -114,10 +118,32 @@ class _Plan:
     failed_attempts: int = 0
 
 
+@dataclass(frozen=True)
+class StalledAttempt:
+    """One attempt that met a stall, with the timeouts its client gave it."""
+
+    call: str  # "service.Operation"
+    connect_timeout: float
+    read_timeout: float
+
+
+@dataclass
+class Stall:
+    services: frozenset[str]
+    attempts: list[StalledAttempt] = field(default_factory=list)
+    backoffs: list[float] = field(default_factory=list)  # seconds botocore would have slept between them
+
+    @property
+    def waited(self) -> float:
+        """What the stalled calls held their request: every attempt's whole read timeout, and the back-offs."""
+        return sum(a.read_timeout for a in self.attempts) + sum(self.backoffs)
+
+
 @dataclass
 class FaultInjector:
     calls: list[Call] = field(default_factory=list)
     fired: int = 0  # attempts the last ``failing`` block failed (0: its call was never made)
+    stall: Stall | None = None
     _plan: _Plan | None = None
     _counts: Counter = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -139,6 +165,16 @@ class FaultInjector:
         with self._arm(_Plan(service, operation, nth, fault, attempts)):
             yield self
 
+    @contextlib.contextmanager
+    def stalled(self, *services: str) -> Iterator[Stall]:
+        """Every attempt on ``services`` inside the block times out; the stall ends with the block."""
+        stall = Stall(frozenset(services))
+        self.stall = stall
+        try:
+            yield stall
+        finally:
+            self.stall = None
+
     # --- the botocore side -----------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -154,6 +190,12 @@ class FaultInjector:
                 self._plan, self._armed = None, False
 
     def _attempt(self, endpoint: Endpoint, request, operation_model, context, send):
+        stall = self.stall
+        if stall and operation_model.service_model.service_name in stall.services:
+            timeout = endpoint.http_session._timeout
+            stall.attempts.append(StalledAttempt(f"{operation_model.service_model.service_name}.{operation_model.name}",
+                                                 timeout.connect_timeout, timeout.read_timeout))
+            return None, ReadTimeoutError(endpoint_url=request.url)
         fault = self._fault_for(request, operation_model, context)
         if fault is None:
             return send(endpoint, request, operation_model, context)
@@ -269,8 +311,13 @@ def installed() -> Iterator[FaultInjector]:
     def attempt(endpoint, request, operation_model, context):
         return injector._attempt(endpoint, request, operation_model, context, original_send)
 
+    def delay(backoff, context):
+        if injector.stall:
+            injector.stall.backoffs.append(original_delay(backoff, context))
+        return 0
+
     Endpoint._do_get_response = attempt
-    ExponentialBackoff.delay_amount = lambda self, context: 0
+    ExponentialBackoff.delay_amount = delay
     RetryQuota.acquire = lambda self, capacity_amount: True
     try:
         yield injector

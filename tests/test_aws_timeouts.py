@@ -1,0 +1,84 @@
+"""A stalled AWS dependency is a 503 within the call budget, and the first request after it succeeds.
+
+The stall comes from the fault layer (``faults.Injector.stalled``): each attempt waits out the
+read timeout its client was given and fails as that timeout would; what the request waited is
+the sum of those timeouts and of the back-offs botocore chose — counted, never measured on a clock
+(``bench/stall.py`` measures the same on the wall clock).
+"""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import aws as aws_clients, deps
+from chalicelib.settings import Settings, SettingsError, get_settings
+from tests.support import faults
+from tests.support.katta_api import Actor, body
+from tests.support.kms import kms_key  # noqa: F401 — fixture
+
+
+@pytest.fixture
+def alice(client, issuer):
+    return Actor(client, issuer, "alice").sign_in().set_up_keys()
+
+
+@pytest.fixture
+def injector(aws):
+    with faults.installed() as installed:
+        yield installed
+
+
+def test_the_defaults_fit_the_budget_and_a_setting_that_does_not_is_refused_at_start(monkeypatch):
+    defaults = Settings()
+    assert defaults.aws_call_worst_seconds == 3 * (1 + 2) + 1 + 2 <= defaults.aws_call_budget_seconds
+    monkeypatch.setenv("KATTA_AWS_READ_TIMEOUT_SECONDS", "10")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError, match="aws_call_budget_seconds: .* 36 s"):
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("mode", ["standard", "adaptive"])
+def test_the_clients_get_the_configured_timeouts_and_retries(aws, monkeypatch, mode):
+    monkeypatch.setenv("KATTA_AWS_RETRY_MODE", mode)
+    monkeypatch.setenv("KATTA_AWS_MAX_ATTEMPTS", "2")
+    deps.reset()
+    config = aws_clients.client("kms").meta.config
+    assert (config.connect_timeout, config.read_timeout) == (1.0, 2.0)
+    assert config.retries == {"total_max_attempts": 2, "mode": mode}
+
+
+def test_a_dynamodb_stall_is_a_503_within_the_budget_and_the_next_request_succeeds(alice, injector):
+    settings = get_settings()
+    with injector.stalled("dynamodb") as stall:
+        during = alice.get("/api/vaults/accessible")
+    assert during.status_code == 503 and during.headers["Retry-After"] == "1"
+    assert "retry later" in body(during)["detail"]
+    # The request gave up at its first call, after the configured attempts, each with the configured timeouts.
+    assert len({a.call for a in stall.attempts}) == 1
+    assert len(stall.attempts) == settings.aws_max_attempts
+    assert {(a.connect_timeout, a.read_timeout) for a in stall.attempts} == {
+        (settings.aws_connect_timeout_seconds, settings.aws_read_timeout_seconds)}
+    assert stall.waited <= settings.aws_call_worst_seconds <= settings.aws_call_budget_seconds
+
+    with injector.record() as calls:
+        after = alice.get("/api/vaults/accessible")
+    assert after.status_code == 200 and calls  # no breaker or poisoned client outlives the stall
+
+
+@pytest.mark.parametrize("mode", ["standard", "adaptive"])
+def test_a_kms_stall_is_a_503_within_the_budget_and_nothing_is_written(kms_key, injector, monkeypatch, mode):
+    monkeypatch.setenv("KATTA_AWS_RETRY_MODE", mode)
+    deps.reset()
+    settings = get_settings()
+    with injector.stalled("kms") as stall:
+        with pytest.raises(Exception) as refused:
+            deps.key_rings().seal("stalled", b"record", "identity")
+    assert getattr(refused.value, "status", None) == 503
+    assert [a.call for a in stall.attempts] == ["kms.GenerateDataKey"] * settings.aws_max_attempts
+    assert stall.waited <= settings.aws_call_budget_seconds
+    assert "stalled" not in deps.key_rings().names()  # the ring was not created half-way
+
+    sealed = deps.key_rings().seal("stalled", b"record", "identity")
+    assert deps.key_rings().open("stalled", sealed.record, "identity") == b"record"
