@@ -14,6 +14,11 @@ attempt and then loses its answer, the way a read timeout can in production.
 attempt waits out the client's read timeout (recorded with the back-off botocore chose, not slept)
 and fails as a read timeout would, until the block ends.
 
+moto ignores a TransactWriteItems' ``ClientRequestToken``; the injector honours it as DynamoDB
+does: an attempt with a token whose transaction was applied is answered success without
+reaching moto (so a ``LOST_RESPONSE`` on a transaction is retried the way AWS answers the retry),
+and the same token with other parameters is an ``IdempotentParameterMismatchException``.
+
 Calls are numbered per (service, operation) in the order the code makes them;
 each call counts once, whatever its retries. ``record`` keeps the sequence of a
 clean run so that a test can then fail call k for k = 1..n.
@@ -144,6 +149,8 @@ class FaultInjector:
     calls: list[Call] = field(default_factory=list)
     fired: int = 0  # attempts the last ``failing`` block failed (0: its call was never made)
     stall: Stall | None = None
+    # ClientRequestToken → the parameters of the TransactWriteItems applied with it.
+    applied_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     _plan: _Plan | None = None
     _counts: Counter = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -206,6 +213,27 @@ class FaultInjector:
         if fault.raises == "connection":
             return None, EndpointConnectionError(endpoint_url=request.url)
         return _error_answer(endpoint, request, operation_model, fault)
+
+    def _honouring_tokens(self, send):
+        """``send`` as DynamoDB answers a transaction whose token it has seen applied."""
+        def attempt(endpoint, request, operation_model, context):
+            body = _body(request)
+            token = body.pop("ClientRequestToken", None)
+            if operation_model.name != "TransactWriteItems" or token is None:
+                return send(endpoint, request, operation_model, context)
+            with self._lock:
+                applied = self.applied_tokens.get(token)
+            if applied is not None:
+                if applied != body:
+                    return _answer(endpoint, request, operation_model, 400, {
+                        "__type": "IdempotentParameterMismatchException", "message": "injected: token reused"})
+                return _answer(endpoint, request, operation_model, 200, {})
+            answer, error = send(endpoint, request, operation_model, context)
+            if error is None and answer[0].status_code == 200:
+                with self._lock:
+                    self.applied_tokens[token] = body
+            return answer, error
+        return attempt
 
     def _fault_for(self, request, operation_model, context) -> Fault | None:
         if not self._armed:
@@ -272,15 +300,26 @@ def _error_answer(endpoint: Endpoint, request, operation_model, fault: Fault):
         document: dict[str, Any] = {"__type": fault.code, "message": message}
         if fault.reasons:
             document["CancellationReasons"] = _cancellation_reasons(request, fault.reasons)
-        body, headers = json.dumps(document).encode(), {"Content-Type": "application/x-amz-json-1.0"}
-    elif protocol == "query":
+        return _answer(endpoint, request, operation_model, fault.status, document)
+    if protocol == "query":
         body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code>"
                 f"<Message>{escape(message)}</Message></Error><RequestId>injected</RequestId></ErrorResponse>").encode()
         headers = {"Content-Type": "text/xml"}
     else:  # rest-xml (S3)
         body = f"<Error><Code>{fault.code}</Code><Message>{escape(message)}</Message></Error>".encode()
         headers = {"Content-Type": "application/xml"}
-    http_response = AWSResponse(request.url, fault.status, headers, _Raw(body))
+    return _parsed(endpoint, request, operation_model, fault.status, body, headers)
+
+
+def _answer(endpoint: Endpoint, request, operation_model, status: int, document: dict[str, Any]):
+    """A JSON-protocol answer (DynamoDB's, KMS's), parsed as botocore parses AWS's."""
+    return _parsed(endpoint, request, operation_model, status, json.dumps(document).encode(),
+                   {"Content-Type": "application/x-amz-json-1.0"})
+
+
+def _parsed(endpoint: Endpoint, request, operation_model, status: int, body: bytes, headers: dict[str, str]):
+    protocol = operation_model.service_model.resolved_protocol
+    http_response = AWSResponse(request.url, status, headers, _Raw(body))
     response_dict = convert_to_response_dict(http_response, operation_model)
     parser = endpoint._response_parser_factory.create_parser(protocol)
     parsed = parser.parse(response_dict, operation_model.output_shape)
@@ -308,8 +347,10 @@ def installed() -> Iterator[FaultInjector]:
     original_delay = ExponentialBackoff.delay_amount
     original_acquire = RetryQuota.acquire
 
+    send = injector._honouring_tokens(original_send)
+
     def attempt(endpoint, request, operation_model, context):
-        return injector._attempt(endpoint, request, operation_model, context, original_send)
+        return injector._attempt(endpoint, request, operation_model, context, send)
 
     def delay(backoff, context):
         if injector.stall:
