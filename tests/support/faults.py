@@ -10,9 +10,10 @@ and the retry absorbs it. An injected fault never reaches moto, so nothing of
 the failed attempt is applied — except ``LOST_RESPONSE``, which applies the
 attempt and then loses its answer, the way a read timeout can in production.
 
-``stalled(service)`` plays a dependency that accepts connections and never answers: every
-attempt waits out the client's read timeout (recorded with the back-off botocore chose, not slept)
-and fails as a read timeout would, until the block ends.
+``outage(service, fault)`` fails every attempt on a service with one fault until the block ends:
+sustained throttling, or (the default, ``READ_TIMEOUT``) a stall, a dependency that accepts
+connections and never answers, where each attempt waits out its client's read timeout (recorded
+with the back-off botocore chose, not slept).
 
 moto ignores a TransactWriteItems' ``ClientRequestToken``; the injector honours it as DynamoDB
 does: an attempt with a token whose transaction was applied is answered success without
@@ -124,8 +125,8 @@ class _Plan:
 
 
 @dataclass(frozen=True)
-class StalledAttempt:
-    """One attempt that met a stall, with the timeouts its client gave it."""
+class FailedAttempt:
+    """One attempt that met an outage, with the timeouts its client gave it."""
 
     call: str  # "service.Operation"
     connect_timeout: float
@@ -133,14 +134,15 @@ class StalledAttempt:
 
 
 @dataclass
-class Stall:
+class Outage:
     services: frozenset[str]
-    attempts: list[StalledAttempt] = field(default_factory=list)
+    fault: Fault
+    attempts: list[FailedAttempt] = field(default_factory=list)
     backoffs: list[float] = field(default_factory=list)  # seconds botocore would have slept between them
 
     @property
     def waited(self) -> float:
-        """What the stalled calls held their request: every attempt's whole read timeout, and the back-offs."""
+        """What a stall held its requests: every attempt's whole read timeout, and the back-offs."""
         return sum(a.read_timeout for a in self.attempts) + sum(self.backoffs)
 
 
@@ -148,7 +150,7 @@ class Stall:
 class FaultInjector:
     calls: list[Call] = field(default_factory=list)
     fired: int = 0  # attempts the last ``failing`` block failed (0: its call was never made)
-    stall: Stall | None = None
+    outage_now: Outage | None = None
     # ClientRequestToken → the parameters of the TransactWriteItems applied with it.
     applied_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     _plan: _Plan | None = None
@@ -173,14 +175,14 @@ class FaultInjector:
             yield self
 
     @contextlib.contextmanager
-    def stalled(self, *services: str) -> Iterator[Stall]:
-        """Every attempt on ``services`` inside the block times out; the stall ends with the block."""
-        stall = Stall(frozenset(services))
-        self.stall = stall
+    def outage(self, *services: str, fault: Fault = READ_TIMEOUT) -> Iterator[Outage]:
+        """Every attempt on ``services`` inside the block meets ``fault``; the outage ends with the block."""
+        outage = Outage(frozenset(services), fault)
+        self.outage_now = outage
         try:
-            yield stall
+            yield outage
         finally:
-            self.stall = None
+            self.outage_now = None
 
     # --- the botocore side -----------------------------------------------------------------------
 
@@ -197,22 +199,18 @@ class FaultInjector:
                 self._plan, self._armed = None, False
 
     def _attempt(self, endpoint: Endpoint, request, operation_model, context, send):
-        stall = self.stall
-        if stall and operation_model.service_model.service_name in stall.services:
+        outage = self.outage_now
+        if outage and operation_model.service_model.service_name in outage.services:
             timeout = endpoint.http_session._timeout
-            stall.attempts.append(StalledAttempt(f"{operation_model.service_model.service_name}.{operation_model.name}",
+            outage.attempts.append(FailedAttempt(f"{operation_model.service_model.service_name}.{operation_model.name}",
                                                  timeout.connect_timeout, timeout.read_timeout))
-            return None, ReadTimeoutError(endpoint_url=request.url)
+            return _failed(endpoint, request, operation_model, outage.fault)
         fault = self._fault_for(request, operation_model, context)
         if fault is None:
             return send(endpoint, request, operation_model, context)
         if fault.applied:
             send(endpoint, request, operation_model, context)
-        if fault.raises == "read-timeout":
-            return None, ReadTimeoutError(endpoint_url=request.url)
-        if fault.raises == "connection":
-            return None, EndpointConnectionError(endpoint_url=request.url)
-        return _error_answer(endpoint, request, operation_model, fault)
+        return _failed(endpoint, request, operation_model, fault)
 
     def _honouring_tokens(self, send):
         """``send`` as DynamoDB answers a transaction whose token it has seen applied."""
@@ -292,6 +290,15 @@ class _Raw:
         yield self._body
 
 
+def _failed(endpoint: Endpoint, request, operation_model, fault: Fault):
+    """What botocore's send step returns for an attempt that meets ``fault``."""
+    if fault.raises == "read-timeout":
+        return None, ReadTimeoutError(endpoint_url=request.url)
+    if fault.raises == "connection":
+        return None, EndpointConnectionError(endpoint_url=request.url)
+    return _error_answer(endpoint, request, operation_model, fault)
+
+
 def _error_answer(endpoint: Endpoint, request, operation_model, fault: Fault):
     """The error response AWS would send, parsed by botocore's own parser for the protocol."""
     protocol = operation_model.service_model.resolved_protocol
@@ -353,8 +360,8 @@ def installed() -> Iterator[FaultInjector]:
         return injector._attempt(endpoint, request, operation_model, context, send)
 
     def delay(backoff, context):
-        if injector.stall:
-            injector.stall.backoffs.append(original_delay(backoff, context))
+        if injector.outage_now:
+            injector.outage_now.backoffs.append(original_delay(backoff, context))
         return 0
 
     Endpoint._do_get_response = attempt

@@ -1,6 +1,7 @@
-"""A stalled AWS dependency is a 503 within the call budget, and the first request after it succeeds.
+"""A stalled or throttling AWS dependency is a 503 within the call budget, nothing half-written, and
+the first request after it succeeds.
 
-The stall comes from the fault layer (``faults.Injector.stalled``): each attempt waits out the
+The stall comes from the fault layer (``FaultInjector.outage``, a read timeout by default): each attempt waits out the
 read timeout its client was given and fails as that timeout would; what the request waited is
 the sum of those timeouts and of the back-offs botocore chose — counted, never measured on a clock
 (``bench/stall.py`` measures the same on the wall clock).
@@ -13,6 +14,7 @@ from chalicelib import aws as aws_clients, deps
 from chalicelib.settings import Settings, SettingsError, get_settings
 from tests.support import faults
 from tests.support.katta_api import Actor, body
+from tests.support.katta_keys import new_vault_id, vault_dto
 from tests.support.kms import kms_key  # noqa: F401 — fixture
 
 
@@ -51,7 +53,7 @@ def test_the_clients_get_the_configured_timeouts_and_retries(aws, monkeypatch, m
 
 def test_a_dynamodb_stall_is_a_503_within_the_budget_and_the_next_request_succeeds(alice, injector):
     settings = get_settings()
-    with injector.stalled("dynamodb") as stall:
+    with injector.outage("dynamodb") as stall:
         during = alice.get("/api/vaults/accessible")
     assert during.status_code == 503 and during.headers["Retry-After"] == "1"
     assert "retry later" in body(during)["detail"]
@@ -72,7 +74,7 @@ def test_a_kms_stall_is_a_503_within_the_budget_and_nothing_is_written(kms_key, 
     monkeypatch.setenv("KATTA_AWS_RETRY_MODE", mode)
     deps.reset()
     settings = get_settings()
-    with injector.stalled("kms") as stall:
+    with injector.outage("kms") as stall:
         with pytest.raises(Exception) as refused:
             deps.key_rings().seal("stalled", b"record", "identity")
     assert getattr(refused.value, "status", None) == 503
@@ -82,3 +84,52 @@ def test_a_kms_stall_is_a_503_within_the_budget_and_nothing_is_written(kms_key, 
 
     sealed = deps.key_rings().seal("stalled", b"record", "identity")
     assert deps.key_rings().open("stalled", sealed.record, "identity") == b"record"
+
+
+def table_items() -> list[dict]:
+    """The whole table (a Scan: test bookkeeping, outside any outage)."""
+    from chalicelib.settings import get_settings
+    client = aws_clients.session().client("dynamodb")
+    return sorted(client.scan(TableName=get_settings().table_name)["Items"], key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
+
+
+@pytest.mark.parametrize("fault", [faults.THROTTLING, faults.PROVISIONED_THROUGHPUT], ids=str)
+def test_sustained_dynamodb_throttling_is_503_on_every_request_and_writes_nothing(alice, client, issuer, injector, fault):
+    bob = Actor(client, issuer, "bob", roles=("user",)).sign_in().set_up_keys()
+    vault_id = new_vault_id()
+    alice.create_vault(vault_id)
+    before = table_items()
+    requests = [("GET", "/api/users/me", None), ("GET", f"/api/vaults/{vault_id}", None),
+                ("PUT", f"/api/vaults/{new_vault_id()}", vault_dto(new_vault_id())),
+                ("PUT", f"/api/vaults/{vault_id}/users/{bob.id}", None),
+                ("POST", f"/api/vaults/{vault_id}/access-tokens", {bob.id: bob.keys.access_token(b"k" * 32)}),
+                ("PUT", "/api/users/me", alice.keys.user_dto()), ("DELETE", f"/api/vaults/{vault_id}", None)]
+    with injector.outage("dynamodb", fault=fault) as outage:
+        answers = [alice.call(method, path, payload) for _round in range(3) for method, path, payload in requests]
+    assert [a.status_code for a in answers] == [503] * len(answers)
+    assert all(a.headers["Retry-After"] == "1" and "Traceback" not in a.body.decode() for a in answers)
+    assert len(outage.attempts) == len(answers) * get_settings().aws_max_attempts  # each gave up at its first call
+    assert table_items() == before
+
+    assert alice.call("PUT", f"/api/vaults/{vault_id}/users/{bob.id}").status_code == 201
+    assert alice.get(f"/api/vaults/{vault_id}").status_code == 200
+
+
+@pytest.mark.parametrize("fault", [faults.THROTTLING, faults.KMS_INTERNAL], ids=str)
+def test_sustained_kms_throttling_is_503_where_kms_is_needed_and_the_rest_keeps_working(kms_key, client, issuer,
+                                                                                      injector, fault):
+    admin = Actor(client, issuer, "ada", roles=("user", "admin")).sign_in()
+    deps.key_rings().seal("reports", b"a record", "identity")
+    before = table_items()
+    with injector.outage("kms", fault=fault) as outage:
+        refused = [admin.call("POST", "/api/admin/keys/rings/reports/rotate") for _ in range(5)]
+        listing = admin.get("/api/admin/keys")  # metadata only: no KMS call
+    assert [r.status_code for r in refused] == [503] * 5
+    assert all(r.headers["Retry-After"] == "1" for r in refused)
+    assert {a.call for a in outage.attempts} == {"kms.GenerateDataKey"}
+    assert listing.status_code == 200
+    assert table_items() == before
+
+    after = admin.call("POST", "/api/admin/keys/rings/reports/rotate")
+    assert after.status_code == 200, after.body
+    assert body(after)["latestVersion"] == 2
