@@ -11,6 +11,7 @@ import pytest
 from chalicelib import errors
 from chalicelib.db.table import Table, Transaction
 from tests.support import faults
+from tests.support.atomic import atomic_items  # noqa: F401 — fixture
 
 
 @pytest.fixture
@@ -84,3 +85,13 @@ def test_a_token_reused_with_other_items_is_refused_as_dynamodb_does(table, inje
                                     ClientRequestToken="t" * 36)
     assert mismatch.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
     assert table.get("T", "2") is None
+
+
+def test_the_local_stacks_moto_honours_the_token_too(table, atomic_items):
+    """devstack/moto_atomic.py: the same transaction sent again (a retry after a lost answer) lands once."""
+    transaction = counted()
+    table.commit(transaction)
+    table.commit(transaction)
+    assert count(table) == 1
+    table.commit(Transaction().update("COUNTER", "C", "ADD n :one", values={":one": 1}))
+    assert count(table) == 2  # another transaction with another token is another change
