@@ -1,11 +1,12 @@
 """A seeded random run over one key ring by several instances at once, each with its own caches.
 
 Worker threads play API instances (their own ``KeyRings``, ring and data-key caches): they seal
-records, open them, re-wrap one record or the whole ring. An admin thread (the scheduled job and
-the admin API, one at a time as under the rotation lock) rotates, raises and lowers the floor and
-trims. Whatever interleaving the seed gives, the only refusal a worker may meet is "too old"
-(``VersionRetired``, for a record below the floor); a record never opens to another plaintext,
-is never unreadable, and the ring ends with one version per rotation, none lost.
+records, open them, re-wrap one record or the whole ring, and change the ring as the admin API
+and the scheduled job do (rotate, raise and lower the floor, trim). Whatever interleaving the seed
+gives, the only refusal a record operation may meet is "too old" (``VersionRetired``, for a
+record below the floor) — a ring change may also lose its race to another instance's (409); a
+record never opens to another plaintext, is never unreadable, and the ring ends with one version
+per rotation, none lost.
 
 The fast lane runs a short seeded round; the long one is marked slow, and a soak of any length is
 ``KATTA_KEYRING_SOAK_OPS=1000 KATTA_KEYRING_SOAK_SEED=7 .venv/bin/python -m pytest tests/test_keys_soak.py -m slow``
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from chalicelib import deps
+from chalicelib import deps, errors
 from chalicelib.crypto import envelope
 from chalicelib.crypto.errors import VersionRetired
 from chalicelib.crypto.keyring import KeyRings
@@ -47,6 +48,7 @@ class Soak:
     refusals: list[str] = field(default_factory=list)  # anything but "too old"
     retired_opens: int = 0
     rotations: int = 0
+    lost_ring_races: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def instance(self) -> KeyRings:
@@ -57,9 +59,12 @@ class Soak:
     def worker(self, n: int, ops: int) -> None:
         rings, rng, table = self.instance(), random.Random(f"{self.seed}/{n}"), deps.table()
         for _ in range(ops):
-            op = rng.choices(("seal", "open", "rewrap", "rewrap_ring"), weights=(4, 6, 2, 1))[0]
+            self.clock.advance(rng.random() / 10)  # time passes: the instances' caches expire at different moments
+            op = rng.choices(("seal", "open", "rewrap", "rewrap_ring", "ring"), weights=(4, 6, 2, 1, 2))[0]
             try:
-                if op == "seal" or not self.plaintexts:
+                if op == "ring":
+                    self.ring_change(rings, rng)
+                elif op == "seal" or not self.plaintexts:
                     record_id, plaintext = uuid.uuid4().hex, rng.randbytes(rng.randrange(48))
                     table.put(sealed_item(rings, RING, PK, record_id, plaintext, record_id))
                     with self.lock:
@@ -87,27 +92,26 @@ class Soak:
             except Exception as exc:  # noqa: BLE001 — every other refusal is a finding
                 self.refuse(f"{op}: {type(exc).__name__}: {exc}")
 
-    def admin(self, ops: int, done: threading.Event) -> None:
-        rings, rng = self.instance(), random.Random(f"{self.seed}/admin")
-        for _ in range(ops):
-            if done.is_set():
-                return
-            ring = rings.describe(RING)
-            floor, latest, available = ring["minDecryptionVersion"], ring["latestVersion"], ring["minAvailableVersion"]
-            op = rng.choices(("rotate", "raise", "lower", "trim"), weights=(4, 2, 1, 1))[0]
-            try:
-                if op == "rotate":
-                    rings.rotate(RING, actor="soak")
+    def ring_change(self, rings: KeyRings, rng: random.Random) -> None:
+        """What the admin API and the scheduled job do, from any instance."""
+        ring = rings.describe(RING)
+        floor, latest, available = ring["minDecryptionVersion"], ring["latestVersion"], ring["minAvailableVersion"]
+        op = rng.choices(("rotate", "raise", "lower", "trim"), weights=(4, 2, 1, 1))[0]
+        try:
+            if op == "rotate":
+                rings.rotate(RING, actor="soak")
+                with self.lock:
                     self.rotations += 1
-                elif op == "raise" and floor < latest:
-                    self.clock.advance(CACHE)  # every instance has seen the newest version by now
-                    rings.set_min_decryption_version(RING, rng.randint(floor + 1, latest))
-                elif op == "lower" and available < floor:
-                    rings.set_min_decryption_version(RING, rng.randint(available, floor - 1))
-                elif op == "trim":
-                    rings.trim(RING)
-            except Exception as exc:  # noqa: BLE001
-                self.refuse(f"admin {op}: {type(exc).__name__}: {exc}")
+            elif op == "raise" and floor < latest:
+                self.clock.advance(CACHE)  # every instance has seen the newest version by now
+                rings.set_min_decryption_version(RING, rng.randint(floor + 1, latest))
+            elif op == "lower" and available < floor:
+                rings.set_min_decryption_version(RING, rng.randint(available, floor - 1))
+            elif op == "trim":
+                rings.trim(RING)
+        except errors.Conflict:
+            with self.lock:
+                self.lost_ring_races += 1  # another instance changed the ring meanwhile (409)
 
     def refuse(self, what: str) -> None:
         with self.lock:
@@ -119,14 +123,10 @@ def soak(seed: int, ops: int) -> Soak:
     first = run.instance()
     first.seal(RING, b"creates the ring", "bootstrap")
     workers = [threading.Thread(target=run.worker, args=(n, ops)) for n in range(WORKERS)]
-    done = threading.Event()
-    admin = threading.Thread(target=run.admin, args=(max(ops // 4, 4), done))
-    for thread in (*workers, admin):
+    for thread in workers:
         thread.start()
     for thread in workers:
         thread.join()
-    done.set()
-    admin.join()
 
     context = f"seed {seed}, {ops} ops per worker"
     assert run.refusals == [], f"{context}: {run.refusals[:5]}"
