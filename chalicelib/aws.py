@@ -28,11 +28,20 @@ def client(service: str):
         return existing
     with _lock:
         if service not in _clients:
-            from botocore.config import Config
-
-            config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-            _clients[service] = translating(session().client(service, config=config))
+            _clients[service] = translating(session().client(service, config=config()))
         return _clients[service]
+
+
+def config():
+    """Timeouts and retries of a request-serving Lambda (``KATTA_AWS_*``): a stalled or shedding
+    dependency becomes a 503 within ``aws_call_budget_seconds`` instead of holding the request."""
+    from botocore.config import Config
+
+    from chalicelib.settings import get_settings
+    settings = get_settings()
+    return Config(connect_timeout=settings.aws_connect_timeout_seconds,
+                  read_timeout=settings.aws_read_timeout_seconds,
+                  retries={"total_max_attempts": settings.aws_max_attempts, "mode": settings.aws_retry_mode})
 
 
 def session():

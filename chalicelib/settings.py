@@ -211,6 +211,13 @@ class Settings(BaseSettings):
     # Audiences POST /oauth2/token may issue tokens for; empty = every target is refused.
     token_exchange_audiences: list[str] = Field(default=[])
     token_exchange_lifetime_seconds: int = Field(default=300, ge=60, le=3600)
+    # AWS clients (chalicelib/aws.py). A held request is paid Lambda concurrency: a stalled dependency
+    # must become a 503 within the call budget, not after botocore's defaults (60 s reads, retried).
+    aws_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
+    aws_read_timeout_seconds: float = Field(default=2.0, gt=0, le=20)
+    aws_max_attempts: int = Field(default=3, ge=1, le=10)
+    aws_retry_mode: Literal["standard", "adaptive"] = "standard"
+    aws_call_budget_seconds: float = Field(default=15.0, gt=0, le=28)
 
     @property
     def hub_id(self) -> str:
@@ -232,6 +239,20 @@ class Settings(BaseSettings):
         lead = self.pop_jwks_cache_seconds + self.key_ring_cache_seconds
         if self.pop_rotation_seconds <= lead:
             raise ValueError(f"pop_rotation_seconds: must exceed pop_jwks_cache_seconds + key_ring_cache_seconds ({lead})")
+        return self
+
+    @property
+    def aws_call_worst_seconds(self) -> float:
+        """The longest one AWS call can hold a request: every attempt waits out both timeouts, and
+        botocore's back-off before retry n is at most 2^(n-1) s (capped at 20 s), in both modes."""
+        attempts = self.aws_max_attempts * (self.aws_connect_timeout_seconds + self.aws_read_timeout_seconds)
+        return attempts + sum(min(2.0 ** n, 20.0) for n in range(self.aws_max_attempts - 1))
+
+    @model_validator(mode="after")
+    def _aws_calls_within_budget(self) -> "Settings":
+        if self.aws_call_worst_seconds > self.aws_call_budget_seconds:
+            raise ValueError(f"aws_call_budget_seconds: the timeouts and attempts allow one AWS call "
+                             f"{self.aws_call_worst_seconds:g} s")
         return self
 
     @model_validator(mode="after")

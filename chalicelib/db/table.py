@@ -9,10 +9,14 @@ GetItem, Query or BatchGetItem.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import random
+import secrets
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from chalicelib import aws, errors
 
@@ -79,6 +83,10 @@ class ConditionFailed(Exception):
     """A conditional write found the item in another state than it required."""
 
 
+class Contended(errors.ServiceUnavailable):
+    """A transaction was cancelled by a concurrent one on the same items; nothing of it was applied."""
+
+
 @dataclass
 class Page:
     items: list[dict[str, Any]]
@@ -102,6 +110,18 @@ class Transaction:
     """Collects writes that must land together or not at all (max 100 items)."""
 
     ops: list[dict[str, Any]] = field(default_factory=list)
+    # Seeds the ClientRequestToken of each send (see ``request_token``).
+    seed: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
+
+    def request_token(self, items: list[dict[str, Any]]) -> str:
+        """DynamoDB applies a TransactWriteItems once per token (for 10 minutes) and answers a repeat
+        with success: a send whose answer was lost, sent again, neither lands twice nor fails on its
+        own conditions. The token is this transaction's and these items': a renewed item is another
+        request (the same token with other items would be refused as a mismatch), and two
+        transactions with equal items are two changes."""
+        digest = hashlib.sha256(self.seed.encode())
+        digest.update(json.dumps(items, sort_keys=True, separators=(",", ":"), default=bytes.hex).encode())
+        return digest.hexdigest()[:36]
 
     def put(self, item: dict[str, Any], condition: str | None = None,
             values: dict[str, Any] | None = None, names: dict[str, str] | None = None,
@@ -266,7 +286,7 @@ class Table:
             items = [{kind: {**body, "TableName": self.name}}
                      for op in transaction.ops for kind, body in op.items() if kind != _RENEW]
             try:
-                self.client.transact_write_items(TransactItems=items)
+                self.client.transact_write_items(TransactItems=items, ClientRequestToken=transaction.request_token(items))
                 return
             except ClientError as exc:
                 if aws.error_code(exc) != "TransactionCanceledException":
@@ -276,8 +296,9 @@ class Table:
             failed = [(transaction.ops[i], r.get("Item")) for i, r in enumerate(cancelled)
                       if r.get("Code") == "ConditionalCheckFailed"]
             if not failed:
-                # Conflicts with a concurrent transaction or throttling: retryable.
-                raise errors.ServiceUnavailable() from None
+                if any(reason == "TransactionConflict" for reason in reasons):
+                    raise Contended() from None
+                raise errors.ServiceUnavailable() from None  # throttled or failed on AWS's side
             if all(_RENEW in op and _own(found, op["Put"]["Item"]) for op, found in failed):
                 return  # an earlier attempt landed: a transaction lands whole
             if attempt == _RENEWALS or not all(_RENEW in op for op, _ in failed):
@@ -297,16 +318,37 @@ class Table:
 
 # DynamoDB transactions hold at most 100 items.
 MAX_TRANSACTION_ITEMS = 100
+# A change that lost a race is decided again on a fresh read this many times in all; the pause
+# before attempt n is drawn from [0, RACE_PAUSE_SECONDS × 2^n) so that the racers spread out.
+RACE_ATTEMPTS = 6
+RACE_PAUSE_SECONDS = 0.01
+T = TypeVar("T")
 
 
 class Transactions:
     """What a service commits its changes with: the table's transactions and nothing else of it."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, sleep: Callable[[float], None] = time.sleep) -> None:
         self._table = table
+        self._sleep = sleep
 
     def commit(self, transaction: Transaction) -> None:
         self._table.commit(transaction)
+
+    def resolving_races(self, change: Callable[[], T]) -> T:
+        """``change()`` — read, decide, commit — decided again on a fresh read when its commit lost a race
+        (a condition on what it read, or a concurrent transaction), a few times with jittered pauses.
+
+        A change of intent ("set this role") is not refused because another landed first: the re-read
+        sees the other change and decides on it, and a real conflict (the last owner) is the rule's own
+        refusal there. Only a race lost on every attempt still surfaces, as ConditionFailed (409) or
+        Contended (503)."""
+        for attempt in range(RACE_ATTEMPTS - 1):
+            try:
+                return change()
+            except (ConditionFailed, Contended):
+                self._sleep(random.uniform(0, RACE_PAUSE_SECONDS * 2 ** attempt))
+        return change()
 
     def commit_chunked(self, steps: list[Callable[[Transaction], object]], final: Transaction) -> None:
         """Applies ``steps``, then ``final`` (the change and its audit event) — in ONE transaction when

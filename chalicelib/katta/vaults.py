@@ -241,9 +241,14 @@ class VaultService:
     def put_member(self, principal: Principal, vault_id: str, authority_id: str, authority_type: str,
                    role: str) -> bool:
         """Adds a user or group (True) or changes its role (False)."""
-        contents = self._owned(principal, vault_id)
         if self._authority_types([authority_id]).get(authority_id) != authority_type:
             raise NotFound(f"no such {authority_type.lower()}: {authority_id}")
+        return self._transactions.resolving_races(
+            lambda: self._put_member(principal, vault_id, authority_id, authority_type, role))
+
+    def _put_member(self, principal: Principal, vault_id: str, authority_id: str, authority_type: str,
+                    role: str) -> bool:
+        contents = self._owned(principal, vault_id)
         current = contents.members.get(authority_id)
         changes = {authority_id: role}
         _check_owner_remains(contents, changes)
@@ -255,11 +260,14 @@ class VaultService:
 
     def set_members(self, principal: Principal, vault_id: str, wanted: dict[str, str]) -> None:
         """Replaces all direct members with ``wanted`` (authority id → role)."""
-        contents = self._owned(principal, vault_id)
         found = self._authority_types(wanted)
         unknown = sorted(set(wanted) - set(found))
         if unknown:
             raise BadRequest(f"no user or group with the id {unknown[0]}")
+        self._transactions.resolving_races(lambda: self._set_members(principal, vault_id, wanted, found))
+
+    def _set_members(self, principal: Principal, vault_id: str, wanted: dict[str, str], found: dict[str, str]) -> None:
+        contents = self._owned(principal, vault_id)
         changes: dict[str, str | None] = {a: r for a, r in wanted.items()
                                           if contents.members.get(a, {}).get("role") != r}
         changes.update({a: None for a in contents.members if a not in wanted})
@@ -275,21 +283,19 @@ class VaultService:
         self._transactions.commit(transaction)
 
     def remove_member(self, principal: Principal, vault_id: str, authority_id: str) -> None:
+        self._transactions.resolving_races(lambda: self._remove_member(principal, vault_id, authority_id))
+
+    def _remove_member(self, principal: Principal, vault_id: str, authority_id: str) -> None:
         contents = self._owned(principal, vault_id)
         current = contents.members.get(authority_id)
         if current is None:
-            return
+            return  # never a member, or removed concurrently (the re-read after a lost race): as wanted
         _check_owner_remains(contents, {authority_id: None})
         transaction = Transaction()
         self._guard_owners(transaction, vault_id, contents, {authority_id: None})
         self._apply_member_change(transaction, principal, vault_id, authority_id, current["authorityType"],
                                   current, None)
-        try:
-            self._transactions.commit(transaction)
-        except ConditionFailed:
-            if self._vaults.members_of(vault_id, [authority_id]):
-                raise Conflict("the vault's members changed meanwhile; reload and retry") from None
-            return  # removed concurrently: the outcome the caller wanted
+        self._transactions.commit(transaction)
 
     def _guard_owners(self, transaction: Transaction, vault_id: str, contents: VaultContents,
                       changes: dict[str, str | None]) -> None:

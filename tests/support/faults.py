@@ -10,6 +10,16 @@ and the retry absorbs it. An injected fault never reaches moto, so nothing of
 the failed attempt is applied — except ``LOST_RESPONSE``, which applies the
 attempt and then loses its answer, the way a read timeout can in production.
 
+``outage(service, fault)`` fails every attempt on a service with one fault until the block ends:
+sustained throttling, or (the default, ``READ_TIMEOUT``) a stall, a dependency that accepts
+connections and never answers, where each attempt waits out its client's read timeout (recorded
+with the back-off botocore chose, not slept).
+
+moto ignores a TransactWriteItems' ``ClientRequestToken``; the injector honours it as DynamoDB
+does: an attempt with a token whose transaction was applied is answered success without
+reaching moto (so a ``LOST_RESPONSE`` on a transaction is retried the way AWS answers the retry),
+and the same token with other parameters is an ``IdempotentParameterMismatchException``.
+
 Calls are numbered per (service, operation) in the order the code makes them;
 each call counts once, whatever its retries. ``record`` keeps the sequence of a
 clean run so that a test can then fail call k for k = 1..n.
@@ -114,10 +124,35 @@ class _Plan:
     failed_attempts: int = 0
 
 
+@dataclass(frozen=True)
+class FailedAttempt:
+    """One attempt that met an outage, with the timeouts its client gave it."""
+
+    call: str  # "service.Operation"
+    connect_timeout: float
+    read_timeout: float
+
+
+@dataclass
+class Outage:
+    services: frozenset[str]
+    fault: Fault
+    attempts: list[FailedAttempt] = field(default_factory=list)
+    backoffs: list[float] = field(default_factory=list)  # seconds botocore would have slept between them
+
+    @property
+    def waited(self) -> float:
+        """What a stall held its requests: every attempt's whole read timeout, and the back-offs."""
+        return sum(a.read_timeout for a in self.attempts) + sum(self.backoffs)
+
+
 @dataclass
 class FaultInjector:
     calls: list[Call] = field(default_factory=list)
     fired: int = 0  # attempts the last ``failing`` block failed (0: its call was never made)
+    outage_now: Outage | None = None
+    # ClientRequestToken → the parameters of the TransactWriteItems applied with it.
+    applied_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     _plan: _Plan | None = None
     _counts: Counter = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -139,6 +174,16 @@ class FaultInjector:
         with self._arm(_Plan(service, operation, nth, fault, attempts)):
             yield self
 
+    @contextlib.contextmanager
+    def outage(self, *services: str, fault: Fault = READ_TIMEOUT) -> Iterator[Outage]:
+        """Every attempt on ``services`` inside the block meets ``fault``; the outage ends with the block."""
+        outage = Outage(frozenset(services), fault)
+        self.outage_now = outage
+        try:
+            yield outage
+        finally:
+            self.outage_now = None
+
     # --- the botocore side -----------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -154,16 +199,39 @@ class FaultInjector:
                 self._plan, self._armed = None, False
 
     def _attempt(self, endpoint: Endpoint, request, operation_model, context, send):
+        outage = self.outage_now
+        if outage and operation_model.service_model.service_name in outage.services:
+            timeout = endpoint.http_session._timeout
+            outage.attempts.append(FailedAttempt(f"{operation_model.service_model.service_name}.{operation_model.name}",
+                                                 timeout.connect_timeout, timeout.read_timeout))
+            return _failed(endpoint, request, operation_model, outage.fault)
         fault = self._fault_for(request, operation_model, context)
         if fault is None:
             return send(endpoint, request, operation_model, context)
         if fault.applied:
             send(endpoint, request, operation_model, context)
-        if fault.raises == "read-timeout":
-            return None, ReadTimeoutError(endpoint_url=request.url)
-        if fault.raises == "connection":
-            return None, EndpointConnectionError(endpoint_url=request.url)
-        return _error_answer(endpoint, request, operation_model, fault)
+        return _failed(endpoint, request, operation_model, fault)
+
+    def _honouring_tokens(self, send):
+        """``send`` as DynamoDB answers a transaction whose token it has seen applied."""
+        def attempt(endpoint, request, operation_model, context):
+            body = _body(request)
+            token = body.pop("ClientRequestToken", None)
+            if operation_model.name != "TransactWriteItems" or token is None:
+                return send(endpoint, request, operation_model, context)
+            with self._lock:
+                applied = self.applied_tokens.get(token)
+            if applied is not None:
+                if applied != body:
+                    return _answer(endpoint, request, operation_model, 400, {
+                        "__type": "IdempotentParameterMismatchException", "message": "injected: token reused"})
+                return _answer(endpoint, request, operation_model, 200, {})
+            answer, error = send(endpoint, request, operation_model, context)
+            if error is None and answer[0].status_code == 200:
+                with self._lock:
+                    self.applied_tokens[token] = body
+            return answer, error
+        return attempt
 
     def _fault_for(self, request, operation_model, context) -> Fault | None:
         if not self._armed:
@@ -222,6 +290,15 @@ class _Raw:
         yield self._body
 
 
+def _failed(endpoint: Endpoint, request, operation_model, fault: Fault):
+    """What botocore's send step returns for an attempt that meets ``fault``."""
+    if fault.raises == "read-timeout":
+        return None, ReadTimeoutError(endpoint_url=request.url)
+    if fault.raises == "connection":
+        return None, EndpointConnectionError(endpoint_url=request.url)
+    return _error_answer(endpoint, request, operation_model, fault)
+
+
 def _error_answer(endpoint: Endpoint, request, operation_model, fault: Fault):
     """The error response AWS would send, parsed by botocore's own parser for the protocol."""
     protocol = operation_model.service_model.resolved_protocol
@@ -230,15 +307,26 @@ def _error_answer(endpoint: Endpoint, request, operation_model, fault: Fault):
         document: dict[str, Any] = {"__type": fault.code, "message": message}
         if fault.reasons:
             document["CancellationReasons"] = _cancellation_reasons(request, fault.reasons)
-        body, headers = json.dumps(document).encode(), {"Content-Type": "application/x-amz-json-1.0"}
-    elif protocol == "query":
+        return _answer(endpoint, request, operation_model, fault.status, document)
+    if protocol == "query":
         body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code>"
                 f"<Message>{escape(message)}</Message></Error><RequestId>injected</RequestId></ErrorResponse>").encode()
         headers = {"Content-Type": "text/xml"}
     else:  # rest-xml (S3)
         body = f"<Error><Code>{fault.code}</Code><Message>{escape(message)}</Message></Error>".encode()
         headers = {"Content-Type": "application/xml"}
-    http_response = AWSResponse(request.url, fault.status, headers, _Raw(body))
+    return _parsed(endpoint, request, operation_model, fault.status, body, headers)
+
+
+def _answer(endpoint: Endpoint, request, operation_model, status: int, document: dict[str, Any]):
+    """A JSON-protocol answer (DynamoDB's, KMS's), parsed as botocore parses AWS's."""
+    return _parsed(endpoint, request, operation_model, status, json.dumps(document).encode(),
+                   {"Content-Type": "application/x-amz-json-1.0"})
+
+
+def _parsed(endpoint: Endpoint, request, operation_model, status: int, body: bytes, headers: dict[str, str]):
+    protocol = operation_model.service_model.resolved_protocol
+    http_response = AWSResponse(request.url, status, headers, _Raw(body))
     response_dict = convert_to_response_dict(http_response, operation_model)
     parser = endpoint._response_parser_factory.create_parser(protocol)
     parsed = parser.parse(response_dict, operation_model.output_shape)
@@ -266,11 +354,18 @@ def installed() -> Iterator[FaultInjector]:
     original_delay = ExponentialBackoff.delay_amount
     original_acquire = RetryQuota.acquire
 
+    send = injector._honouring_tokens(original_send)
+
     def attempt(endpoint, request, operation_model, context):
-        return injector._attempt(endpoint, request, operation_model, context, original_send)
+        return injector._attempt(endpoint, request, operation_model, context, send)
+
+    def delay(backoff, context):
+        if injector.outage_now:
+            injector.outage_now.backoffs.append(original_delay(backoff, context))
+        return 0
 
     Endpoint._do_get_response = attempt
-    ExponentialBackoff.delay_amount = lambda self, context: 0
+    ExponentialBackoff.delay_amount = delay
     RetryQuota.acquire = lambda self, capacity_amount: True
     try:
         yield injector
