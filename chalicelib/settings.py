@@ -60,6 +60,8 @@ class TrustedIssuer(BaseModel):
     scope_claim: str = "scope"
     userinfo_endpoint: str | None = None
     client_id: str = "katta-cli"
+    # The public client the web app (/app/) signs in with; client_id when unset.
+    web_client_id: str | None = Field(default=None, min_length=1)
     # Published in /api/config for desktop clients; Keycloak-shaped when unset.
     authorization_endpoint: str | None = None
     token_endpoint: str | None = None

@@ -254,6 +254,7 @@ DIFFERENCES: dict[str, list[Difference]] = {
     "BillingDto": [differs("left_out", "email issuedAt expiresAt licenseKey", "no licence: nothing issued or bought"),
                    differs("required", "hubId licensedSeats usedSeats managedInstance", ALWAYS_SENT)],
     "ConfigDto": [differs("left_out", "entitlements billingUrl licenseApiUrl", "licences do not exist here"),
+                  differs("added", "oidcIssuer oidcWebClientId", "the web app signs in with any IdP by discovery"),
                   differs("required", "serverTime apiLevel licenseSetupRequired", ALWAYS_SENT)],
     "VersionDto": [differs("required", "hubVersion keycloakVersion", ALWAYS_SENT)],
     "SettingsDto": [differs("left_out", "defaultRequiredEmergencyKeyShares defaultMinMembers "

@@ -117,3 +117,18 @@ def test_the_policy_names_every_origin_a_browser_signs_in_through():
 def test_without_an_identity_provider_nothing_may_be_framed_or_reached():
     policy = WebApp(Settings(trusted_issuers=[])).content_security_policy()
     assert "connect-src 'self';" in policy and "frame-src 'none';" in policy and "form-action 'self';" in policy
+
+
+def test_the_config_names_the_issuer_and_the_client_the_web_app_signs_in_with(http):
+    config = json.loads(http.get("/api/config").body)
+    assert config["oidcIssuer"] == ISSUER
+    assert config["oidcWebClientId"] == "katta-cli"  # the entry's client_id: no web_client_id is set
+
+
+def test_a_web_client_of_its_own_is_published():
+    from chalicelib.katta.config import client_config
+
+    entry = TrustedIssuer(issuer=ISSUER, audience="katta", client_id="katta-cli", web_client_id="katta-web")
+    assert client_config(Settings(trusted_issuers=[entry]))["oidcWebClientId"] == "katta-web"
+    with pytest.raises(ValueError, match="web_client_id"):
+        TrustedIssuer(issuer=ISSUER, audience="katta", web_client_id="")

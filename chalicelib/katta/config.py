@@ -28,6 +28,9 @@ def client_config(settings: Settings) -> dict[str, Any]:
             "keycloakClientIdCryptomator": issuer.client_id,
             "keycloakAuthEndpoint": issuer.authorization_endpoint or f"{base}/protocol/openid-connect/auth",
             "keycloakTokenEndpoint": issuer.token_endpoint or f"{base}/protocol/openid-connect/token",
+            # The web app finds every endpoint through this issuer's discovery document.
+            "oidcIssuer": issuer.issuer,
+            "oidcWebClientId": issuer.web_client_id or issuer.client_id,
         })
     return config
 

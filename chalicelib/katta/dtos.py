@@ -157,6 +157,8 @@ class ConfigDto(_Dto):
     keycloakClientIdCryptomator: str = Omittable()
     keycloakAuthEndpoint: str = Omittable()
     keycloakTokenEndpoint: str = Omittable()
+    oidcIssuer: str = Omittable()
+    oidcWebClientId: str = Omittable()
 
 
 class LicenseUserInfoDto(_Dto):
