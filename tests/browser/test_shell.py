@@ -59,6 +59,7 @@ def test_the_shell_works_on_a_phone_sized_screen(web_stack, browser):
         page = context.new_page()
         bob = web_stack.new_user("bob")
         sign_in(page, web_stack, bob)
+        expect(page.get_by_test_id("signed-in-as")).to_be_in_viewport()
         expect(page.get_by_role("button", name="Sign out")).to_be_in_viewport()
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= PHONE["width"], "the page scrolls sideways on a phone"
@@ -77,15 +78,37 @@ def test_the_app_has_its_policy_and_an_inline_script_does_not_run(web_stack, pag
     assert web_stack.issuer.split("/realms/")[0] in policy  # the IdP may be reached, nothing else
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()  # the app's own script runs
 
-    page.evaluate("""() => {
+    color = page.evaluate("""() => {
         const script = document.createElement('script');
         script.textContent = 'window.inlineRan = true';
         document.body.append(script);
-        const styled = document.createElement('div');
-        styled.setAttribute('style', 'color: red');
+        const styled = document.createElement('p');
+        styled.setAttribute('style', 'color: rgb(255, 0, 0)');
+        document.body.append(styled);
+        return getComputedStyle(styled).color;
     }""")
     assert page.evaluate("() => window.inlineRan === true") is False
+    assert color != "rgb(255, 0, 0)"
     assert any("inline script" in text for text in violations), violations
+    assert any("inline style" in text for text in violations), violations
+
+
+def test_the_tokens_are_renewed_before_they_expire(web_stack, page):
+    carol = web_stack.new_user("carol")
+    renewals = []
+    page.on("request", lambda request: renewals.append(request) if request.method == "POST"
+            and "grant_type=refresh_token" in (request.post_data or "") else None)
+    page.clock.install()
+    sign_in(page, web_stack, carol)
+    expect(page.get_by_test_id("signed-in-as")).to_be_visible()
+    lifetime = web_stack.idp.access_token_lifetime
+
+    page.clock.fast_forward((lifetime - 30) * 1000)  # within the last minute of the first token
+    page.wait_for_event("requestfinished", lambda request: request in renewals)
+    page.clock.fast_forward(60 * 1000)  # past the first token's expiry
+    expect(page.get_by_test_id("signed-in-as")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_count(0)
+    assert len(renewals) == 1
 
 
 def test_an_expired_session_sends_her_back_to_sign_in(web_stack, page, monkeypatch):
