@@ -68,6 +68,16 @@ def test_the_shell_works_on_a_phone_sized_screen(web_stack, browser):
         context.close()
 
 
+def test_a_page_that_does_not_exist_says_so_and_leads_back(web_stack, page):
+    page.goto(web_stack.api_url + "/app/no-such-page")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
+    expect(page).to_have_title("Page not found · Katta")
+    assert serious_accessibility_violations(page) == []
+    page.get_by_role("link", name="Go to the start page").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.locator("#main")).to_be_focused()  # the new page is announced where its content starts
+
+
 def test_the_app_has_its_policy_and_an_inline_script_does_not_run(web_stack, page):
     violations = []
     page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text
