@@ -52,7 +52,8 @@ def create_app() -> Chalice:
     from chalicelib.secrets import routes as secrets
     from chalicelib.storage import routes as storage
     from chalicelib.tokens import routes as tokens
-    for part in (health, audit, katta, rendezvous, secrets, storage, tokens):
+    from chalicelib.webapp import routes as webapp
+    for part in (health, audit, katta, rendezvous, secrets, storage, tokens, webapp):
         app.register_blueprint(part.bp)
     _register_key_management(app)
     return app

@@ -252,6 +252,12 @@ def token_exchange_service():
     return TokenExchange(bearer_verifier(), accounts(), pop_keys(), audit_log(), get_settings())
 
 
+@_once
+def web_app():
+    from chalicelib.webapp.site import WebApp
+    return WebApp(get_settings())
+
+
 def reset() -> None:
     """Forgets every cached object and client (tests change settings and AWS mocks)."""
     from chalicelib import aws

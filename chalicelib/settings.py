@@ -73,6 +73,8 @@ class TrustedIssuer(BaseModel):
     # Entra ID issues one only for the API's own scope, Auth0 only given an audience parameter.
     client_scope: str = "openid"
     authorization_params: dict[str, str] = Field(default={})
+    # The public client the web app (/app/) signs in with; client_id when unset.
+    web_client_id: str | None = Field(default=None, min_length=1)
     # Published in /api/config for desktop clients; Keycloak-shaped when unset.
     authorization_endpoint: str | None = None
     token_endpoint: str | None = None

@@ -100,6 +100,7 @@ def main() -> int:
         print(f"""
 Katta local stack is up (logs in {STATE / 'logs'}):
   API            http://{HOST}:{API_PORT}   (try: curl http://{HOST}:{API_PORT}/api/config)
+  web app        http://{HOST}:{API_PORT}/app/   (sign in as alice, password alice)
   dev IdP        http://{HOST}:{IDP_PORT}/realms/katta   users alice, bob, carol, dave, admin (password = name)
   DynamoDB, KMS  http://{HOST}:{MOTO_PORT}   (moto server; table {env['KATTA_TABLE_NAME']}, key {env['KATTA_KMS_KEY_ID']})
   S3 + STS       http://{HOST}:{S3_PORT}   (SeaweedFS; roles {env['KATTA_STS_CREATE_BUCKET_ROLE_ARN']}, {env['KATTA_STS_ACCESS_BUCKET_ROLE_ARN']})

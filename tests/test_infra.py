@@ -18,6 +18,8 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(scope="module")
 def merged(tmp_path_factory) -> Path:
+    # The deploy steps build the web app first: the package must carry it (chalicelib/webapp/dist).
+    subprocess.run([str(ROOT / "scripts" / "bootstrap-web")], check=True, capture_output=True)
     out = tmp_path_factory.mktemp("package") / "out"
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
     command = [str(BIN / "chalice"), "package", "--stage", "prod", "--merge-template", "infra/template.yaml",
@@ -25,6 +27,16 @@ def merged(tmp_path_factory) -> Path:
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     return out / "sam.yaml"
+
+
+def test_the_lambda_package_carries_the_web_apps_build(merged):
+    import zipfile
+
+    built = {str(p.relative_to(ROOT)) for p in (ROOT / "chalicelib" / "webapp" / "dist").rglob("*") if p.is_file()}
+    with zipfile.ZipFile(merged.parent / "deployment.zip") as package:
+        packaged = set(package.namelist())
+    assert "chalicelib/webapp/dist/index.html" in built
+    assert built <= packaged, sorted(built - packaged)
 
 
 def test_cfn_lint_passes_on_the_template_and_the_merged_package(merged):

@@ -255,8 +255,9 @@ DIFFERENCES: dict[str, list[Difference]] = {
                    differs("required", "hubId licensedSeats usedSeats managedInstance", ALWAYS_SENT)],
     "ConfigDto": [differs("left_out", "entitlements billingUrl licenseApiUrl", "licences do not exist here"),
                   differs("required", "serverTime apiLevel licenseSetupRequired", ALWAYS_SENT),
-                  differs("added", "clientScope authorizationParams",
-                          "the scope and parameters a client must ask the IdP for (Entra ID, Auth0)")],
+                  differs("added", "clientScope authorizationParams oidcIssuer oidcWebClientId",
+                          "the scope and parameters a client must ask the IdP for (Entra ID, Auth0), and the "
+                          "issuer and client the web app signs in with by discovery")],
     "VersionDto": [differs("required", "hubVersion keycloakVersion", ALWAYS_SENT)],
     "SettingsDto": [differs("left_out", "defaultRequiredEmergencyKeyShares defaultMinMembers "
                                         "allowChoosingEmergencyCouncil", EMERGENCY),

@@ -70,6 +70,7 @@ def assert_invalid_token(response: requests.Response, case: str) -> None:
 
 
 def test_run_command_stack_twice(tmp_path):
+    subprocess.run([str(ROOT / "scripts" / "bootstrap-web")], check=True, capture_output=True)  # as run-local does
     for run in range(2):
         process = start_stack()
         try:
@@ -93,6 +94,12 @@ def check_foundation() -> None:
     config = requests.get(f"{API}/api/config", timeout=10)
     assert config.status_code == 200
     assert config.json()["keycloakTokenEndpoint"] == f"{ISSUER}/protocol/openid-connect/token"
+    assert config.json()["oidcIssuer"] == ISSUER
+
+    # The web app, from the API's origin, with a policy that lets it reach this IdP and nothing else.
+    app = requests.get(f"{API}/", timeout=10)
+    assert app.url == f"{API}/app/" and app.status_code == 200
+    assert "connect-src 'self' http://127.0.0.1:8180;" in app.headers["Content-Security-Policy"]
 
     token = password_token("alice")
     me = requests.get(f"{API}/api/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)

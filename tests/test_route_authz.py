@@ -26,6 +26,7 @@ from katta_client.resource_server import ResourceServerKeys
 from tests.support.attacks import ATTACKER_KEY
 from tests.support.katta_world import principal
 from tests.support.table_writes import TableWrites
+from tests.support.web_build import ASSET, serve_fake_build
 from tests.test_faults import (  # noqa: F401 — hub is a fixture
     ACCESS_TOKEN_TYPE, FORM, REPORTS, SCENARIOS, TABLE, TOKEN_EXCHANGE, Hub, buckets, cold_instance, hub,
     remove_buckets, scan,
@@ -98,6 +99,12 @@ class Matrix:
 def _masked(items: list[dict[str, Any]]) -> list[str]:
     """The table as comparable text, whatever order the Scan returned it in."""
     return sorted(json.dumps(item, sort_keys=True, default=repr) for item in items)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def web_build(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield serve_fake_build(monkeypatch, tmp_path_factory.mktemp("web") / "dist")
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +252,12 @@ ENTRIES: list[Entry] = [
     public("/.well-known/openid-configuration"),
     public("/pop"),
     public("/openapi.json", check_body=lambda document: "openapi" in document and "paths" in document),
+    # The web app (a fake build: see web_build below); a token changes nothing for it.
+    Entry("GET", "/", everyone(PUBLIC_CALLERS, 302), with_bearer(lambda h: "/")),
+    public("/app"),
+    Entry("GET", "/app/{page}", everyone(PUBLIC_CALLERS, 200), with_bearer(lambda h: "/app/vaults")),
+    Entry("GET", "/app/{page}/{item}", everyone(PUBLIC_CALLERS, 200), with_bearer(lambda h: "/app/vaults/v1")),
+    Entry("GET", "/app/assets/{name}", everyone(PUBLIC_CALLERS, 200), with_bearer(lambda h: f"/app/assets/{ASSET}")),
     *(Entry(method, path, everyone(PUBLIC_CALLERS, 501),
             with_bearer(lambda h, path=path: path.replace("{", "x").replace("}", "")))
       for path, methods, _reason in OUT_OF_SCOPE for method in methods),

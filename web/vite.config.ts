@@ -6,14 +6,16 @@ export default defineConfig({
   base: "/app/",
   plugins: [vue()],
   build: {
-    outDir: "dist",
+    // Inside chalicelib/, so `chalice package` carries it into the Lambda package (gitignored).
+    outDir: "../chalicelib/webapp/dist",
+    emptyOutDir: true,
     assetsDir: "assets",
     // No inline script or style: the Content-Security-Policy allows 'self' only.
     assetsInlineLimit: 0,
     sourcemap: false,
   },
   test: {
-    include: ["src/**/*.test.ts"],
+    include: ["src/**/*.test.ts", "scripts/**/*.test.ts"],
     environment: "node",
   },
 });

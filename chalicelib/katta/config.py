@@ -31,6 +31,9 @@ def client_config(settings: Settings) -> dict[str, Any]:
             # Not Katta's: what every client must ask the IdP for (Katta's and Hub's clients ignore them).
             "clientScope": issuer.client_scope,
             "authorizationParams": issuer.authorization_params,
+            # The web app finds every endpoint through this issuer's discovery document.
+            "oidcIssuer": issuer.issuer,
+            "oidcWebClientId": issuer.web_client_id or issuer.client_id,
         })
     return config
 

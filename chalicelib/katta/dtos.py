@@ -160,6 +160,8 @@ class ConfigDto(_Dto):
     # Ours, not Katta's (its and Hub's clients ignore them): what a client must ask the IdP for.
     clientScope: str = Omittable()
     authorizationParams: dict[str, str] = Omittable()
+    oidcIssuer: str = Omittable()
+    oidcWebClientId: str = Omittable()
 
 
 class LicenseUserInfoDto(_Dto):

@@ -1,0 +1,50 @@
+// Every route the web app calls, as the contract names it: the vitest test checks each one against
+// tests/reference/katta-openapi.json, so a typo or a route the server lacks fails the build's tests.
+
+export type Method = "GET" | "PUT" | "POST" | "DELETE";
+
+export interface Operation {
+  readonly method: Method;
+  readonly path: string;
+  /** Public routes get no bearer token (/api/config is read before signing in). */
+  readonly public?: true;
+}
+
+export const OPERATIONS = {
+  config: { method: "GET", path: "/api/config", public: true },
+  version: { method: "GET", path: "/api/version", public: true },
+  me: { method: "GET", path: "/api/users/me" },
+  updateMe: { method: "PUT", path: "/api/users/me" },
+  resetMe: { method: "POST", path: "/api/users/me/reset" },
+  trustedUsers: { method: "GET", path: "/api/users/trusted" },
+  trustUser: { method: "PUT", path: "/api/users/trusted/{userId}" },
+  putDevice: { method: "PUT", path: "/api/devices/{deviceId}" },
+  removeDevice: { method: "DELETE", path: "/api/devices/{deviceId}" },
+  settings: { method: "GET", path: "/api/settings" },
+  searchAuthorities: { method: "GET", path: "/api/authorities/search" },
+  accessibleVaults: { method: "GET", path: "/api/vaults/accessible" },
+  vault: { method: "GET", path: "/api/vaults/{vaultId}" },
+  putVault: { method: "PUT", path: "/api/vaults/{vaultId}" },
+  archiveVault: { method: "PUT", path: "/api/vaults/{vaultId}/archived" },
+  vaultMembers: { method: "GET", path: "/api/vaults/{vaultId}/members" },
+  addUserToVault: { method: "PUT", path: "/api/vaults/{vaultId}/users/{userId}" },
+  addGroupToVault: { method: "PUT", path: "/api/vaults/{vaultId}/groups/{groupId}" },
+  removeFromVault: { method: "DELETE", path: "/api/vaults/{vaultId}/authority/{authorityId}" },
+  usersRequiringAccessGrant: { method: "GET", path: "/api/vaults/{vaultId}/users-requiring-access-grant" },
+  grantAccess: { method: "POST", path: "/api/vaults/{vaultId}/access-tokens" },
+  accessToken: { method: "GET", path: "/api/vaults/{vaultId}/access-token" },
+  vaultMetadata: { method: "GET", path: "/api/vaults/{vaultId}/uvf/vault.uvf" },
+  storageProfiles: { method: "GET", path: "/api/storageprofile" },
+  createStorage: { method: "PUT", path: "/api/storage/{vaultId}" },
+} as const satisfies Record<string, Operation>;
+
+export type OperationName = keyof typeof OPERATIONS;
+
+/** ``path`` with its ``{name}`` parameters filled in, each one encoded as one path segment. */
+export function pathOf(path: string, params: Readonly<Record<string, string>> = {}): string {
+  return path.replace(/\{(\w+)\}/g, (_whole, name: string) => {
+    const value = params[name];
+    if (value === undefined || value === "") throw new Error(`path parameter ${name} is missing for ${path}`);
+    return encodeURIComponent(value);
+  });
+}
