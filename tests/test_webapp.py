@@ -7,10 +7,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from chalice.test import Client
 
 from chalicelib.settings import Settings, TrustedIssuer
 from chalicelib.webapp.site import WebApp
+from tests.support.app_client import app_client
 from tests.support.tokens import ISSUER
 from tests.support.web_build import ASSET, INDEX, serve_fake_build
 
@@ -18,12 +18,9 @@ IDP = "https://" + urlsplit(ISSUER).netloc
 
 
 @pytest.fixture
-def http(monkeypatch, tmp_path):
-    import app
-
+def http(client, monkeypatch, tmp_path):
     serve_fake_build(monkeypatch, tmp_path / "dist")
-    with Client(app.app) as client:
-        yield client.http
+    return client.http
 
 
 def expected_csp(frame_ancestors: str = "'none'") -> str:
@@ -95,7 +92,7 @@ def test_an_unbuilt_app_says_how_to_build_it(monkeypatch, tmp_path):
     from chalicelib.settings import get_settings
 
     monkeypatch.setattr(deps, "web_app", lambda: WebApp(get_settings(), tmp_path / "missing"))
-    with Client(app.app) as client:
+    with app_client(app.app) as client:
         answer = client.http.get("/app/")
         assert answer.status_code == 404
         assert "scripts/bootstrap-web" in json.loads(answer.body)["detail"]
