@@ -308,3 +308,13 @@ def test_owners_on_a_fixed_council_hub_must_seat_that_council(people):
     assert bob.call("PUT", f"/api/vaults/{vault_id}", {**dto, "emergencyKeyShares": {}}).status_code == 403
     assert set(body(alice.get(f"/api/vaults/{vault_id}"))["emergencyKeyShares"]) == set(council)
 
+
+
+def test_deleting_a_vault_takes_its_council_and_processes_with_it(people):
+    bob = people["bob"]
+    vault_id, _ = _vault(people)
+    process_id, _ = _start(bob, vault_id, people)
+    assert people["alice"].call("DELETE", f"/api/vaults/{vault_id}").status_code == 204
+    assert body(bob.get("/api/vaults/recoverable")) == []
+    assert body(bob.get("/api/emergency-access")) == []
+    assert bob.call("DELETE", f"/api/emergency-access/{process_id}/abort").status_code == 404

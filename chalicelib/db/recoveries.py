@@ -50,7 +50,3 @@ class RecoveryRepository:
         return transaction.update(*keys.recovery(vault_id, process_id), "SET #status = :status, closedBy = :by",
                                   values={":status": status, ":by": closed_by, ":open": OPEN},
                                   names={"#status": "status"}, condition="#status = :open")
-
-    def delete(self, transaction: Transaction, vault_id: str, process_id: str) -> Transaction:
-        transaction.delete(*keys.recovery_vault(process_id))
-        return transaction.delete(*keys.recovery(vault_id, process_id))

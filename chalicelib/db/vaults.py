@@ -158,6 +158,11 @@ class VaultRepository:
     def remove_council_seat(self, transaction: Transaction, vault_id: str, user_id: str) -> Transaction:
         return transaction.delete(*keys.council_member(vault_id, user_id))
 
+    def delete_recovery(self, transaction: Transaction, vault_id: str, process_id: str) -> Transaction:
+        """A recovery process and its pointer, with the vault they belong to."""
+        transaction.delete(*keys.recovery_vault(process_id))
+        return transaction.delete(*keys.recovery(vault_id, process_id))
+
     def delete_token(self, transaction: Transaction, vault_id: str, user_id: str) -> Transaction:
         return transaction.delete(*keys.vault_token(vault_id, user_id))
 

@@ -296,6 +296,8 @@ class VaultService:
                  for authority_id in contents.members if authority_id != kept]
         steps += [lambda tx, u=user_id: self._vaults.delete_token(tx, vault_id, u) for user_id in contents.tokens]
         steps += [lambda tx, u=user_id: self._vaults.remove_council_seat(tx, vault_id, u) for user_id in contents.council]
+        steps += [lambda tx, p=process_id: self._vaults.delete_recovery(tx, vault_id, p)
+                  for process_id in contents.recoveries]
         final = Transaction()
         remove_member(final, kept)
         self._vaults.delete(final, vault_id)

@@ -10,6 +10,7 @@ from typing import Literal, TypedDict
 Role = Literal["MEMBER", "OWNER"]
 DeviceType = Literal["BROWSER", "DESKTOP", "MOBILE"]
 AuthorityType = Literal["USER", "GROUP"]
+RecoveryType = Literal["CHANGE_PERMISSIONS", "COUNCIL_CHANGE"]
 
 
 class ConfigDto(TypedDict, total=False):
@@ -92,9 +93,6 @@ class RecoveredKeyShareDto(TypedDict, total=False):
     unrecoveredKeyShare: str
     recoveredKeyShare: str
     signedProcessInfo: str
-
-
-RecoveryType = Literal["CHANGE_PERMISSIONS", "COUNCIL_CHANGE"]
 
 
 class RecoveryProcessDto(TypedDict, total=False):

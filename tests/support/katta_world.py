@@ -66,7 +66,8 @@ def build() -> World:
     alice = principal("alice")
     world.device = DeviceKeys.generate()
     deps.device_service().register(alice, world.device.id, DeviceInput(**world.device.dto()))
-    deps.vault_service().put(alice, world.vault_id, VaultInput(**vault_dto(world.vault_id)))
+    _enable_emergency_access()
+    deps.vault_service().put(alice, world.vault_id, VaultInput(**vault_dto(world.vault_id), **_council(world)))
     deps.group_service().create(GroupInput(name="team"))
     deps.group_service().add_member(principal("ada"), "team", world.id("dave"))
     deps.vault_service().put_member(alice, world.vault_id, world.id("bob"), AuthorityType.USER.value, "MEMBER")
@@ -92,16 +93,23 @@ def recovery_start(world: World, vault_id: str, *, approve: str | None = None) -
                                 recoveredKeyShares=shares)
 
 
-def _emergency_council(world: World) -> None:
-    ada, alice, carol, frank = (principal(u) for u in ("ada", "alice", "carol", "frank"))
-    deps.hub_settings_service().update(ada, HubSettingsInput(
+def _enable_emergency_access() -> None:
+    deps.hub_settings_service().update(principal("ada"), HubSettingsInput(
         enableEmergencyAccess=True, defaultRequiredEmergencyKeyShares=2, defaultMinMembers=2,
         allowChoosingEmergencyCouncil=True))
-    shares = {world.id(u): world.keys[u].access_token(b"s" * 32) for u in COUNCIL}
+
+
+def _council(world: World) -> dict:
+    """A vault's council fields: carol and frank, two of two."""
+    return {"emergencyKeyShares": {world.id(u): world.keys[u].access_token(b"s" * 32) for u in COUNCIL},
+            "requiredEmergencyKeyShares": 2}
+
+
+def _emergency_council(world: World) -> None:
+    alice, carol, frank = (principal(u) for u in ("alice", "carol", "frank"))
     world.rescue_vault_id = new_vault_id()
-    for vault_id in (world.vault_id, world.rescue_vault_id):
-        deps.vault_service().put(alice, vault_id, VaultInput(**vault_dto(vault_id), emergencyKeyShares=shares,
-                                                             requiredEmergencyKeyShares=2))
+    deps.vault_service().put(alice, world.rescue_vault_id, VaultInput(**vault_dto(world.rescue_vault_id, name="Rescue"),
+                                                                      **_council(world)))
     emergency = deps.emergency_access_service()
 
     def approved(vault_id: str) -> str:
