@@ -92,7 +92,15 @@ def authorities():
 def vault_service():
     from chalicelib.katta.vaults import VaultService
     return VaultService(vaults(), groups(), users(), devices(), authorities(), vault_access(), audit_log(),
-                        transactions(), get_settings())
+                        transactions(), get_settings(), hub_settings_service())
+
+
+@_once
+def emergency_access_service():
+    from chalicelib.db.recoveries import RecoveryRepository
+    from chalicelib.katta.emergency import EmergencyAccessService
+    return EmergencyAccessService(RecoveryRepository(table()), vaults(), hub_settings_service(), audit_log(),
+                                  transactions())
 
 
 @_once
@@ -116,7 +124,7 @@ def device_service():
 @_once
 def hub_settings_service():
     from chalicelib.katta.hub_settings import HubSettingsService
-    return HubSettingsService(hub_settings(), audit_log(), transactions(), get_settings())
+    return HubSettingsService(hub_settings(), users(), audit_log(), transactions(), get_settings())
 
 
 @_once

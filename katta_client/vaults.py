@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from .crypto import DecryptionFailed, KattaCryptoError, UvfVault, VaultKeys, VaultMetadata, vault_uvf_origin
+from .crypto.emergency import split_recovery_key
 from .flows import Connection, undo_quietly
 from .http import KattaApi, KattaConnectionError, ServerError
 from .http.models import AuthorityDto, MemberDto, StorageProfileDto, VaultDto
@@ -75,8 +76,12 @@ def choose_profile(api: KattaApi, profile_id: Optional[str] = None) -> StoragePr
 # -- creating a vault ------------------------------------------------------------------------
 
 def create_vault(api: KattaApi, connection: Connection, name: str, profile: StorageProfileDto, *,
-                 description: str = "", region: Optional[str] = None) -> UnlockedVault:
-    """Create the vault record, the owner's access token, and the bucket with its UVF template."""
+                 description: str = "", region: Optional[str] = None,
+                 council: Optional[Mapping[str, str]] = None, threshold: int = 0) -> UnlockedVault:
+    """Create the vault record, the owner's access token, and the bucket with its UVF template.
+
+    ``council`` (member id → ECDH public key) gets the recovery key's shares, ``threshold`` of them needed,
+    in the same request that creates the vault: a council the hub refuses leaves no vault behind."""
     vault_id = str(uuid.uuid4())
     region = region or profile.get("region") or "us-east-1"
     if region not in (profile.get("regions") or [region]):
@@ -88,6 +93,9 @@ def create_vault(api: KattaApi, connection: Connection, name: str, profile: Stor
     vault_uvf = keys.encrypt_metadata(metadata, origin=vault_uvf_origin(api.base_url + "/api", vault_id))
     dto: VaultDto = {"id": vault_id, "name": name, "description": description,
                      "uvfMetadataFile": vault_uvf, "uvfKeySet": keys.jwks_json()}
+    if council:
+        dto["emergencyKeyShares"] = split_recovery_key(keys.recovery_private_key, threshold, council)  # type: ignore[arg-type]
+        dto["requiredEmergencyKeyShares"] = threshold
     try:
         created = api.put_vault(vault_id, dto)
     except (ServerError, KattaConnectionError):

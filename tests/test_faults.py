@@ -273,6 +273,19 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
                                                      body=lambda h: JWS, content_type="text/plain"),
     ("PUT", "/api/settings"): Scenario("PUT", "ada", lambda h: "/api/settings", 204, body=lambda h: {
         "wotMaxDepth": 2, "wotIdVerifyLen": 2, "emergencyCouncilMemberIds": []}),
+    # Emergency access. A start or an approval that loses its race is the same request twice (204) or
+    # another one (409, 403: already approved); a close that loses its race finds the process changed.
+    ("PUT", "/api/emergency-access/{id}"): Scenario(
+        "PUT", "carol", lambda h: f"/api/emergency-access/{h.new_vault}", 204,
+        body=lambda h: katta_world.recovery_start(h.world, h.world.vault_id).model_dump(exclude_none=True),
+        on_condition=(204, 409)),
+    ("POST", "/api/emergency-access/{processId}/recovered-key-shares"): Scenario(
+        "POST", "frank", lambda h: f"/api/emergency-access/{h.world.process_id}/recovered-key-shares", 204,
+        body=lambda h: {"recoveredKeyShare": JWE}, on_condition=(204, 403)),
+    ("DELETE", "/api/emergency-access/{processId}/complete"): Scenario(
+        "DELETE", "carol", lambda h: f"/api/emergency-access/{h.world.ready_process_id}/complete", 204),
+    ("DELETE", "/api/emergency-access/{processId}/abort"): Scenario(
+        "DELETE", "carol", lambda h: f"/api/emergency-access/{h.world.process_id}/abort", 204),
     # Key management (admin).
     ("POST", KR + "/rotate"): Scenario("POST", "ada", lambda h: f"/api/admin/keys/rings/{RING}/rotate", 200),
     ("PUT", KR + "/min-decryption-version"): Scenario(

@@ -391,7 +391,8 @@ def test_long_poll_is_capped_by_the_setting(alice, bob, monkeypatch):
         now[0] += seconds
 
     vaults = VaultService(deps.vaults(), deps.groups(), deps.users(), deps.devices(), deps.authorities(),
-                          deps.vault_access(), deps.audit_log(), deps.transactions(), get_settings(), sleep=sleep,
+                          deps.vault_access(), deps.audit_log(), deps.transactions(), get_settings(),
+                          deps.hub_settings_service(), sleep=sleep,
                           monotonic=lambda: now[0])
     principal = Principal(bob.id, "iss", bob.id, frozenset({"user"}), frozenset(), "Bob", None)
     assert vaults.pending_grants(principal, 25) == {}

@@ -57,6 +57,11 @@ class _Settings:
         return transaction
 
 
+class _Users:
+    def get_many(self, user_ids) -> list[dict]:
+        return [{"id": u} for u in user_ids]
+
+
 class _Transactions:
     def __init__(self) -> None:
         self.committed: list[Transaction] = []
@@ -77,7 +82,7 @@ class _Audit:
 def test_the_hub_settings_service_needs_no_table():
     audit, transactions = _Audit(), _Transactions()
     settings = get_settings().model_copy(update={"installation_id": "hub-under-test"})
-    service = HubSettingsService(_Settings(), audit, transactions, settings)
+    service = HubSettingsService(_Settings(), _Users(), audit, transactions, settings)
     assert service.current()["wotMaxDepth"] == HubSettingsInput().wotMaxDepth
 
     service.update(caller("ada", "user", "admin"), HubSettingsInput(wotMaxDepth=5, wotIdVerifyLen=4))

@@ -51,6 +51,19 @@ VAULT_KEY_RETRIEVE = _event("VAULT_KEY_RETRIEVE", KATTA, "retrievedBy", "vaultId
                             "deviceId")
 SIGN_WOT_ID = _event("SIGN_WOT_ID", KATTA, "userId", "signerId", "signature", "signerKey")
 SETTING_WOT_UPDATE = _event("SETTING_WOT_UPDATE", KATTA, "updatedBy", "wotMaxDepth", "wotIdVerifyLen")
+EMERGENCY_ACCESS_SETTINGS_UPDATED = _event("EMERGENCY_ACCESS_SETTINGS_UPDATED", KATTA, "adminId",
+                                           "councilMemberIds", "requiredKeyShares", "allowChoosingCouncil")
+# ``settings`` is Hub's: a JSON text of the vault's threshold and council.
+EMERGENCY_ACCESS_SETUP = _event("EMERGENCY_ACCESS_SETUP", KATTA, "vaultId", "ownerId", "settings", "ipAddress")
+EMERGENCY_ACCESS_RECOVERY_STARTED = _event("EMERGENCY_ACCESS_RECOVERY_STARTED", KATTA, "vaultId", "processId",
+                                           "councilMemberId", "processType", "details")
+EMERGENCY_ACCESS_RECOVERY_APPROVED = _event("EMERGENCY_ACCESS_RECOVERY_APPROVED", KATTA, "processId",
+                                            "councilMemberId", "ipAddress")
+EMERGENCY_ACCESS_RECOVERY_COMPLETED = _event("EMERGENCY_ACCESS_RECOVERY_COMPLETED", KATTA, "processId",
+                                             "councilMemberId")
+# Katta's contract can abort a process; Hub has no event for it, so this one is ours.
+EMERGENCY_ACCESS_RECOVERY_ABORTED = _event("EMERGENCY_ACCESS_RECOVERY_ABORTED", KATTA, "processId",
+                                           "councilMemberId")
 
 # --- key rings and POP keys ----------------------------------------------------------------------
 # ``userId`` is the admin who asked; scheduled rotations have none.

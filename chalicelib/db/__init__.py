@@ -19,6 +19,9 @@ group member               ``GROUP#<groupId>``           ``MEMBER#<userId>``    
 vault                      ``VAULT#<vaultId>``           ``PROFILE``                            ``VAULTS`` / ``VAULT#<vaultId>``
 vault member (user/group)  ``VAULT#<vaultId>``           ``MEMBER#<authorityId>``               ``AUTH#<authorityId>`` / ``VAULT#<vaultId>``
 vault access token         ``VAULT#<vaultId>``           ``TOKEN#<userId>``                     ``TOKENS#<userId>`` / ``VAULT#<vaultId>``
+emergency council seat     ``VAULT#<vaultId>``           ``COUNCIL#<userId>``                   ``COUNCILS#<userId>`` / ``VAULT#<vaultId>``
+recovery process           ``VAULT#<vaultId>``           ``RECOVERY#<processId>``
+recovery process's vault   ``RECOVERY#<processId>``      ``VAULT``
 storage profile            ``STORAGEPROFILE``            ``<profileId>``
 vault bucket created       ``BUCKET#<bucket>``           ``CREATED``
 settings                   ``SETTINGS``                  ``HUB``
@@ -39,7 +42,8 @@ anonymous rendezvous rate  ``RDVRATE#<source>``          ``<window start>``     
 =========================  ===========================  =====================================  ==========================
 
 Access patterns: a user's devices and trust signatures are one Query on
-``USER#<id>``; a vault's members and tokens one Query on ``VAULT#<id>``; the
+``USER#<id>``; a vault's members, tokens, council seats and recovery processes one Query on
+``VAULT#<id>``; the vaults a user can help recover one Query on gsi1 (``COUNCILS#<id>``); the
 vaults and groups of an authority one Query on ``gsi1`` (``AUTH#<id>``); a page
 of audit events a Query per month partition, newest first. A user's open
 rendezvous sessions are its live slots (one Query on ``RDVUSER#<id>``; slot

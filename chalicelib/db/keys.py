@@ -109,6 +109,29 @@ def vault_token(vault_id: str, user_id: str) -> tuple[str, str]:
     return f"VAULT#{vault_id}", f"{TOKEN_PREFIX}{user_id}"
 
 
+COUNCIL_PREFIX = "COUNCIL#"
+RECOVERY_PREFIX = "RECOVERY#"
+
+
+def council_member(vault_id: str, user_id: str) -> tuple[str, str]:
+    """A user's seat on a vault's emergency council (their key share is in the vault item)."""
+    return f"VAULT#{vault_id}", f"{COUNCIL_PREFIX}{user_id}"
+
+
+def councils_of(user_id: str) -> str:
+    """gsi1pk of the council seats of a user (the vaults they can help recover)."""
+    return f"COUNCILS#{user_id}"
+
+
+def recovery(vault_id: str, process_id: str) -> tuple[str, str]:
+    return f"VAULT#{vault_id}", f"{RECOVERY_PREFIX}{process_id}"
+
+
+def recovery_vault(process_id: str) -> tuple[str, str]:
+    """Which vault a recovery process belongs to (its routes name only the process)."""
+    return f"{RECOVERY_PREFIX}{process_id}", "VAULT"
+
+
 def tokens_of(user_id: str) -> str:
     """gsi1pk of a user's access tokens."""
     return f"TOKENS#{user_id}"

@@ -1,7 +1,8 @@
 """Vaults: the vault item, its members and its access tokens share one partition.
 
-``VAULT#<vaultId>`` holds ``PROFILE``, ``MEMBER#<authorityId>`` and
-``TOKEN#<userId>``; one Query reads a whole vault. Member items are indexed by
+``VAULT#<vaultId>`` holds ``PROFILE``, ``MEMBER#<authorityId>``, ``TOKEN#<userId>``,
+``COUNCIL#<userId>`` (emergency council seats, indexed by user under gsi1 ``COUNCILS#<userId>``)
+and ``RECOVERY#<processId>`` (recovery processes, ``db/recoveries.py``); one Query reads a whole vault. Member items are indexed by
 authority (gsi1 ``AUTH#<authorityId>``) for "vaults of a user or group", token
 items by user (gsi1 ``TOKENS#<userId>``) for an account reset, and vault items
 under gsi1 ``VAULTS`` for the admin listing.
@@ -22,6 +23,8 @@ class VaultContents:
     vault: dict[str, Any] | None
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # authority id → member
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id → token
+    council: set[str] = field(default_factory=set)  # user ids with a council seat
+    recoveries: dict[str, dict[str, Any]] = field(default_factory=dict)  # process id → recovery process
 
 
 @dataclass
@@ -61,7 +64,15 @@ class VaultRepository:
                 contents.members[item["authorityId"]] = record(item)
             elif sk.startswith(keys.TOKEN_PREFIX):
                 contents.tokens[item["userId"]] = record(item)
+            elif sk.startswith(keys.COUNCIL_PREFIX):
+                contents.council.add(item["userId"])
+            elif sk.startswith(keys.RECOVERY_PREFIX):
+                contents.recoveries[item["id"]] = record(item)
         return contents
+
+    def council_vault_ids(self, user_id: str) -> list[str]:
+        """The vaults whose emergency council the user sits on."""
+        return [i["vaultId"] for i in self.table.query_all(keys.councils_of(user_id), index=GSI1)]
 
     def memberships(self, authority_id: str) -> list[dict[str, Any]]:
         """The direct vault memberships of a user or group."""
@@ -138,6 +149,19 @@ class VaultRepository:
         return transaction.put({"pk": pk, "sk": sk, "gsi1pk": keys.tokens_of(user_id), "gsi1sk": keys.vault_index(vault_id),
                                 "vaultId": vault_id, "userId": user_id, "token": token},
                                condition="attribute_not_exists(pk)" if only_if_absent else None)
+
+    def put_council_seat(self, transaction: Transaction, vault_id: str, user_id: str) -> Transaction:
+        pk, sk = keys.council_member(vault_id, user_id)
+        return transaction.put({"pk": pk, "sk": sk, "gsi1pk": keys.councils_of(user_id),
+                                "gsi1sk": keys.vault_index(vault_id), "vaultId": vault_id, "userId": user_id})
+
+    def remove_council_seat(self, transaction: Transaction, vault_id: str, user_id: str) -> Transaction:
+        return transaction.delete(*keys.council_member(vault_id, user_id))
+
+    def delete_recovery(self, transaction: Transaction, vault_id: str, process_id: str) -> Transaction:
+        """A recovery process and its pointer, with the vault they belong to."""
+        transaction.delete(*keys.recovery_vault(process_id))
+        return transaction.delete(*keys.recovery(vault_id, process_id))
 
     def delete_token(self, transaction: Transaction, vault_id: str, user_id: str) -> Transaction:
         return transaction.delete(*keys.vault_token(vault_id, user_id))

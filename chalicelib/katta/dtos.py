@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 
 from chalicelib.audit import MAX_PAGE_SIZE
 from chalicelib.audit import catalogue
-from chalicelib.katta.formats import AuthorityId, DeviceType, Jwe, Jws, Name, PublicKey, Role, VaultId
+from chalicelib.katta.formats import AuthorityId, DeviceType, Jwe, Jws, Name, PublicKey, RecoveryType, Role, VaultId
 from chalicelib.katta.params import MAX_IDS_PER_QUERY
 
 
@@ -114,8 +114,12 @@ class _Vault(_Dto):
 
 
 class VaultDto(_Vault):
+    requiredEmergencyKeyShares: int = Field(ge=0, description="0: the vault has no emergency council")
     uvfMetadataFile: str = Omittable(description=_ONE_VAULT_ONLY)
     uvfKeySet: str = Omittable(description=_ONE_VAULT_ONLY)
+    emergencyKeyShares: dict[AuthorityId, Jwe] = Omittable(description=(
+        "council member id to their key share (a JWE to them); sent where one vault is answered and by "
+        "/api/vaults/recoverable"))
 
 
 class VaultDtoWithRole(_Vault):
@@ -190,9 +194,31 @@ class SettingsDto(_Dto):
     enableAutomaticAccessGrant: bool
     automaticAccessGrantTrustThreshold: int = Field(ge=-1, le=9)
     allowAutomaticAccessGrantOverride: bool
-    # Emergency access is out of scope: never enabled, no council.
-    enableEmergencyAccess: Literal[False]
-    emergencyCouncilMemberIds: list[AuthorityId] = Field(max_length=0)
+    enableEmergencyAccess: bool
+    defaultRequiredEmergencyKeyShares: int = Field(ge=0)
+    defaultMinMembers: int = Field(ge=0)
+    allowChoosingEmergencyCouncil: bool
+    emergencyCouncilMemberIds: list[AuthorityId]
+
+
+# --- emergency access ----------------------------------------------------------------------------
+
+class RecoveredKeyShareDto(_Dto):
+    """A council member's part of a recovery process: ciphertext the server relays and never opens."""
+    processPrivateKey: Jwe = Omittable(description="the process private key, encrypted to this member")
+    unrecoveredKeyShare: Jwe = Omittable()
+    recoveredKeyShare: Jwe = Omittable(description="this member's key share, re-encrypted to the process key")
+    signedProcessInfo: Jws = Omittable()
+
+
+class RecoveryProcessDto(_Dto):
+    id: VaultId
+    vaultId: VaultId
+    type: RecoveryType
+    details: str = Omittable()
+    requiredKeyShares: int = Field(ge=2)
+    processPublicKey: str
+    recoveredKeyShares: dict[AuthorityId, RecoveredKeyShareDto] = Field(min_length=1)
 
 
 # --- the audit log -------------------------------------------------------------------------------
@@ -318,6 +344,50 @@ class SettingWotUpdateEventDto(AuditEventDto):
     wotIdVerifyLen: int
 
 
+class EmergencyAccessSettingsUpdatedEventDto(AuditEventDto):
+    type: Literal["EMERGENCY_ACCESS_SETTINGS_UPDATED"]
+    adminId: AuthorityId
+    councilMemberIds: str = Field(description="comma-separated user ids")
+    requiredKeyShares: int
+    allowChoosingCouncil: bool
+
+
+class EmergencyAccessSetupEventDto(AuditEventDto):
+    type: Literal["EMERGENCY_ACCESS_SETUP"]
+    vaultId: VaultId
+    ownerId: AuthorityId
+    settings: str = Field(description="JSON text: requiredEmergencyKeyShares and emergencyCouncilMemberIds")
+    ipAddress: str = Omittable()
+
+
+class EmergencyAccessRecoveryStartedEventDto(AuditEventDto):
+    type: Literal["EMERGENCY_ACCESS_RECOVERY_STARTED"]
+    vaultId: VaultId
+    processId: VaultId
+    councilMemberId: AuthorityId
+    processType: RecoveryType
+    details: str
+
+
+class EmergencyAccessRecoveryApprovedEventDto(AuditEventDto):
+    type: Literal["EMERGENCY_ACCESS_RECOVERY_APPROVED"]
+    processId: VaultId
+    councilMemberId: AuthorityId
+    ipAddress: str = Omittable()
+
+
+class EmergencyAccessRecoveryCompletedEventDto(AuditEventDto):
+    type: Literal["EMERGENCY_ACCESS_RECOVERY_COMPLETED"]
+    processId: VaultId
+    councilMemberId: AuthorityId
+
+
+class EmergencyAccessRecoveryAbortedEventDto(AuditEventDto):
+    type: Literal["EMERGENCY_ACCESS_RECOVERY_ABORTED"]
+    processId: VaultId
+    councilMemberId: AuthorityId
+
+
 # Events of the other parts of the service (key rings, POP keys, the secret server, storage, the
 # token service), in a log of their own (GET /api/admin/auditlog); their details are each part's.
 # Literal[tuple] is Literal of the tuple's values.
@@ -336,6 +406,9 @@ AuditEvent = Annotated[Union[
     UserAccountResetEventDto, UserEnabledChangeEventDto, VaultCreatedEventDto, VaultUpdatedEventDto,
     VaultDeletedEventDto, VaultMemberAddedEventDto, VaultMemberRemovedEventDto, VaultMemberUpdatedEventDto,
     VaultAccessGrantedEventDto, VaultKeyRetrievedEventDto, SignedWotIdEventDto, SettingWotUpdateEventDto,
+    EmergencyAccessSettingsUpdatedEventDto, EmergencyAccessSetupEventDto, EmergencyAccessRecoveryStartedEventDto,
+    EmergencyAccessRecoveryApprovedEventDto, EmergencyAccessRecoveryCompletedEventDto,
+    EmergencyAccessRecoveryAbortedEventDto,
 ], Field(discriminator="type")]
 
 

@@ -35,6 +35,9 @@ MAX_NAME_CHARS = 255
 MAX_DESCRIPTION_CHARS = 4096
 MAX_UVF_CHARS = 64 * 1024
 MAX_PICTURE_URL_CHARS = 255
+# An emergency council's seats are written with the vault change in one transaction.
+MAX_COUNCIL_MEMBERS = 30
+MAX_PROCESS_DETAILS_CHARS = 16 * 1024
 
 _ID = re.compile(ID_PATTERN)
 _UUID = re.compile(UUID_PATTERN)
@@ -116,6 +119,12 @@ class AuthorityType(str, Enum):
     GROUP = "GROUP"
 
 
+class RecoveryType(str, Enum):
+    """What a recovery process changes: who holds the vault, or who sits on its council."""
+    CHANGE_PERMISSIONS = "CHANGE_PERMISSIONS"
+    COUNCIL_CHANGE = "COUNCIL_CHANGE"
+
+
 class DeviceType(str, Enum):
     BROWSER = "BROWSER"
     DESKTOP = "DESKTOP"
@@ -158,6 +167,9 @@ class VaultInput(_Input):
     salt: str | None = None
     authPublicKey: str | None = None
     authPrivateKey: str | None = None
+    requiredEmergencyKeyShares: int | None = Field(default=None, ge=0, le=MAX_COUNCIL_MEMBERS)
+    # Council member id → their key share (a JWE to them); left out: the council stays as it is.
+    emergencyKeyShares: dict[AuthorityId, Jwe] | None = Field(default=None, max_length=MAX_COUNCIL_MEMBERS)
 
     def legacy_fields(self) -> list[str]:
         return [name for name in _LEGACY_VAULT_FIELDS if getattr(self, name) is not None]
@@ -174,4 +186,27 @@ class HubSettingsInput(_Input):
     enableAutomaticAccessGrant: bool = False
     automaticAccessGrantTrustThreshold: int = Field(default=-1, ge=-1, le=9)
     allowAutomaticAccessGrantOverride: bool = False
-    emergencyCouncilMemberIds: list[AuthorityId] = Field(default_factory=list, max_length=0)
+    enableEmergencyAccess: bool = False
+    defaultRequiredEmergencyKeyShares: int = Field(default=0, ge=0, le=MAX_COUNCIL_MEMBERS)
+    defaultMinMembers: int = Field(default=0, ge=0, le=MAX_COUNCIL_MEMBERS)
+    allowChoosingEmergencyCouncil: bool = False
+    emergencyCouncilMemberIds: list[AuthorityId] = Field(default_factory=list, max_length=MAX_COUNCIL_MEMBERS)
+
+
+class RecoveredKeyShareInput(_Input):
+    """One council member's part of a recovery process, all of it ciphertext the server never opens."""
+    processPrivateKey: Jwe | None = None
+    unrecoveredKeyShare: Jwe | None = None
+    recoveredKeyShare: Jwe | None = None
+    signedProcessInfo: Jws | None = None
+
+
+class RecoveryProcessInput(_Input):
+    id: VaultId | None = None
+    vaultId: VaultId
+    type: RecoveryType
+    details: Annotated[str, StringConstraints(max_length=MAX_PROCESS_DETAILS_CHARS)] | None = None
+    requiredKeyShares: int | None = Field(default=None, ge=2, le=MAX_COUNCIL_MEMBERS)
+    processPublicKey: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PUBLIC_KEY_CHARS)]
+    recoveredKeyShares: dict[AuthorityId, RecoveredKeyShareInput] = Field(min_length=1,
+                                                                          max_length=MAX_COUNCIL_MEMBERS)

@@ -1,6 +1,6 @@
 """Routes of the Katta contract this service does not offer: a clear 501 problem, never a stack trace.
 
-Licences and billing cannot change here (their reads answer "no licence": katta/licence.py); emergency access and legacy
+Licences and billing cannot change here (their reads answer "no licence": katta/licence.py); legacy
 (vault format 8) devices and keys are out of scope; accounts are managed in the
 identity provider, not through the hub.
 """
@@ -10,7 +10,6 @@ from chalicelib.katta.blueprint import bp
 from chalicelib.web import route
 
 LICENCE = "licences and billing do not exist in Katta Serverless: there is nothing to change"
-EMERGENCY = "emergency access is not supported by Katta Serverless"
 LEGACY = "legacy vaults (format 8) and legacy devices are not supported by Katta Serverless"
 ACCOUNTS = "accounts are created and edited in the identity provider, not through this API"
 
@@ -18,12 +17,6 @@ OUT_OF_SCOPE = [
     ("/api/billing/token", ("PUT",), LICENCE),
     ("/api/license/refresh", ("POST",), LICENCE),
     ("/api/license/trial", ("PUT",), LICENCE),
-    ("/api/emergency-access", ("GET",), EMERGENCY),
-    ("/api/emergency-access/{id}", ("GET", "PUT"), EMERGENCY),
-    ("/api/emergency-access/{processId}/abort", ("DELETE",), EMERGENCY),
-    ("/api/emergency-access/{processId}/complete", ("DELETE",), EMERGENCY),
-    ("/api/emergency-access/{processId}/recovered-key-shares", ("POST",), EMERGENCY),
-    ("/api/vaults/recoverable", ("GET",), EMERGENCY),
     ("/api/devices/has-legacy-devices", ("GET",), LEGACY),
     ("/api/devices/legacy-devices", ("GET",), LEGACY),
     ("/api/devices/{deviceId}/legacy-access-tokens", ("GET",), LEGACY),

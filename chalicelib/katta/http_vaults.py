@@ -42,6 +42,13 @@ def get_some(principal):
     return json_response(deps.vault_service().some(ids))
 
 
+@route(bp, "/api/vaults/recoverable", role="user", doc=Operation(
+    "the vaults whose emergency council the caller sits on, with their key shares", "bearer",
+    {200: list[VaultDto]}, tags=TAGS))
+def get_recoverable(principal):
+    return json_response(deps.vault_service().recoverable(principal))
+
+
 @route(bp, "/api/vaults/users-requiring-access-grant", role="user", doc=Operation(
     "users awaiting an access grant, by vault, over the vaults the caller holds a token for (a long poll)",
     "bearer", {200: PendingGrants}, query=GrantWaitQuery, tags=TAGS))
@@ -58,12 +65,13 @@ def get_vault(principal, vaultId):
 
 @route(bp, "/api/vaults/{vaultId}", methods=("PUT",), role="user", doc=Operation(
     "creates a vault (201; role create-vaults, the creator becomes OWNER) or renames it (200; owners); an"
-    " archived field archives or restores it (owners, or admins when nothing else changes)", "bearer",
+    " archived field archives or restores it (owners, or admins when nothing else changes); emergencyKeyShares"
+    " and requiredEmergencyKeyShares set its emergency council (owners)", "bearer",
     {200: VaultDto, 201: VaultDto}, body=VaultInput, tags=TAGS))
 def put_vault(principal, vaultId):
     vault_id = params.vault_id(vaultId)
     dto = parse_body(bp.current_request, VaultInput)
-    body, created = deps.vault_service().put(principal, vault_id, dto)
+    body, created = deps.vault_service().put(principal, vault_id, dto, params.source_ip(bp.current_request))
     return json_response(body, status=201 if created else 200)
 
 
@@ -134,7 +142,7 @@ def delete_member(principal, vaultId, authorityId):
 def get_access_token(principal, vaultId):
     request = bp.current_request
     vault_id = params.vault_id(vaultId)
-    source_ip = ((request.context or {}).get("identity") or {}).get("sourceIp")
+    source_ip = params.source_ip(request)
     device = request.headers.get(DEVICE_HEADER)
     device_id = params.authority_id(device, DEVICE_HEADER) if device else None
     token = deps.vault_service().retrieve_token(principal, vault_id, bool_param(request, "evenIfArchived"), source_ip,

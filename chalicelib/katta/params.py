@@ -21,11 +21,16 @@ def invalid(field: str, reason: str) -> InvalidField:
     return InvalidField([{"field": field, "reason": reason}])
 
 
-def vault_id(value: str) -> str:
-    """Vault ids are canonical lower-case UUIDs once inside."""
+def vault_id(value: str, field: str = "vaultId") -> str:
+    """Vault (and recovery process) ids are canonical lower-case UUIDs once inside."""
     if not is_uuid(value):
-        raise invalid("vaultId", "must be a UUID")
+        raise invalid(field, "must be a UUID")
     return value.lower()
+
+
+def source_ip(request: Request) -> str | None:
+    """The caller's address as API Gateway saw it, for the audit events that record one."""
+    return ((request.context or {}).get("identity") or {}).get("sourceIp")
 
 
 def authority_id(value: str, field: str) -> str:

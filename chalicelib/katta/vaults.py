@@ -7,6 +7,7 @@ delete the token (as in Hub), it just stops opening the vault.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.errors import ActionRequired, BadRequest, Conflict, Forbidden, Gone, NotFound, ServiceUnavailable
 from chalicelib.katta import access
+from chalicelib.katta.emergency import recovering
+from chalicelib.katta.hub_settings import MIN_EMERGENCY_KEY_SHARES
 from chalicelib.katta.formats import AuthorityType, Role, VaultInput, epoch_of, instant
 from chalicelib.db.table import ConditionFailed, Transaction
 from chalicelib.db.vaults import VaultContents
@@ -23,6 +26,7 @@ from chalicelib.db.vaults import VaultContents
 if TYPE_CHECKING:
     from chalicelib.audit import AuditLog
     from chalicelib.katta.access import VaultAccess
+    from chalicelib.katta.hub_settings import HubSettingsService
     from chalicelib.settings import Settings
     from chalicelib.db.authorities import AuthorityRepository
     from chalicelib.db.devices import DeviceRepository
@@ -42,18 +46,27 @@ _GRANTS_PER_TRANSACTION = 49
 
 # --- DTOs ----------------------------------------------------------------------------------------
 
-def vault_dto(vault: dict[str, Any], *, with_metadata: bool = True) -> dict[str, Any]:
+def _vault_summary(vault: dict[str, Any]) -> dict[str, Any]:
     dto = {"id": vault["id"], "name": vault["name"], "archived": bool(vault.get("archived", False)),
            "creationTime": vault["creationTime"]}
     if vault.get("description") is not None:
         dto["description"] = vault["description"]
+    return dto
+
+
+def vault_dto(vault: dict[str, Any], *, with_metadata: bool = True, with_shares: bool | None = None) -> dict[str, Any]:
+    """``with_shares`` (default: as ``with_metadata``) adds the emergency key shares, ciphertext to each
+    council member."""
+    dto = {**_vault_summary(vault), "requiredEmergencyKeyShares": int(vault.get("requiredEmergencyKeyShares", 0))}
     if with_metadata:
         dto.update({k: vault[k] for k in ("uvfMetadataFile", "uvfKeySet") if vault.get(k)})
+    if with_metadata if with_shares is None else with_shares:
+        dto["emergencyKeyShares"] = dict(vault.get("emergencyKeyShares") or {})
     return dto
 
 
 def vault_with_role_dto(vault: dict[str, Any], role: str) -> dict[str, Any]:
-    return {**vault_dto(vault, with_metadata=False), "role": role}
+    return {**_vault_summary(vault), "role": role}
 
 
 def member_dto(authority: dict[str, Any], authority_type: str, role: str | None) -> dict[str, Any]:
@@ -78,7 +91,7 @@ class VaultService:
 
     def __init__(self, vaults: VaultRepository, groups: GroupRepository, users: UserRepository,
                  devices: DeviceRepository, authorities: AuthorityRepository, access: VaultAccess, audit: AuditLog,
-                 transactions: Transactions, settings: Settings, *,
+                 transactions: Transactions, settings: Settings, hub_settings: HubSettingsService, *,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._vaults = vaults
@@ -90,6 +103,7 @@ class VaultService:
         self._audit = audit
         self._transactions = transactions
         self._settings = settings
+        self._hub_settings = hub_settings
         self._clock = clock
         self._sleep = sleep
         self._monotonic = monotonic
@@ -104,17 +118,30 @@ class VaultService:
 
     def _owned(self, principal: Principal, vault_id: str) -> VaultContents:
         contents = self._contents(vault_id)
-        self._access.require_owner(contents.members, principal)
+        self._require_owner(principal, contents)
         return contents
 
+    def _require_owner(self, principal: Principal, contents: VaultContents) -> None:
+        """An owner, or a council member of a recovery process its threshold of members approved: they
+        act for the owners until the process is completed or aborted."""
+        if not recovering(contents, principal.user_id):
+            self._access.require_owner(contents.members, principal)
+
     def _is_member(self, principal: Principal, contents: VaultContents) -> bool:
-        return access.best_role(contents.members, self._access.authorities(principal)) is not None
+        return (access.best_role(contents.members, self._access.authorities(principal)) is not None
+                or recovering(contents, principal.user_id))
 
     def get(self, principal: Principal, vault_id: str) -> dict[str, Any]:
         contents = self._contents(vault_id, missing=Forbidden)
         if not principal.has_role("admin") and not self._is_member(principal, contents):
             raise Forbidden("you are not a member of this vault")
         return vault_dto(contents.vault)
+
+    def recoverable(self, principal: Principal) -> list[dict[str, Any]]:
+        """The vaults whose emergency council the caller sits on, with their key shares."""
+        vaults = self._vaults.get_many(self._vaults.council_vault_ids(principal.user_id))
+        return sorted((vault_dto(v, with_metadata=False, with_shares=True) for v in vaults),
+                      key=lambda d: d["name"].lower())
 
     def accessible(self, principal: Principal, role: str | None) -> list[dict[str, Any]]:
         """The caller's vaults: a Query per authority and one BatchGetItem, whatever the table holds."""
@@ -146,24 +173,30 @@ class VaultService:
 
     # --- creating and changing vaults ------------------------------------------------------------
 
-    def put(self, principal: Principal, vault_id: str, dto: VaultInput) -> tuple[dict[str, Any], bool]:
-        """Creates the vault (True) with the caller as OWNER, or updates name and description (False)."""
+    def put(self, principal: Principal, vault_id: str, dto: VaultInput,
+            ip_address: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Creates the vault (True) with the caller as OWNER, or updates name and description (False);
+        either may set the emergency council's key shares."""
         if dto.id is not None and dto.id.lower() != vault_id:
             raise BadRequest("id: must equal the vault id in the path")
         if dto.legacy_fields():
             raise BadRequest(f"{dto.legacy_fields()[0]}: legacy vaults (format 8) are not supported")
         if self._vaults.get(vault_id) is None:
-            created = self._create(principal, vault_id, dto)
+            created = self._create(principal, vault_id, dto, ip_address)
             if created is not None:
                 return created, True
-        return self._update(principal, vault_id, dto), False
+        return self._update(principal, vault_id, dto, ip_address), False
 
-    def _create(self, principal: Principal, vault_id: str, dto: VaultInput) -> dict[str, Any] | None:
+    def _create(self, principal: Principal, vault_id: str, dto: VaultInput,
+                ip_address: str | None) -> dict[str, Any] | None:
         principal.require_role("create-vaults")
         vault = {"id": vault_id, "name": dto.name, "description": dto.description, "archived": False,
                  "creationTime": instant(self._clock()), "uvfMetadataFile": dto.uvfMetadataFile,
                  "uvfKeySet": dto.uvfKeySet}
-        transaction = self._vaults.create(Transaction(), vault)
+        transaction = Transaction()
+        if dto.emergencyKeyShares:
+            vault.update(self._set_council(transaction, principal, vault_id, set(), dto, ip_address))
+        self._vaults.create(transaction, vault)
         self._vaults.put_member(transaction, vault_id, principal.user_id, USER, Role.OWNER.value)
         self._audit.record(transaction, catalogue.VAULT_CREATE, createdBy=principal.user_id, vaultId=vault_id,
                            vaultName=dto.name, vaultDescription=dto.description)
@@ -175,20 +208,66 @@ class VaultService:
             return None  # created concurrently: this request is an update now
         return vault_dto({k: v for k, v in vault.items() if v is not None})
 
-    def _update(self, principal: Principal, vault_id: str, dto: VaultInput) -> dict[str, Any]:
-        """Owners rename; owners and admins archive or restore (Hub's web client does it with this PUT)."""
+    def _update(self, principal: Principal, vault_id: str, dto: VaultInput, ip_address: str | None) -> dict[str, Any]:
+        """Owners rename, set the council or replace vault.uvf (a recovery re-keys the vault); owners and
+        admins archive or restore (Hub's web client does it with this PUT)."""
         contents = self._contents(vault_id)
         vault = contents.vault
         archived = bool(vault.get("archived")) if dto.archived is None else dto.archived
         renamed = (dto.name, dto.description) != (vault["name"], vault.get("description"))
-        if renamed or not principal.has_role("admin"):
-            self._access.require_owner(contents.members, principal)
+        rekeyed = dto.uvfMetadataFile is not None and dto.uvfMetadataFile != vault.get("uvfMetadataFile")
+        council_changed = dto.emergencyKeyShares is not None and (
+            dto.emergencyKeyShares != (vault.get("emergencyKeyShares") or {})
+            or (dto.requiredEmergencyKeyShares or 0) != int(vault.get("requiredEmergencyKeyShares", 0)))
+        if renamed or rekeyed or council_changed or not principal.has_role("admin"):
+            self._require_owner(principal, contents)
         changes = {"name": dto.name, "description": dto.description, "archived": archived}
-        transaction = self._vaults.update(Transaction(), vault_id, changes)
+        if rekeyed:
+            changes["uvfMetadataFile"] = dto.uvfMetadataFile
+        transaction = Transaction()
+        if council_changed:
+            changes.update(self._set_council(transaction, principal, vault_id, contents.council, dto, ip_address))
+        self._vaults.update(transaction, vault_id, changes)
         self._audit.record(transaction, catalogue.VAULT_UPDATE, updatedBy=principal.user_id, vaultId=vault_id,
                            vaultName=dto.name, vaultDescription=dto.description, vaultArchived=archived)
         self._transactions.commit(transaction)
-        return vault_dto({**vault, **changes})
+        return vault_dto({k: v for k, v in {**vault, **changes}.items() if v is not None})
+
+    def _set_council(self, transaction: Transaction, principal: Principal, vault_id: str, seated: set[str],
+                     dto: VaultInput, ip_address: str | None) -> dict[str, Any]:
+        """Checks a new council against the hub's settings, reseats it; the vault's changed fields."""
+        shares = dict(dto.emergencyKeyShares or {})
+        required = dto.requiredEmergencyKeyShares or 0
+        if shares:
+            self._check_council(shares, required)
+        for user_id in set(shares) - seated:
+            self._vaults.put_council_seat(transaction, vault_id, user_id)
+        for user_id in seated - set(shares):
+            self._vaults.remove_council_seat(transaction, vault_id, user_id)
+        settings = json.dumps({"requiredEmergencyKeyShares": required, "emergencyCouncilMemberIds": sorted(shares)})
+        details = {"vaultId": vault_id, "ownerId": principal.user_id, "settings": settings, "ipAddress": ip_address}
+        self._audit.record(transaction, catalogue.EMERGENCY_ACCESS_SETUP, **{k: v for k, v in details.items() if v})
+        return {"emergencyKeyShares": shares or None, "requiredEmergencyKeyShares": required if shares else None}
+
+    def _check_council(self, shares: dict[str, str], required: int) -> None:
+        hub = self._hub_settings.current()
+        if not hub["enableEmergencyAccess"]:
+            raise BadRequest("emergencyKeyShares: emergency access is not enabled on this hub")
+        if not MIN_EMERGENCY_KEY_SHARES <= required <= len(shares):
+            raise BadRequest(f"requiredEmergencyKeyShares: must be between {MIN_EMERGENCY_KEY_SHARES} and the "
+                             "number of emergencyKeyShares")
+        if not hub["allowChoosingEmergencyCouncil"]:
+            if set(shares) != set(hub["emergencyCouncilMemberIds"]):
+                raise BadRequest("emergencyKeyShares: must be one share for each member of the hub's emergency council")
+            if required != hub["defaultRequiredEmergencyKeyShares"]:
+                raise BadRequest("requiredEmergencyKeyShares: must be the hub's defaultRequiredEmergencyKeyShares")
+        elif len(shares) < hub["defaultMinMembers"] or required < hub["defaultRequiredEmergencyKeyShares"]:
+            raise BadRequest("emergencyKeyShares: the council must have at least defaultMinMembers members and "
+                             "require at least defaultRequiredEmergencyKeyShares of them")
+        members = {u["id"]: u for u in self._users.get_many(shares)}
+        unready = sorted(u for u in shares if not (members.get(u) or {}).get("ecdhPublicKey"))
+        if unready:
+            raise BadRequest(f"emergencyKeyShares: {unready[0]} is no user with keys set up")
 
     def set_archived(self, principal: Principal, vault_id: str, archived: bool) -> dict[str, Any]:
         contents = self._contents(vault_id)
@@ -216,6 +295,9 @@ class VaultService:
         steps = [lambda tx, a=authority_id: remove_member(tx, a)
                  for authority_id in contents.members if authority_id != kept]
         steps += [lambda tx, u=user_id: self._vaults.delete_token(tx, vault_id, u) for user_id in contents.tokens]
+        steps += [lambda tx, u=user_id: self._vaults.remove_council_seat(tx, vault_id, u) for user_id in contents.council]
+        steps += [lambda tx, p=process_id: self._vaults.delete_recovery(tx, vault_id, p)
+                  for process_id in contents.recoveries]
         final = Transaction()
         remove_member(final, kept)
         self._vaults.delete(final, vault_id)
@@ -227,7 +309,7 @@ class VaultService:
 
     def members(self, principal: Principal, vault_id: str) -> list[dict[str, Any]]:
         contents = self._contents(vault_id, missing=Forbidden)
-        self._access.require_owner(contents.members, principal)
+        self._require_owner(principal, contents)
         direct = contents.members
         group_ids = [a for a, m in direct.items() if m.get("authorityType") == GROUP]
         user_ids = [a for a in direct if a not in group_ids]
@@ -447,7 +529,7 @@ class VaultService:
 
     def users_requiring_grant(self, principal: Principal, vault_id: str) -> list[dict[str, Any]]:
         contents = self._contents(vault_id, missing=Forbidden)
-        self._access.require_owner(contents.members, principal)
+        self._require_owner(principal, contents)
         return [member_dto(u, USER, u["vaultRole"]) for u in self._awaiting_users(contents)]
 
     def pending_grants(self, principal: Principal, wait_seconds: int) -> dict[str, list[str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 
+from .cmd_emergency import add_council_options
 from .context import Context
 from .errors import CliError
 from .output import fields, table
@@ -27,6 +28,7 @@ def add_commands(commands: argparse._SubParsersAction, common: argparse.Argument
     create.add_argument("--description", default="", help="a description shown to members")
     create.add_argument("--profile", metavar="ID", help="storage profile id (default: the first S3 STS profile)")
     create.add_argument("--region", help="bucket region (default: the profile's default region)")
+    add_council_options(create)
     create.set_defaults(handler=run_explained(run_create))
 
     use = commands.add_parser("use", parents=[common], help="make a vault the current one for later commands")
@@ -64,18 +66,27 @@ def add_commands(commands: argparse._SubParsersAction, common: argparse.Argument
 def run_create(ctx: Context, args: argparse.Namespace) -> int:
     from ..vaults import choose_profile, create_vault
 
+    from ..emergency import council_keys, resolve_council
+
     name = args.name.strip()
     if not name:
         raise CliError("give the vault a name")
+    if bool(args.council) != bool(args.threshold) or (args.council and args.threshold < 2):
+        raise CliError("an emergency council needs --council USER… and a --threshold of 2 or more")
     connection = connect(ctx)
     profile = choose_profile(ctx.api, args.profile)
+    council = resolve_council(ctx.api, args.council)
+    if len(council) < args.threshold:
+        raise CliError(f"a council of {len(council)} cannot meet a threshold of {args.threshold}")
     with ctx.err.status(f"Creating vault {name} on {profile.get('name')}…") if not ctx.json_output else contextlib.nullcontext():
-        unlocked = create_vault(ctx.api, connection, name, profile, description=args.description, region=args.region)
+        unlocked = create_vault(ctx.api, connection, name, profile, description=args.description, region=args.region,
+                                council=council_keys(ctx.api, council), threshold=args.threshold)
     CurrentVaults(ctx).set(unlocked.id, unlocked.name)
     storage = unlocked.storage
     if ctx.json_output:
         ctx.emit_json({"id": unlocked.id, "name": unlocked.name, "storageProfile": profile.get("id"),
-                       "bucket": storage.get("defaultPath"), "region": storage.get("region")})
+                       "bucket": storage.get("defaultPath"), "region": storage.get("region"),
+                       "emergencyCouncil": council, "requiredEmergencyKeyShares": args.threshold})
         return 0
     ctx.out.print(f"Created vault {unlocked.name} ({unlocked.id}); it is now the current vault.", markup=False)
     ctx.out.print(fields((("Storage profile", f"{profile.get('name')} ({profile.get('id')})"),

@@ -16,12 +16,12 @@ from ..auth import LoginError
 from ..config import DEFAULT_SERVER, ConfigError, default_config_dir
 from ..http import DEFAULT_MAX_WAIT, KattaApiError
 from ..keychain import KeychainError
-from . import cmd_auth, cmd_demo, cmd_device, cmd_files, cmd_setup, cmd_vault
+from . import cmd_admin, cmd_auth, cmd_demo, cmd_device, cmd_emergency, cmd_files, cmd_setup, cmd_vault
 from .context import Context
 from .errors import CliError
 
 #: Each module registers its commands; later issues add modules here (files, linking, demo).
-COMMAND_MODULES = (cmd_auth, cmd_setup, cmd_device, cmd_vault, cmd_files, cmd_demo)
+COMMAND_MODULES = (cmd_auth, cmd_setup, cmd_device, cmd_vault, cmd_emergency, cmd_admin, cmd_files, cmd_demo)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -9,6 +9,7 @@ Small modules with one job each; this package re-exports the public API:
 * :mod:`.uvf_content`, :mod:`.uvf_names`, :mod:`.uvf_dirs` — UVF files, names, directories
 * :mod:`.uvf_vault` — :class:`UvfVault`, cleartext path → object key mapping
 * :mod:`.wot` — web-of-trust signatures
+* :mod:`.shamir`, :mod:`.emergency` — emergency access: key shares of a vault's recovery key
 * :mod:`.jwe` — the guarded JOSE layer (joserfc) underneath
 * :mod:`.errors` — :class:`KattaCryptoError` and subclasses
 

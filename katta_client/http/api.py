@@ -32,8 +32,11 @@ from .models import (
     CreateS3STSBucketDto,
     DeviceDto,
     MemberDto,
+    RecoveredKeyShareDto,
+    RecoveryProcessDto,
     Role,
     S3TokenResponse,
+    SettingsDto,
     StorageProfileDto,
     TrustedUserDto,
     UserDto,
@@ -325,6 +328,84 @@ class KattaApi:
         connect, read = self.timeout
         return self._json("GET", "/api/vaults/users-requiring-access-grant", params=params,
                           timeout=(connect, max(read, wait_seconds + 10.0)))
+
+    # -- emergency access --------------------------------------------------------------------
+
+    def recoverable_vaults(self) -> list[VaultDto]:
+        """The vaults whose emergency council the caller sits on, with their key shares."""
+        return cast(list[VaultDto], self._json("GET", "/api/vaults/recoverable"))
+
+    def recovery_processes(self, vault_id: Optional[str] = None) -> list[RecoveryProcessDto]:
+        """The open recovery processes the caller is a council member of (of one vault, or of all)."""
+        path = f"/api/emergency-access/{_segment(vault_id)}" if vault_id else "/api/emergency-access"
+        return cast(list[RecoveryProcessDto], self._json("GET", path))
+
+    def start_recovery(self, process: RecoveryProcessDto) -> None:
+        self.request("PUT", f"/api/emergency-access/{_segment(process['id'])}", json_body=process, expect=(204,))
+
+    def add_recovered_key_share(self, process_id: str, share: RecoveredKeyShareDto) -> None:
+        self.request("POST", f"/api/emergency-access/{_segment(process_id)}/recovered-key-shares",
+                     json_body=share, expect=(204,), idempotent=True)  # the same share twice is one
+
+    def complete_recovery(self, process_id: str) -> None:
+        self.request("DELETE", f"/api/emergency-access/{_segment(process_id)}/complete", expect=(204,))
+
+    def abort_recovery(self, process_id: str) -> None:
+        self.request("DELETE", f"/api/emergency-access/{_segment(process_id)}/abort", expect=(204,))
+
+    # -- administration (role admin) ------------------------------------------------------------
+
+    def settings(self) -> SettingsDto:
+        return cast(SettingsDto, self._json("GET", "/api/settings"))
+
+    def put_settings(self, settings: SettingsDto) -> None:
+        """Change the hub's settings; fields left out keep their values."""
+        self.request("PUT", "/api/settings", json_body=settings, expect=(204,))
+
+    def users(self) -> list[UserDto]:
+        return cast(list[UserDto], self._json("GET", "/api/users"))
+
+    def set_user_enabled(self, user_id: str, enabled: bool) -> None:
+        self.request("PUT", f"/api/users/{_segment(user_id)}/enabled", text_body="true" if enabled else "false",
+                     expect=(204,))
+
+    def groups(self) -> list[AuthorityDto]:
+        return cast(list[AuthorityDto], self._json("GET", "/api/groups"))
+
+    def group(self, group_id: str) -> dict[str, Any]:
+        """A group with its members and vaults."""
+        return cast(dict[str, Any], self._json("GET", f"/api/groups/{_segment(group_id)}"))
+
+    def create_group(self, name: str) -> AuthorityDto:
+        return cast(AuthorityDto, self._json("POST", "/api/groups", json_body={"name": name}, expect=(201,)))
+
+    def rename_group(self, group_id: str, name: str) -> AuthorityDto:
+        return cast(AuthorityDto, self._json("PUT", f"/api/groups/{_segment(group_id)}", json_body={"name": name}))
+
+    def delete_group(self, group_id: str) -> None:
+        self.request("DELETE", f"/api/groups/{_segment(group_id)}", expect=(204,))
+
+    def add_group_member(self, group_id: str, user_id: str) -> None:
+        self.request("POST", f"/api/groups/{_segment(group_id)}/members/{_segment(user_id)}", expect=(204,),
+                     idempotent=True)  # a member added twice is a member
+
+    def remove_group_member(self, group_id: str, user_id: str) -> None:
+        self.request("DELETE", f"/api/groups/{_segment(group_id)}/members/{_segment(user_id)}", expect=(204,))
+
+    def audit_log(self, start: str, end: str, *, types: Iterable[str] = (), page_size: int = 20,
+                  pagination_id: Optional[int] = None, order: str = "desc", service: bool = False) -> list[dict[str, Any]]:
+        """One page of audit events in [start, end); ``service``: this service's own log instead of the hub's."""
+        params: dict[str, Any] = {"startDate": start, "endDate": end, "pageSize": page_size, "order": order}
+        if pagination_id is not None:
+            params["paginationId"] = pagination_id
+        if types:
+            params["type"] = list(types)
+        path = "/api/admin/auditlog" if service else "/api/auditlog"
+        return cast(list[dict[str, Any]], self._json("GET", path, params=params))
+
+    def archive_storage_profile(self, profile_id: str) -> None:
+        self.request("PUT", f"/api/storageprofile/{_segment(profile_id)}", text_body="archived=true",
+                     content_type="application/x-www-form-urlencoded", expect=(204,))
 
     # -- storage -----------------------------------------------------------------------------
 

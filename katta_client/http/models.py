@@ -10,6 +10,7 @@ from typing import Literal, TypedDict
 Role = Literal["MEMBER", "OWNER"]
 DeviceType = Literal["BROWSER", "DESKTOP", "MOBILE"]
 AuthorityType = Literal["USER", "GROUP"]
+RecoveryType = Literal["CHANGE_PERMISSIONS", "COUNCIL_CHANGE"]
 
 
 class ConfigDto(TypedDict, total=False):
@@ -86,6 +87,39 @@ class VaultDto(TypedDict, total=False):
     archived: bool
     uvfMetadataFile: str
     uvfKeySet: str
+    requiredEmergencyKeyShares: int
+    emergencyKeyShares: dict[str, str]  # council member id → their key share (a JWE to them)
+
+
+class RecoveredKeyShareDto(TypedDict, total=False):
+    processPrivateKey: str
+    unrecoveredKeyShare: str
+    recoveredKeyShare: str
+    signedProcessInfo: str
+
+
+class RecoveryProcessDto(TypedDict, total=False):
+    id: str
+    vaultId: str
+    type: RecoveryType
+    details: str
+    requiredKeyShares: int
+    processPublicKey: str
+    recoveredKeyShares: dict[str, RecoveredKeyShareDto]
+
+
+class SettingsDto(TypedDict, total=False):
+    hubId: str
+    wotMaxDepth: int
+    wotIdVerifyLen: int
+    enableAutomaticAccessGrant: bool
+    automaticAccessGrantTrustThreshold: int
+    allowAutomaticAccessGrantOverride: bool
+    enableEmergencyAccess: bool
+    defaultRequiredEmergencyKeyShares: int
+    defaultMinMembers: int
+    allowChoosingEmergencyCouncil: bool
+    emergencyCouncilMemberIds: list[str]
 
 
 class VaultWithRoleDto(TypedDict, total=False):

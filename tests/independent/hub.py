@@ -206,6 +206,28 @@ class HubApi:
     def vault_jwks(self, vault_id: str) -> Answer:
         return self.send("GET", f"/api/vaults/{vault_id}/uvf/jwks.json")
 
+    # -- emergency access (Hub's emergency-access pages) --
+    def recoverable_vaults(self) -> Answer:
+        return self.send("GET", "/api/vaults/recoverable")
+
+    def recovery_processes(self) -> Answer:
+        return self.send("GET", "/api/emergency-access")
+
+    def vault_recovery_processes(self, vault_id: str) -> Answer:
+        return self.send("GET", f"/api/emergency-access/{vault_id}")
+
+    def start_recovery(self, process_id: str, dto: dict[str, Any]) -> Answer:
+        return self.send("PUT", f"/api/emergency-access/{process_id}", dto)
+
+    def add_recovered_key_share(self, process_id: str, dto: dict[str, Any]) -> Answer:
+        return self.send("POST", f"/api/emergency-access/{process_id}/recovered-key-shares", dto)
+
+    def complete_recovery(self, process_id: str) -> Answer:
+        return self.send("DELETE", f"/api/emergency-access/{process_id}/complete")
+
+    def abort_recovery(self, process_id: str) -> Answer:
+        return self.send("DELETE", f"/api/emergency-access/{process_id}/abort")
+
     # -- web of trust, settings, audit log --
     def trusted_users(self) -> Answer:
         return self.send("GET", "/api/users/trusted")

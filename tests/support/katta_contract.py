@@ -13,6 +13,16 @@ CONTRACT_PATH = Path(__file__).resolve().parents[1] / "reference" / "katta-opena
 STORAGE_PREFIXES = ("/api/storageprofile", "/api/storage/")
 
 
+# The contract's path → the app's, where one route serves two of its templates (a path has one variable
+# name; Hub names it processId for PUT and vaultId for GET).
+OUR_PATH = {"/api/emergency-access/{vaultId}": "/api/emergency-access/{id}",
+            "/api/emergency-access/{processId}": "/api/emergency-access/{id}"}
+
+
+def our_path(template: str) -> str:
+    return OUR_PATH.get(template, template)
+
+
 @functools.lru_cache(maxsize=1)
 def contract() -> dict:
     return json.loads(CONTRACT_PATH.read_text())

@@ -1,0 +1,169 @@
+"""Emergency access flows: a vault's council, and the recovery of a vault when its owners are gone.
+
+* **set up**: an owner splits the vault's recovery key into one share per council member
+  (:func:`set_up_council`; ``katta vault create --council`` and ``katta emergency setup``).
+* **start**: a council member opens a recovery process with a fresh process key and, usually, their
+  own approval (:func:`start_recovery`).
+* **approve**: each other member re-encrypts their share to the process key (:func:`approve_recovery`).
+* **complete**: once the threshold approved, a member combines the shares, recovers the recovery key,
+  and makes the change: a new owner (``CHANGE_PERMISSIONS``: the vault is re-keyed, the new owners and the
+  members with keys get fresh access tokens) or a new council (``COUNCIL_CHANGE``); then the process is
+  completed (:func:`complete_recovery`).
+
+The server sees ciphertext only; nothing secret is written to disk.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Mapping, Optional, Sequence
+
+from .crypto import VaultKeys, recovery_public_key_from_jwks, vault_uvf_origin
+from .crypto.emergency import combine_recovered_key, new_process_key, recover_share, split_recovery_key
+from .crypto.keys import UserKeys
+from .crypto.vault import decrypt_vault_metadata_with_recovery_key
+from .http import KattaApi
+from .http.models import RecoveredKeyShareDto, RecoveryProcessDto, RecoveryType, VaultDto
+from .vaults import UnlockedVault, VaultError, find_authority
+
+CHANGE_PERMISSIONS: RecoveryType = "CHANGE_PERMISSIONS"
+COUNCIL_CHANGE: RecoveryType = "COUNCIL_CHANGE"
+
+
+def council_keys(api: KattaApi, member_ids: Sequence[str]) -> dict[str, str]:
+    """Council member id → ECDH public key; every member must have set up their keys."""
+    found = {a["id"]: a for a in api.authorities(member_ids) if a.get("type") == "USER"}
+    keys = {}
+    for member in member_ids:
+        public_key = (found.get(member) or {}).get("ecdhPublicKey")
+        if not public_key:
+            raise VaultError(f"council member {member} is no user with keys set up (they must run `katta init`)")
+        keys[member] = str(public_key)
+    return keys
+
+
+def resolve_council(api: KattaApi, names: Sequence[str]) -> list[str]:
+    """User ids of the named users (id, exact name or unique name prefix), in order, without repeats."""
+    ids: list[str] = []
+    for name in names:
+        authority = find_authority(api, name)
+        if authority.get("type") != "USER":
+            raise VaultError(f"{name!r} is a group; a council seats users")
+        if authority["id"] not in ids:
+            ids.append(authority["id"])
+    return ids
+
+
+def _vault_update(vault: Mapping[str, Any], **changes: Any) -> VaultDto:
+    """The PUT body that changes only ``changes`` (name and description are sent as they are)."""
+    body = {k: vault[k] for k in ("id", "name", "description", "archived") if k in vault}
+    return {**body, **changes}  # type: ignore[typeddict-item]
+
+
+def set_up_council(api: KattaApi, unlocked: UnlockedVault, member_ids: Sequence[str], threshold: int) -> VaultDto:
+    """Splits the vault's recovery key among the council (owners only: they hold the recovery key)."""
+    recovery_key = unlocked.keys.recovery_private_key
+    if recovery_key is None:
+        raise VaultError("only an owner holds the vault's recovery key; ask an owner to set up emergency access")
+    shares = split_recovery_key(recovery_key, threshold, council_keys(api, member_ids))
+    api.put_vault(unlocked.id, _vault_update(unlocked.vault, emergencyKeyShares=shares,
+                                             requiredEmergencyKeyShares=threshold))
+    return api.get_vault(unlocked.id)
+
+
+def _recoverable(api: KattaApi, vault_id: str) -> VaultDto:
+    for vault in api.recoverable_vaults():
+        if vault.get("id") == vault_id:
+            return vault
+    raise VaultError(f"you are not on the emergency council of vault {vault_id}")
+
+
+def _process(api: KattaApi, process_id: str) -> RecoveryProcessDto:
+    for process in api.recovery_processes():
+        if process.get("id") == process_id:
+            return process
+    raise VaultError(f"no open recovery process {process_id} of a council you sit on")
+
+
+def start_recovery(api: KattaApi, user_keys: UserKeys, my_id: str, vault_id: str, *,
+                   kind: RecoveryType = CHANGE_PERMISSIONS, details: Optional[Mapping[str, Any]] = None,
+                   approve: bool = True) -> RecoveryProcessDto:
+    """Opens a recovery process for the vault's whole council (and approves it, unless ``approve`` is False)."""
+    vault = _recoverable(api, vault_id)
+    council = list(vault.get("emergencyKeyShares") or {})
+    public_key, private_keys = new_process_key(council_keys(api, council))
+    shares: dict[str, RecoveredKeyShareDto] = {m: {"processPrivateKey": private_keys[m]} for m in council}
+    if approve:
+        shares[my_id]["recoveredKeyShare"] = recover_share(vault["emergencyKeyShares"][my_id],
+                                                           user_keys.ecdh_private_key, public_key)
+    process: RecoveryProcessDto = {
+        "id": str(uuid.uuid4()), "vaultId": vault_id, "type": kind,
+        "requiredKeyShares": int(vault.get("requiredEmergencyKeyShares", 0)), "processPublicKey": public_key,
+        "recoveredKeyShares": shares}
+    if details:
+        process["details"] = json.dumps(dict(details), separators=(",", ":"))
+    api.start_recovery(process)
+    return process
+
+
+def approve_recovery(api: KattaApi, user_keys: UserKeys, my_id: str, process_id: str) -> None:
+    """Adds the caller's key share, re-encrypted to the process key."""
+    process = _process(api, process_id)
+    vault = _recoverable(api, process["vaultId"])
+    share = (vault.get("emergencyKeyShares") or {}).get(my_id)
+    if not share:
+        raise VaultError("the vault holds no key share of yours")
+    recovered = recover_share(share, user_keys.ecdh_private_key, process["processPublicKey"])
+    api.add_recovered_key_share(process_id, {"recoveredKeyShare": recovered})
+
+
+def recover_vault_keys(api: KattaApi, user_keys: UserKeys, my_id: str,
+                       process: RecoveryProcessDto) -> tuple[VaultDto, VaultKeys]:
+    """Combines the approved shares: the vault (as the council sees it) and its re-keyed keys, the
+    recovery key recovered and a fresh member key (the old one is not recoverable from the recovery key)."""
+    shares = [s["recoveredKeyShare"] for s in process["recoveredKeyShares"].values() if s.get("recoveredKeyShare")]
+    if len(shares) < int(process.get("requiredKeyShares", 0)):
+        raise VaultError(f"the process has {len(shares)} of the {process.get('requiredKeyShares')} approvals it needs")
+    vault_id = process["vaultId"]
+    vault = api.get_vault(vault_id)
+    recovery_public = recovery_public_key_from_jwks(vault.get("uvfKeySet") or api.vault_jwks(vault_id))
+    mine = process["recoveredKeyShares"][my_id]["processPrivateKey"]
+    recovery_key = combine_recovered_key(shares, mine, user_keys.ecdh_private_key, recovery_public)
+    fresh = VaultKeys.create()
+    return vault, VaultKeys(fresh.member_key, recovery_public, recovery_key)
+
+
+def complete_recovery(api: KattaApi, user_keys: UserKeys, my_id: str, process_id: str, *,
+                      new_owners: Sequence[str] = (), new_council: Sequence[str] = (),
+                      new_threshold: int = 0) -> RecoveryProcessDto:
+    """Carries out the process's change with the recovered key, then completes the process."""
+    process = _process(api, process_id)
+    vault, keys = recover_vault_keys(api, user_keys, my_id, process)
+    vault_id = process["vaultId"]
+    if process["type"] == COUNCIL_CHANGE:
+        if not new_council or new_threshold < 2:
+            raise VaultError("a council change needs the new council and its threshold (2 or more)")
+        shares = split_recovery_key(keys.recovery_private_key, new_threshold, council_keys(api, new_council))  # type: ignore[arg-type]
+        api.put_vault(vault_id, _vault_update(vault, emergencyKeyShares=shares, requiredEmergencyKeyShares=new_threshold))
+    else:
+        if not new_owners:
+            raise VaultError("name the new owner(s) of the vault")
+        _rekey(api, vault, keys, new_owners)
+    api.complete_recovery(process_id)
+    return process
+
+
+def _rekey(api: KattaApi, vault: VaultDto, keys: VaultKeys, new_owners: Sequence[str]) -> None:
+    """vault.uvf under a fresh member key; the new owners get owner tokens, the members with keys member ones."""
+    vault_id = str(vault["id"])
+    metadata = decrypt_vault_metadata_with_recovery_key(vault.get("uvfMetadataFile") or api.vault_uvf(vault_id),
+                                                        keys.recovery_private_key)  # type: ignore[arg-type]
+    document = keys.encrypt_metadata(metadata, origin=vault_uvf_origin(api.base_url + "/api", vault_id))
+    api.put_vault(vault_id, _vault_update(vault, uvfMetadataFile=document))
+    for owner in new_owners:
+        api.add_user(vault_id, owner, "OWNER")
+    members = {m["id"]: m for m in api.members(vault_id) if m.get("type") == "USER" and m.get("ecdhPublicKey")}
+    tokens = {user_id: keys.encrypt_for_user(m["ecdhPublicKey"], owner=m.get("role") == "OWNER")
+              for user_id, m in members.items()}
+    if tokens:
+        api.grant_access(vault_id, tokens)
