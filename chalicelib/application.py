@@ -9,6 +9,7 @@ from chalice import Chalice, Response
 
 from chalicelib import errors, logs
 from chalicelib.oauth import OAUTH_JSON
+from chalicelib.scim import SCIM_JSON
 from chalicelib.settings import get_settings
 from chalicelib.web import PROBLEM_JSON, problem_response, request_id_of
 
@@ -31,14 +32,15 @@ def create_app() -> Chalice:
     def problems_only(event, get_response):
         """Chalice's own errors (unknown method, media type) become problem JSON too.
 
-        OAuth endpoints answer RFC 6749 JSON (``OAUTH_JSON``), which passes unchanged."""
+        OAuth endpoints answer RFC 6749 JSON (``OAUTH_JSON``) and SCIM routes RFC 7644 errors
+        (``SCIM_JSON``), which pass unchanged."""
         started = time.perf_counter()
         response: Response = get_response(event)
         _access_log.info("request", extra={
             "request_id": request_id_of(event), "method": event.method, "path": event.path,
             "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1)})
         content_type = {k.lower(): v for k, v in (response.headers or {}).items()}.get("content-type", "")
-        if response.status_code >= 400 and not content_type.startswith((PROBLEM_JSON, OAUTH_JSON)):
+        if response.status_code >= 400 and not content_type.startswith((PROBLEM_JSON, OAUTH_JSON, SCIM_JSON)):
             error_class = _CHALICE_ERRORS.get(response.status_code, errors.ApiError)
             detail = _chalice_message(response.body)
             kept = {k: v for k, v in (response.headers or {}).items() if k.lower() == "allow"}
@@ -49,10 +51,11 @@ def create_app() -> Chalice:
     from chalicelib.audit import routes as audit
     from chalicelib.katta import routes as katta
     from chalicelib.rendezvous import routes as rendezvous
+    from chalicelib.scim import routes as scim
     from chalicelib.secrets import routes as secrets
     from chalicelib.storage import routes as storage
     from chalicelib.tokens import routes as tokens
-    for part in (health, audit, katta, rendezvous, secrets, storage, tokens):
+    for part in (health, audit, katta, rendezvous, scim, secrets, storage, tokens):
         app.register_blueprint(part.bp)
     _register_key_management(app)
     return app
