@@ -7,13 +7,17 @@ import time
 
 from chalice import Chalice, Response
 
-from chalicelib import errors, logs
+from chalicelib import errors, logs, metrics
 from chalicelib.oauth import OAUTH_JSON
 from chalicelib.scim import SCIM_JSON
+from chalicelib.secrets.service import TOKEN_PATH as RELEASE_PATH
 from chalicelib.settings import get_settings
 from chalicelib.web import PROBLEM_JSON, problem_response, request_id_of
 
 _access_log = logging.getLogger("katta.access")
+
+# Requests counted apart, by their route (event.path is the route's template).
+_ROTATION_PATHS = frozenset({"/api/admin/keys/rings/{ring}/rotate", "/api/admin/keys/pop/{use}/rotate"})
 
 _CHALICE_ERRORS = {
     400: errors.BadRequest, 403: errors.NotFound, 404: errors.NotFound,
@@ -22,7 +26,8 @@ _CHALICE_ERRORS = {
 
 
 def create_app() -> Chalice:
-    get_settings()  # invalid settings fail here, at start, naming the setting
+    settings = get_settings()  # invalid settings fail here, at start, naming the setting
+    metrics.configure(settings.stage)
     app = Chalice(app_name="katta")
     app.debug = False  # never a traceback in a response
     logs.configure(app.log)
@@ -36,9 +41,14 @@ def create_app() -> Chalice:
         (``SCIM_JSON``), which pass unchanged."""
         started = time.perf_counter()
         response: Response = get_response(event)
+        status = response.status_code
         _access_log.info("request", extra={
             "request_id": request_id_of(event), "method": event.method, "path": event.path,
-            "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1)})
+            "status": status, "ms": round((time.perf_counter() - started) * 1000, 1),
+            **metrics.fields(Requests=1, ServerErrors=int(status >= 500),
+                             Unavailable=int(status == 503), Throttled=int(status == 429),
+                             SecretReleases=int(status == 200 and event.path == RELEASE_PATH),
+                             KeyRotations=int(status == 200 and event.path in _ROTATION_PATHS))})
         content_type = {k.lower(): v for k, v in (response.headers or {}).items()}.get("content-type", "")
         if response.status_code >= 400 and not content_type.startswith((PROBLEM_JSON, OAUTH_JSON, SCIM_JSON)):
             error_class = _CHALICE_ERRORS.get(response.status_code, errors.ApiError)

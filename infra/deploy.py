@@ -40,7 +40,8 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _BUCKET_PREFIX = re.compile(r"^[a-z0-9][a-z0-9.-]{0,24}$")
 _CERTIFICATE = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]+$")
 _KNOWN_KEYS = {"region", "domain", "certificate_arn", "artifact_bucket", "bucket_prefix", "sts_audience",
-               "trusted_issuers", "settings"}
+               "management_key_arn", "extra_kms_key_arns", "trusted_issuers", "settings"}
+_KMS_KEY = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key/[0-9a-f-]+$")
 PROFILE_NAME = "AWS S3 (STS)"
 
 
@@ -59,6 +60,10 @@ class Plan:
     sts_audience: str
     trusted_issuers: list[dict[str, Any]]
     settings: dict[str, Any] = field(default_factory=dict)
+    # A replacement of the stack's management key (docs/runbook.md): new ring versions are wrapped
+    # under it, and the service may use it and the extra keys beside the stack's own.
+    management_key_arn: str | None = None
+    extra_kms_key_arns: tuple[str, ...] = ()
 
     @property
     def stack_name(self) -> str:
@@ -71,14 +76,17 @@ class Plan:
     def environment(self) -> dict[str, str]:
         """The Lambda's ``KATTA_*`` variables."""
         values = {"stage": self.stage, "public_base_url": self.base_url, "table_name": f"katta-{self.stage}",
-                  "kms_key_id": f"alias/katta-{self.stage}-management", "sts_audience": self.sts_audience,
+                  "kms_key_id": self.management_key_arn or f"alias/katta-{self.stage}-management",
+                  "sts_audience": self.sts_audience,
                   "trusted_issuers": self.trusted_issuers, **self.settings}
         return {f"KATTA_{k.upper()}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
 
     def parameters(self) -> dict[str, str]:
         """infra/template.yaml's parameters, from the same values as the environment."""
+        keys = dict.fromkeys((*((self.management_key_arn,) if self.management_key_arn else ()),
+                              *self.extra_kms_key_arns))
         return {"Stage": self.stage, "IssuerUrl": self.base_url, "StsAudience": self.sts_audience,
-                "BucketPrefix": self.bucket_prefix}
+                "BucketPrefix": self.bucket_prefix, "ExtraKmsKeyArns": ",".join(keys)}
 
     def chalice_config(self) -> dict[str, Any]:
         config = json.loads((ROOT / ".chalice" / "config.json").read_text())
@@ -123,6 +131,18 @@ def check(stage: str, raw: dict[str, Any]) -> Plan:
     prefix = str(raw.get("bucket_prefix", "katta-vault-"))
     if not _BUCKET_PREFIX.fullmatch(prefix):
         problems.append("bucket_prefix: lower-case letters, digits, '.' and '-', at most 25 characters")
+    keys = [raw["management_key_arn"]] if "management_key_arn" in raw else []
+    extra_keys = raw.get("extra_kms_key_arns", [])
+    if not isinstance(extra_keys, list):
+        problems.append("extra_kms_key_arns: a list of KMS key ARNs")
+        extra_keys = []
+    for key in (*keys, *extra_keys):
+        match = _KMS_KEY.fullmatch(str(key))
+        if match is None:
+            problems.append(f"management_key_arn / extra_kms_key_arns: {key!r} is not a KMS key ARN (an alias "
+                            "cannot be granted)")
+        elif match.group(1) != region:
+            problems.append(f"management_key_arn / extra_kms_key_arns: {key} is in {match.group(1)}, the API in {region}")
     issuers = raw.get("trusted_issuers")
     if not isinstance(issuers, list) or not issuers:
         problems.append("trusted_issuers: at least one [[trusted_issuers]] entry (your IdP) is required")
@@ -136,7 +156,8 @@ def check(stage: str, raw: dict[str, Any]) -> Plan:
     if problems:
         raise DeployError("\n".join(problems))
     plan = Plan(stage, region, domain, certificate, raw["artifact_bucket"], prefix,
-                str(raw.get("sts_audience", "sts.amazonaws.com")), issuers, extra)
+                str(raw.get("sts_audience", "sts.amazonaws.com")), issuers, extra,
+                raw.get("management_key_arn"), tuple(extra_keys))
     problems += _settings_problems(plan) + _profile_problems(plan)
     if problems:
         raise DeployError("\n".join(problems))

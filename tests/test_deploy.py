@@ -53,6 +53,8 @@ def test_the_example_passes_and_every_derived_value_is_written_once():
     ({"bucket_prefix": "xn--katta-"}, "bucket_prefix:"),
     ({"artifact_bucket": None}, "artifact_bucket:"),
     ({"trusted_issuers": []}, "trusted_issuers:"),
+    ({"management_key_arn": "alias/katta-prod-next"}, "is not a KMS key ARN"),
+    ({"extra_kms_key_arns": ["arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab"]}, "is in us-east-1"),
     ({"IssuerUrl": "https://other.example.com"}, "IssuerUrl: not a setting of the deploy file"),
     ({"settings": {"public_base_url": "https://other.example.com"}}, "settings.public_base_url: set by the deploy"),
     ({"settings": {"no_such_knob": 1}}, "settings.no_such_knob: not a setting"),
@@ -123,3 +125,12 @@ def test_a_refused_file_exits_2_and_writes_nothing(tmp_path, capsys):
     assert deploy.main(["--stage", "prod", "--settings", str(settings), "--out", str(tmp_path / "out")]) == 2
     assert "deploy refused" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_replacement_management_key_is_used_for_new_versions_and_granted():
+    key = "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    old = "arn:aws:kms:eu-central-1:123456789012:key/9876abcd-12ab-34cd-56ef-1234567890ab"
+    plan = deploy.check("prod", example(management_key_arn=key, extra_kms_key_arns=[old]))
+    assert plan.environment()["KATTA_KMS_KEY_ID"] == key
+    assert plan.parameters()["ExtraKmsKeyArns"] == f"{key},{old}"
+    assert deploy.check("prod", example()).parameters()["ExtraKmsKeyArns"] == ""
