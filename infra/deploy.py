@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,22 +236,38 @@ def deploy(plan: Plan, template: Path) -> dict[str, str]:
     import boto3
 
     session = boto3.session.Session(region_name=plan.region)
+    s3 = session.client("s3")
     code = template.parent / "deployment.zip"
-    key = f"{plan.stack_name}/{hashlib.sha256(code.read_bytes()).hexdigest()}.zip"
-    session.client("s3").upload_file(str(code), plan.artifact_bucket, key)
-    body = template.read_text().replace("./deployment.zip", f"s3://{plan.artifact_bucket}/{key}")
+    digest = hashlib.sha256(code.read_bytes()).hexdigest()
+    s3.upload_file(str(code), plan.artifact_bucket, f"{plan.stack_name}/{digest}.zip")
+    body = template.read_text().replace("./deployment.zip", f"s3://{plan.artifact_bucket}/{plan.stack_name}/{digest}.zip")
+    # The merged template is larger than CreateChangeSet's inline limit (51,200 bytes): it goes by URL.
+    template_key = f"{plan.stack_name}/{hashlib.sha256(body.encode()).hexdigest()}.yaml"
+    s3.put_object(Bucket=plan.artifact_bucket, Key=template_key, Body=body.encode())
+    template_url = f"https://{plan.artifact_bucket}.s3.{plan.region}.amazonaws.com/{template_key}"
     cloudformation = session.client("cloudformation")
     exists = _stack_exists(cloudformation, plan.stack_name)
-    change_set = f"deploy-{key.rsplit('/', 1)[1][:16]}"
+    change_set = f"deploy-{digest[:16]}-{int(time.time())}"
     cloudformation.create_change_set(
         StackName=plan.stack_name, ChangeSetName=change_set, ChangeSetType="UPDATE" if exists else "CREATE",
-        TemplateBody=body, Capabilities=CAPABILITIES,
+        TemplateURL=template_url, Capabilities=CAPABILITIES,
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in plan.parameters().items()])
-    cloudformation.get_waiter("change_set_create_complete").wait(StackName=plan.stack_name,
-                                                                 ChangeSetName=change_set)
-    cloudformation.execute_change_set(StackName=plan.stack_name, ChangeSetName=change_set)
-    waiter = "stack_update_complete" if exists else "stack_create_complete"
-    cloudformation.get_waiter(waiter).wait(StackName=plan.stack_name)
+    from botocore.exceptions import WaiterError
+    try:
+        cloudformation.get_waiter("change_set_create_complete").wait(StackName=plan.stack_name,
+                                                                     ChangeSetName=change_set)
+    except WaiterError:
+        reason = cloudformation.describe_change_set(StackName=plan.stack_name, ChangeSetName=change_set)
+        if "didn't contain changes" not in reason.get("StatusReason", ""):
+            raise DeployError(f"change set {change_set} failed: {reason.get('StatusReason')}") from None
+    else:
+        cloudformation.execute_change_set(StackName=plan.stack_name, ChangeSetName=change_set)
+        waiter = "stack_update_complete" if exists else "stack_create_complete"
+        try:
+            cloudformation.get_waiter(waiter).wait(StackName=plan.stack_name)
+        except WaiterError as error:
+            raise DeployError(f"stack {plan.stack_name} did not deploy ({error}); see its events: "
+                              f"aws cloudformation describe-stack-events --stack-name {plan.stack_name}") from None
     (stack,) = cloudformation.describe_stacks(StackName=plan.stack_name)["Stacks"]
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 

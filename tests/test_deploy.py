@@ -134,3 +134,37 @@ def test_a_replacement_management_key_is_used_for_new_versions_and_granted():
     assert plan.environment()["KATTA_KMS_KEY_ID"] == key
     assert plan.parameters()["ExtraKmsKeyArns"] == f"{key},{old}"
     assert deploy.check("prod", example()).parameters()["ExtraKmsKeyArns"] == ""
+
+
+def test_deploy_uploads_the_code_and_template_and_runs_a_change_set(aws, tmp_path):
+    """The CloudFormation path on moto, with a template moto can create (it has no SAM transform)."""
+    import boto3
+    plan = deploy.check("prod", example())
+    boto3.client("s3", region_name=plan.region).create_bucket(
+        Bucket=plan.artifact_bucket, CreateBucketConfiguration={"LocationConstraint": plan.region})
+    (tmp_path / "deployment.zip").write_bytes(b"PK code")
+    template = tmp_path / "sam.yaml"
+    template.write_text("""AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Stage: {Type: String}
+  IssuerUrl: {Type: String}
+  StsAudience: {Type: String}
+  BucketPrefix: {Type: String}
+  ExtraKmsKeyArns: {Type: String}
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Metadata: {CodeUri: ./deployment.zip}
+Outputs:
+  TableName: {Value: !Sub "katta-${Stage}"}
+""")
+    deploy.deploy(plan, template)  # moto keeps no outputs of a change set's stack: those are AWS's to test
+    s3 = boto3.client("s3", region_name=plan.region)
+    keys = {o["Key"].rsplit(".", 1)[1]: o["Key"] for o in s3.list_objects_v2(Bucket=plan.artifact_bucket)["Contents"]}
+    assert sorted(keys) == ["yaml", "zip"] and all(k.startswith("katta-prod/") for k in keys.values())
+    uploaded = s3.get_object(Bucket=plan.artifact_bucket, Key=keys["yaml"])["Body"].read().decode()
+    assert f"s3://{plan.artifact_bucket}/{keys['zip']}" in uploaded and "./deployment.zip" not in uploaded
+    (stack,) = boto3.client("cloudformation", region_name=plan.region).describe_stacks(StackName="katta-prod")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == plan.parameters()
+    deploy.deploy(plan, template)  # again: the same stack, updated (or left alone when nothing changed)
