@@ -218,3 +218,15 @@ def test_katta_vault_add_of_an_unknown_name_says_how_the_user_becomes_known():
         find_authority(NobodyKnown(), "carol")
     assert "no user or group named 'carol'" in str(refused.value)
     assert "sign in" in str(refused.value) and "SCIM" in str(refused.value)
+
+
+def test_with_several_issuers_and_none_named_an_admin_is_told_what_to_configure(client, issuer, monkeypatch):
+    from tests.support.tokens import AUDIENCE, ISSUER
+    monkeypatch.delenv("KATTA_SCIM_TOKEN_SHA256")
+    monkeypatch.setenv("KATTA_TRUSTED_ISSUERS", json.dumps([
+        {"issuer": ISSUER, "audience": AUDIENCE, "jwks_uri": ISSUER + "/protocol/openid-connect/certs"},
+        {"issuer": "https://other.test", "audience": "k", "user_id_prefix": "o."}]))
+    get_settings.cache_clear()
+    admin = bearer(issuer.token("ada", realm_access={"roles": ["user", "admin"]}))
+    status, refused, _ = send(client, "POST", USERS, entra_user("carol"), headers={"Content-Type": "application/json", **admin})
+    assert status == 501 and "KATTA_SCIM_ISSUER" in refused["detail"]

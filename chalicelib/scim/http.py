@@ -66,7 +66,7 @@ def _scim_route(path: str, methods: tuple[str, ...], summary: str, responses: di
     doc = Operation(summary=summary + " (the SCIM provisioning secret or an admin's token)", security="bearer",
                     responses=responses, body=body, body_media_type=SCIM_JSON,
                     other_bodies={JSON: body} if body is not None else {}, query=query,
-                    response_media_type=SCIM_JSON, tags=("scim",))
+                    response_media_type=SCIM_JSON, tags=("scim",), error_statuses=(501,))
     options = {"content_types": [SCIM_JSON, JSON]} if body is not None else {}
 
     def decorator(fn: Callable[..., Response]) -> Callable[..., Response]:

@@ -18,7 +18,7 @@ from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.auth.accounts import USER_ID_PATTERN, account_id
 from chalicelib.db.table import MAX_TRANSACTION_ITEMS, ConditionFailed, Transaction
-from chalicelib.errors import Conflict, NotFound, ServiceUnavailable
+from chalicelib.errors import Conflict, NotFound, NotImplementedYet
 from chalicelib.katta.formats import GroupInput
 from chalicelib.scim import (
     BASE_PATH, GROUP_SCHEMA, LIST_SCHEMA, USER_SCHEMA, ScimBadRequest,
@@ -57,13 +57,14 @@ class ScimService:
     def is_provisioning_secret(self, token: str) -> bool:
         """Whether ``token`` is the IdP's provisioning secret (only its SHA-256 is configured)."""
         expected = self._settings.scim_token_sha256
-        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = hashlib.sha256(token.encode()).hexdigest()  # a b64token: ASCII
         return expected is not None and hmac.compare_digest(digest, expected)
 
     def _issuer(self):
         issuer = self._settings.scim_trusted_issuer
         if issuer is None:
-            raise ServiceUnavailable("SCIM provisioning is not configured (KATTA_SCIM_ISSUER)")
+            # Several issuers are trusted and none is named: an operator's decision, not a retry.
+            raise NotImplementedYet("SCIM provisioning needs KATTA_SCIM_ISSUER: several issuers are trusted")
         return issuer
 
     # --- users --------------------------------------------------------------------------------------
