@@ -21,8 +21,8 @@ Security = Literal["public", "bearer", "optional_bearer", "client_assertion"]
 # Who may call a route: a role of ours, or any one of several.
 Role = str | tuple[str, ...]
 
-# The shape of error bodies: RFC 9457 problems, or RFC 6749 OAuth errors.
-ErrorStyle = Literal["problem", "oauth"]
+# The shape of error bodies: RFC 9457 problems, RFC 6749 OAuth errors, or RFC 7644 SCIM errors.
+ErrorStyle = Literal["problem", "oauth", "scim"]
 
 JSON = "application/json"
 

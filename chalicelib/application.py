@@ -7,12 +7,17 @@ import time
 
 from chalice import Chalice, Response
 
-from chalicelib import errors, logs
+from chalicelib import errors, logs, metrics
 from chalicelib.oauth import OAUTH_JSON
+from chalicelib.scim import SCIM_JSON
+from chalicelib.secrets.service import TOKEN_PATH as RELEASE_PATH
 from chalicelib.settings import get_settings
 from chalicelib.web import PROBLEM_JSON, problem_response, request_id_of
 
 _access_log = logging.getLogger("katta.access")
+
+# Requests counted apart, by their route (event.path is the route's template).
+_ROTATION_PATHS = frozenset({"/api/admin/keys/rings/{ring}/rotate", "/api/admin/keys/pop/{use}/rotate"})
 
 _CHALICE_ERRORS = {
     400: errors.BadRequest, 403: errors.NotFound, 404: errors.NotFound,
@@ -21,7 +26,8 @@ _CHALICE_ERRORS = {
 
 
 def create_app() -> Chalice:
-    get_settings()  # invalid settings fail here, at start, naming the setting
+    settings = get_settings()  # invalid settings fail here, at start, naming the setting
+    metrics.configure(settings.stage)
     app = Chalice(app_name="katta")
     app.debug = False  # never a traceback in a response
     logs.configure(app.log)
@@ -31,14 +37,20 @@ def create_app() -> Chalice:
     def problems_only(event, get_response):
         """Chalice's own errors (unknown method, media type) become problem JSON too.
 
-        OAuth endpoints answer RFC 6749 JSON (``OAUTH_JSON``), which passes unchanged."""
+        OAuth endpoints answer RFC 6749 JSON (``OAUTH_JSON``) and SCIM routes RFC 7644 errors
+        (``SCIM_JSON``), which pass unchanged."""
         started = time.perf_counter()
         response: Response = get_response(event)
+        status = response.status_code
         _access_log.info("request", extra={
             "request_id": request_id_of(event), "method": event.method, "path": event.path,
-            "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1)})
+            "status": status, "ms": round((time.perf_counter() - started) * 1000, 1),
+            **metrics.fields(Requests=1, ServerErrors=int(status >= 500),
+                             Unavailable=int(status == 503), Throttled=int(status == 429),
+                             SecretReleases=int(status == 200 and event.path == RELEASE_PATH),
+                             KeyRotations=int(status == 200 and event.path in _ROTATION_PATHS))})
         content_type = {k.lower(): v for k, v in (response.headers or {}).items()}.get("content-type", "")
-        if response.status_code >= 400 and not content_type.startswith((PROBLEM_JSON, OAUTH_JSON)):
+        if response.status_code >= 400 and not content_type.startswith((PROBLEM_JSON, OAUTH_JSON, SCIM_JSON)):
             error_class = _CHALICE_ERRORS.get(response.status_code, errors.ApiError)
             detail = _chalice_message(response.body)
             kept = {k: v for k, v in (response.headers or {}).items() if k.lower() == "allow"}
@@ -49,11 +61,12 @@ def create_app() -> Chalice:
     from chalicelib.audit import routes as audit
     from chalicelib.katta import routes as katta
     from chalicelib.rendezvous import routes as rendezvous
+    from chalicelib.scim import routes as scim
     from chalicelib.secrets import routes as secrets
     from chalicelib.storage import routes as storage
     from chalicelib.tokens import routes as tokens
     from chalicelib.webapp import routes as webapp
-    for part in (health, audit, katta, rendezvous, secrets, storage, tokens, webapp):
+    for part in (health, audit, katta, rendezvous, scim, secrets, storage, tokens, webapp):
         app.register_blueprint(part.bp)
     _register_key_management(app)
     return app

@@ -110,6 +110,12 @@ def group_service():
 
 
 @_once
+def scim_service():
+    from chalicelib.scim.service import ScimService
+    return ScimService(get_settings(), users(), groups(), group_service(), audit_log(), transactions())
+
+
+@_once
 def user_service():
     from chalicelib.katta.users import UserService
     return UserService(users(), devices(), trust(), vaults(), audit_log(), transactions())

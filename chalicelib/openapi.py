@@ -27,6 +27,8 @@ from pydantic.json_schema import JsonSchemaMode
 
 from chalicelib import apidoc
 from chalicelib.oauth import OAUTH_JSON
+from chalicelib.scim import SCIM_JSON
+from chalicelib.scim.formats import ScimError
 from chalicelib.secrets.service import TOKEN_PATH
 from chalicelib.settings import get_settings
 from chalicelib.web import PROBLEM_JSON
@@ -223,7 +225,7 @@ class _Schemas:
     """The JSON Schema of every type, generated in one pass so that models are shared definitions."""
 
     def __init__(self, types: list[tuple[Any, JsonSchemaMode]]) -> None:
-        types = [(Problem, "serialization"), (OAuthError, "serialization"), *types]
+        types = [(Problem, "serialization"), (OAuthError, "serialization"), (ScimError, "serialization"), *types]
         keys = list(dict.fromkeys((id(kind), mode) for kind, mode in types))
         kinds = {id(kind): kind for kind, _mode in types}
         generated, definitions = TypeAdapter.json_schemas(
@@ -262,6 +264,8 @@ def _error_response(style: apidoc.ErrorStyle, status: int, schemas: _Schemas) ->
     # Chalice refuses a media type before the handler runs, so that answer is a problem on every route.
     if style == "oauth" and status != 415:
         media, schema = OAUTH_JSON, schemas.of(OAuthError, "serialization")
+    elif style == "scim" and status != 415:
+        media, schema = SCIM_JSON, schemas.of(ScimError, "serialization")
     else:
         media, schema = PROBLEM_JSON, schemas.of(Problem, "serialization")
     answer: dict[str, Any] = {"description": _reason(status), "content": {media: {"schema": schema}}}

@@ -220,6 +220,10 @@ class Settings(BaseSettings):
     aws_max_attempts: int = Field(default=3, ge=1, le=10)
     aws_retry_mode: Literal["standard", "adaptive"] = "standard"
     aws_call_budget_seconds: float = Field(default=15.0, gt=0, le=28)
+    # SCIM provisioning (README "Members before they sign in"): only the secret's SHA-256 is configured,
+    # so reading the function's environment does not reveal the bearer the IdP sends.
+    scim_token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    scim_issuer: str | None = None
 
     @property
     def hub_id(self) -> str:
@@ -295,6 +299,21 @@ class Settings(BaseSettings):
         if any(not audience or len(audience) > 255 for audience in self.token_exchange_audiences):
             raise ValueError("token_exchange_audiences: each audience must be 1-255 characters")
         return self
+
+    @model_validator(mode="after")
+    def _scim_names_one_issuer(self) -> "Settings":
+        if self.scim_issuer is not None and self.issuer(self.scim_issuer) is None:
+            raise ValueError("scim_issuer: must be one of trusted_issuers")
+        if self.scim_token_sha256 and self.scim_issuer is None and len(self.trusted_issuers) != 1:
+            raise ValueError("scim_issuer: required unless exactly one issuer is trusted (SCIM provisions its users)")
+        return self
+
+    @property
+    def scim_trusted_issuer(self) -> TrustedIssuer | None:
+        """The issuer whose users SCIM provisions: ``scim_issuer``, else the only trusted one."""
+        if self.scim_issuer is not None:
+            return self.issuer(self.scim_issuer)
+        return self.trusted_issuers[0] if len(self.trusted_issuers) == 1 else None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

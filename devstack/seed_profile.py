@@ -16,37 +16,42 @@ REGION = "us-east-1"
 _NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4e43-9a55-6b6174746100")
 
 
-def profile_record(environment: Mapping[str, str]) -> dict[str, Any]:
-    """The storage profile, validated as the API validates an admin's ``POST /api/storageprofile``."""
+def sts_profile(name: str, region: str, bucket_prefix: str, create_bucket_role: str, access_bucket_role: str, *,
+                endpoint: str | None = None, sts_endpoint: str | None = None,
+                path_style: bool = False) -> dict[str, Any]:
+    """An S3 STS storage profile, validated as the API validates an admin's ``POST /api/storageprofile``;
+    its id is derived from what it points at, so seeding it again finds it."""
     from chalicelib.storage.formats import ProfileInput
 
     profile = ProfileInput.model_validate({
-        "name": PROFILE_NAME,
-        "protocol": "S3STS",
-        "endpoint": environment["KATTA_S3_ENDPOINT_URL"],
-        "pathStyleAccessEnabled": True,
-        "region": REGION,
-        "regions": [REGION],
-        "bucketPrefix": environment["KATTA_BUCKET_PREFIX"],
-        "stsEndpoint": environment["KATTA_STS_ENDPOINT_URL"],
-        "stsRoleCreateBucketClient": environment["KATTA_STS_CREATE_BUCKET_ROLE_ARN"],
-        "stsRoleCreateBucketHub": environment["KATTA_STS_CREATE_BUCKET_ROLE_ARN"],
-        "stsRoleAccessBucketAssumeRoleWithWebIdentity": environment["KATTA_STS_ACCESS_BUCKET_ROLE_ARN"],
+        "name": name, "protocol": "S3STS", "endpoint": endpoint, "pathStyleAccessEnabled": path_style,
+        "region": region, "regions": [region], "bucketPrefix": bucket_prefix, "stsEndpoint": sts_endpoint,
+        "stsRoleCreateBucketClient": create_bucket_role, "stsRoleCreateBucketHub": create_bucket_role,
+        "stsRoleAccessBucketAssumeRoleWithWebIdentity": access_bucket_role,
     }).root
     record = profile.model_dump(mode="json", exclude={"id"}, exclude_none=True)
-    identity = "|".join(str(record[k]) for k in ("endpoint", "bucketPrefix", "stsRoleCreateBucketClient",
-                                                 "stsRoleAccessBucketAssumeRoleWithWebIdentity"))
+    identity = "|".join(str(record.get(k)) for k in ("endpoint", "bucketPrefix", "stsRoleCreateBucketClient",
+                                                     "stsRoleAccessBucketAssumeRoleWithWebIdentity"))
     return {**record, "id": str(uuid.uuid5(_NAMESPACE, identity))}
 
 
-def seed_storage_profile(table_name: str, environment: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """Write the profile into ``table_name`` unless it is there; returns it."""
+def profile_record(environment: Mapping[str, str]) -> dict[str, Any]:
+    """The local stack's profile, from the settings SeaweedFS gives the API."""
+    return sts_profile(PROFILE_NAME, REGION, environment["KATTA_BUCKET_PREFIX"],
+                       environment["KATTA_STS_CREATE_BUCKET_ROLE_ARN"], environment["KATTA_STS_ACCESS_BUCKET_ROLE_ARN"],
+                       endpoint=environment["KATTA_S3_ENDPOINT_URL"], sts_endpoint=environment["KATTA_STS_ENDPOINT_URL"],
+                       path_style=True)
+
+
+def seed_storage_profile(table_name: str, environment: Mapping[str, str] = os.environ,
+                         record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``record`` (the local stack's profile by default) into ``table_name`` unless it is there; returns it."""
     from chalicelib.db.storage_profiles import StorageProfileRepository
     from chalicelib.db.table import ConditionFailed, Table, Transaction
 
     table = Table(table_name)
     repository = StorageProfileRepository(table)
-    record = profile_record(environment)
+    record = record or profile_record(environment)
     existing = repository.get(record["id"])
     if existing is not None:
         return existing

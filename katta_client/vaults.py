@@ -157,7 +157,9 @@ def find_authority(api: KattaApi, who: str) -> AuthorityDto:
         by_id = [a for a in api.authorities([query]) if a.get("id") == query]
         if by_id:
             return by_id[0]
-    raise VaultError(f"no user or group named {who!r}")
+    # Accounts appear at first sign-in; nobody else is known unless the IdP provisions them.
+    raise VaultError(f"no user or group named {who!r}: a colleague becomes known when they sign in once "
+                     "(`katta login`), or when an admin provisions them from the IdP (SCIM, /scim/v2/Users)")
 
 
 def add_member(api: KattaApi, vault_id: str, who: str, role: str = "MEMBER") -> AuthorityDto:

@@ -65,7 +65,7 @@ def test_a_field_the_catalogue_does_not_list_is_refused_before_anything_is_writt
 def test_every_event_type_is_named_once_and_belongs_to_one_part():
     assert len(catalogue.ALL) == len({e.name for e in catalogue.ALL.values()})
     assert {e.part for e in catalogue.ALL.values()} == {
-        catalogue.KATTA, catalogue.KEYS, catalogue.SECRETS, catalogue.STORAGE, catalogue.TOKENS}
+        catalogue.KATTA, catalogue.KEYS, catalogue.SECRETS, catalogue.STORAGE, catalogue.TOKENS, catalogue.SCIM}
     assert catalogue.KATTA_TYPES.isdisjoint(catalogue.SERVICE_TYPES)
 
 

@@ -44,6 +44,9 @@ WRITE_METHODS = ("PUT", "POST", "DELETE", "PATCH")
 JWE = UserKeys.generate().access_token(b"k" * 32)
 JWS = "eyJhbGciOiJFUzM4NCJ9.eyJzdWIiOiJjYXJvbCJ9.c2ln"
 BOB, CAROL, DAVE, FRANK = (user_id_of(u) for u in ("bob", "carol", "dave", "frank"))
+# A user the IdP provisioned (SCIM) and who never signed in.
+GRACE = "scim-grace"
+SCIM_GRACE = {"externalId": GRACE, "userName": "grace@katta.test", "displayName": "Grace"}
 RING, TRIMMED_RING = "faults", "trimmed"
 REPORTS = "https://reports.katta.test"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -172,6 +175,10 @@ def hub():
                 "Content-Type": "application/json",
                 "Authorization": "Bearer " + issuer.token("ada", realm_access={"roles": ["user", "admin"]})})
             assert profile.status_code == 201, profile.body
+            provisioned = client.http.post("/scim/v2/Users", body=json.dumps(SCIM_GRACE), headers={
+                "Content-Type": "application/scim+json",
+                "Authorization": "Bearer " + issuer.token("ada", realm_access={"roles": ["user", "admin"]})})
+            assert provisioned.status_code == 201, provisioned.body
             yield Hub(client, issuer, world, new_vault_id(), json.loads(created.body), json.loads(profile.body)["id"],
                       secrets, backend, scan())
         patch.undo()
@@ -325,6 +332,21 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
                                             "grant_type": TOKEN_EXCHANGE, "subject_token_type": ACCESS_TOKEN_TYPE,
                                             "subject_token": h.issuer.token("bob", scope="openid"),
                                             "audience": REPORTS})),
+    # SCIM provisioning (an admin's token here; the provisioning secret is the same caller to the service).
+    ("POST", "/scim/v2/Users"): Scenario("POST", "ada", lambda h: "/scim/v2/Users", 201, body=lambda h: {
+        "externalId": "scim-henry", "userName": "henry@katta.test", "active": False}),
+    ("PUT", "/scim/v2/Users/{userId}"): Scenario("PUT", "ada", lambda h: f"/scim/v2/Users/{GRACE}", 200, body=lambda h: {
+        **SCIM_GRACE, "userName": "grace.hopper@katta.test", "active": False}),
+    ("PATCH", "/scim/v2/Users/{userId}"): Scenario("PATCH", "ada", lambda h: f"/scim/v2/Users/{GRACE}", 200, body=lambda h: {
+        "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}),
+    ("DELETE", "/scim/v2/Users/{userId}"): Scenario("DELETE", "ada", lambda h: f"/scim/v2/Users/{GRACE}", 204),
+    ("POST", "/scim/v2/Groups"): Scenario("POST", "ada", lambda h: "/scim/v2/Groups", 201, body=lambda h: {
+        "displayName": "Auditors", "members": [{"value": GRACE}, {"value": CAROL}]}),
+    ("PUT", "/scim/v2/Groups/{groupId}"): Scenario("PUT", "ada", lambda h: "/scim/v2/Groups/team", 200, body=lambda h: {
+        "displayName": "Team A", "members": [{"value": GRACE}]}),
+    ("PATCH", "/scim/v2/Groups/{groupId}"): Scenario("PATCH", "ada", lambda h: "/scim/v2/Groups/team", 200, body=lambda h: {
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": GRACE}]}]}),
+    ("DELETE", "/scim/v2/Groups/{groupId}"): Scenario("DELETE", "ada", lambda h: "/scim/v2/Groups/team", 204),
     # Secret server.
     ("PUT", "/secret-server/admin/idps"): Scenario("PUT", "ada", lambda h: "/secret-server/admin/idps", 201,
                                                    body=lambda h: {"issuer": "https://idp.other.test", "audience":

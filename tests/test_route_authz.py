@@ -28,7 +28,7 @@ from tests.support.katta_world import principal
 from tests.support.table_writes import TableWrites
 from tests.support.web_build import ASSET, serve_fake_build
 from tests.test_faults import (  # noqa: F401 — hub is a fixture
-    ACCESS_TOKEN_TYPE, FORM, REPORTS, SCENARIOS, TABLE, TOKEN_EXCHANGE, Hub, buckets, cold_instance, hub,
+    ACCESS_TOKEN_TYPE, FORM, GRACE, REPORTS, SCENARIOS, TABLE, TOKEN_EXCHANGE, Hub, buckets, cold_instance, hub,
     remove_buckets, scan,
 )
 from tests.support.katta_contract import our_path
@@ -224,6 +224,7 @@ class Entry:
     request: Callable[[Matrix, str], Request]
     oauth: bool = False
     check_body: Callable[[Any], bool] | None = None
+    scim: bool = False  # refusals are RFC 7644 errors, not problems
 
 
 def bearer(callers: tuple[str, ...], allowed: dict[str, int], default: int = 403) -> dict[str, Outcome]:
@@ -236,9 +237,21 @@ def everyone(callers: tuple[str, ...], status: int) -> dict[str, Outcome]:
     return {c: status for c in callers}
 
 
-def admin_entry(method: str, path: str, status: int, request=None) -> Entry:
+def admin_entry(method: str, path: str, status: int, request=None, **options: Any) -> Entry:
     return Entry(method, path, bearer(ACCOUNT_CALLERS, {"admin": status}),
-                 request or as_in_fault_scenario(method, path))
+                 request or as_in_fault_scenario(method, path), **options)
+
+
+def scim_entries(kind: str, resource_id: str) -> list[Entry]:
+    """A SCIM resource type's six routes; the provisioning secret is tested in tests/test_scim.py."""
+    base = f"/scim/v2/{kind}"
+    one = base + ("/{userId}" if kind == "Users" else "/{groupId}")
+    return [admin_entry("GET", base, 200, with_bearer(lambda h: base), scim=True),
+            admin_entry("POST", base, 201, scim=True),
+            admin_entry("GET", one, 200, with_bearer(lambda h: f"{base}/{resource_id}"), scim=True),
+            admin_entry("PUT", one, 200, scim=True),
+            admin_entry("PATCH", one, 200, scim=True),
+            admin_entry("DELETE", one, 204, scim=True)]
 
 
 def public(path: str, **options: Any) -> Entry:
@@ -300,6 +313,9 @@ ENTRIES: list[Entry] = [
     Entry("GET", RDV, {**everyone(RENDEZVOUS_CALLERS, 200), "stranger": 404}, rendezvous("GET")),
     Entry("PUT", RDV, {**everyone(RENDEZVOUS_CALLERS, 200), "stranger": 404}, rendezvous("PUT")),
     Entry("DELETE", RDV, {**everyone(RENDEZVOUS_CALLERS, 204), "stranger": 404}, rendezvous("DELETE")),
+    # SCIM provisioning.
+    *scim_entries("Users", GRACE),
+    *scim_entries("Groups", "team"),
     # OAuth endpoints: RFC 6749 error codes.
     Entry("POST", "/oauth2/token", {
         "user": 200, "anonymous": (400, "invalid_request"), "malformed": (400, "invalid_grant"),
@@ -379,6 +395,8 @@ def test_route_authorization(matrix, entry, caller):
     assert response.status_code == status, text[:300]
     if entry.oauth:
         _check_oauth(response, text, status, error)
+    elif entry.scim and status >= 400:
+        _check_scim(response, text, status, caller)
     elif status >= 400:
         _check_problem(response, text, status, caller)
     elif entry.check_body:
@@ -388,6 +406,16 @@ def test_route_authorization(matrix, entry, caller):
 def _check_problem(response, text: str, status: int, caller: str) -> None:
     assert response.headers["Content-Type"] == "application/problem+json"
     assert json.loads(text)["status"] == status
+    _check_challenge(response, status, caller)
+
+
+def _check_scim(response, text: str, status: int, caller: str) -> None:
+    assert response.headers["Content-Type"] == "application/scim+json"
+    assert json.loads(text)["status"] == str(status)  # RFC 7644 §3.12: a string
+    _check_challenge(response, status, caller)
+
+
+def _check_challenge(response, status: int, caller: str) -> None:
     if status == 401:
         challenge = response.headers["WWW-Authenticate"]
         if caller == "anonymous":

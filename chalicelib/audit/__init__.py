@@ -6,9 +6,11 @@ items behind it are ``db.audit``'s business.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
+from chalicelib import metrics
 from chalicelib.audit.catalogue import KATTA, KATTA_TYPES, SERVICE_TYPES, EventType
 
 if TYPE_CHECKING:
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from chalicelib.db.table import Transaction
 
 MAX_PAGE_SIZE = 100
+_log = logging.getLogger("katta")
 # Two logs: Katta's event types, which Hub's clients read (GET /api/auditlog), and this service's own
 # parts' (GET /api/admin/auditlog), so that neither reads past the other's events.
 HUB = "hub"
@@ -34,7 +37,14 @@ class AuditLog:
 
     def write(self, event: EventType, **details: Any) -> None:
         """Writes an event that records no change of its own (a key retrieval, a token issued)."""
-        self._events.put(_log_of(event), event.name, _checked(event, details), self._clock())
+        checked = _checked(event, details)
+        try:
+            self._events.put(_log_of(event), event.name, checked, self._clock())
+        except Exception:
+            # The request fails with it (no unaudited success); the operator is told apart from other 5xx.
+            _log.warning("audit write failed", extra={"event_type": event.name,
+                                                      **metrics.fields(AuditWriteFailures=1)})
+            raise
 
     def events(self, start: dt.datetime, end: dt.datetime, *, log: str = HUB, descending: bool = True,
                after_id: int | None = None, page_size: int = 20,

@@ -14,6 +14,7 @@ KEYS = "keys"
 SECRETS = "secrets"
 STORAGE = "storage"
 TOKENS = "tokens"
+SCIM = "scim"
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,10 @@ VAULT_BUCKET_CREATE = _event("VAULT_BUCKET_CREATE", STORAGE, "createdBy", "vault
 STORAGE_TOKEN_ISSUE = _event("STORAGE_TOKEN_ISSUE", TOKENS, "issuedTo", "vaultId", "result", "ipAddress", "jti",
                              "expiresAt")
 TOKEN_EXCHANGE = _event("TOKEN_EXCHANGE", TOKENS, "issuedTo", "audience", "jti", "expiresAt", "clientId")
+
+# --- SCIM provisioning (changedBy: "scim" for the IdP's provisioning secret, else the admin) ---------
+SCIM_USER_PROVISION = _event("SCIM_USER_PROVISION", SCIM, "userId", "userName", "active", "changedBy")
+SCIM_USER_DEPROVISION = _event("SCIM_USER_DEPROVISION", SCIM, "userId", "userName", "changedBy")
 
 ALL: dict[str, EventType] = {v.name: v for v in globals().copy().values() if isinstance(v, EventType)}
 KATTA_TYPES = frozenset(name for name, event in ALL.items() if event.part == KATTA)

@@ -12,6 +12,7 @@ Aggregate / item           pk                           sk                      
 =========================  ===========================  =====================================  ==========================
 user                       ``USER#<userId>``             ``PROFILE``                            ``AUTHORITIES`` / ``USER#<name lower>#<id>``
 device                     ``USER#<userId>``             ``DEVICE#<deviceId>``
+SCIM userName claim        ``USERNAME#<name lower>``     ``USERNAME``
 device id claim            ``DEVICE#<deviceId>``         ``OWNER``
 web-of-trust signature     ``USER#<signerId>``           ``TRUST#<signedUserId>``
 group                      ``GROUP#<groupId>``           ``PROFILE``                            ``AUTHORITIES`` / ``GROUP#<name lower>#<id>``

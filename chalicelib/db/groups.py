@@ -40,11 +40,35 @@ class GroupRepository:
     def group_ids_of(self, user_id: str) -> list[str]:
         return [i["groupId"] for i in self.table.query_all(keys.memberships_of(user_id), keys.group_index(), index=GSI1)]
 
-    def create(self, transaction: Transaction, group: dict[str, Any]) -> Transaction:
+    def create(self, transaction: Transaction, group: dict[str, Any], member_ids: Iterable[str] = ()) -> Transaction:
         pk, sk = keys.group(group["id"])
-        return transaction.put({"pk": pk, "sk": sk, "gsi1pk": keys.AUTHORITIES,
-                                "gsi1sk": keys.authority_by_name("GROUP", group["name"], group["id"]),
-                                "memberSize": 0, "vaultCount": 0, **group},
+        members = list(member_ids)
+        transaction.put({"pk": pk, "sk": sk, "gsi1pk": keys.AUTHORITIES,
+                         "gsi1sk": keys.authority_by_name("GROUP", group["name"], group["id"]),
+                         "memberSize": len(members), "vaultCount": 0, **group},
+                        condition="attribute_not_exists(pk)")
+        for user_id in members:
+            self._put_member(transaction, group["id"], user_id)
+        return transaction
+
+    def change(self, transaction: Transaction, group_id: str, name: str, added: Iterable[str],
+               removed: Iterable[str]) -> Transaction:
+        """A new name and members in and out, the counter moved in the group's one update
+        (a transaction may touch an item only once)."""
+        added, removed = list(added), list(removed)
+        for user_id in added:
+            self._put_member(transaction, group_id, user_id)
+        for user_id in removed:
+            transaction.delete(*keys.group_member(group_id, user_id), condition="attribute_exists(pk)")
+        return transaction.update(*keys.group(group_id), "SET #name = :name, gsi1sk = :gsi1sk ADD memberSize :delta",
+                                  values={":name": name, ":gsi1sk": keys.authority_by_name("GROUP", name, group_id),
+                                          ":delta": len(added) - len(removed)},
+                                  names={"#name": "name"}, condition="attribute_exists(pk)")
+
+    def _put_member(self, transaction: Transaction, group_id: str, user_id: str) -> Transaction:
+        pk, sk = keys.group_member(group_id, user_id)
+        return transaction.put({"pk": pk, "sk": sk, "gsi1pk": keys.memberships_of(user_id),
+                                "gsi1sk": keys.group_index(group_id), "groupId": group_id, "userId": user_id},
                                condition="attribute_not_exists(pk)")
 
     def update(self, transaction: Transaction, group_id: str, name: str, picture_url: str | None) -> Transaction:
@@ -54,9 +78,7 @@ class GroupRepository:
                                   condition="attribute_exists(pk)")
 
     def add_member(self, transaction: Transaction, group_id: str, user_id: str) -> Transaction:
-        pk, sk = keys.group_member(group_id, user_id)
-        transaction.put({"pk": pk, "sk": sk, "gsi1pk": keys.memberships_of(user_id), "gsi1sk": keys.group_index(group_id),
-                         "groupId": group_id, "userId": user_id}, condition="attribute_not_exists(pk)")
+        self._put_member(transaction, group_id, user_id)
         return self.count(transaction, group_id, "memberSize", 1)
 
     def remove_member(self, transaction: Transaction, group_id: str, user_id: str) -> Transaction:

@@ -55,6 +55,11 @@ def authorities_named(kind: str, name: str) -> str:
     return f"{kind}#{name.lower()}#"
 
 
+def user_name(name: str) -> tuple[str, str]:
+    """A SCIM userName's claim, naming the account it belongs to (SCIM compares user names in any case)."""
+    return f"USERNAME#{name.lower()}", "USERNAME"
+
+
 DEVICE_PREFIX = "DEVICE#"
 
 

@@ -17,14 +17,26 @@ class UserRepository:
 
     def create(self, user: dict[str, Any]) -> bool:
         """Stores a new user; False if the id is taken already (a concurrent first request)."""
-        pk, sk = keys.user(user["id"])
-        item = {"pk": pk, "sk": sk, "gsi1pk": keys.AUTHORITIES,
-                "gsi1sk": keys.authority_by_name("USER", user.get("name") or user["id"], user["id"]), **user}
         try:
-            self.table.put(item, condition="attribute_not_exists(pk)")
+            self.table.put(_item(user), condition="attribute_not_exists(pk)")
         except ConditionFailed:
             return False
         return True
+
+    def create_in(self, transaction: Transaction, user: dict[str, Any]) -> Transaction:
+        return transaction.put(_item(user), condition="attribute_not_exists(pk)")
+
+    def id_named(self, user_name: str) -> str | None:
+        """The account a SCIM userName belongs to."""
+        claim = self.table.get(*keys.user_name(user_name))
+        return claim["userId"] if claim else None
+
+    def claim_name(self, transaction: Transaction, user_name: str, user_id: str) -> Transaction:
+        pk, sk = keys.user_name(user_name)
+        return transaction.put({"pk": pk, "sk": sk, "userId": user_id}, condition="attribute_not_exists(pk)")
+
+    def release_name(self, transaction: Transaction, user_name: str) -> Transaction:
+        return transaction.delete(*keys.user_name(user_name))
 
     def update_profile(self, user_id: str, name: str, email: str | None, picture_url: str | None) -> None:
         """Name, e-mail and picture as the identity provider names them now; None removes one."""
@@ -46,7 +58,15 @@ class UserRepository:
         return self.table.query(keys.AUTHORITIES, keys.authority_by_name("USER", prefix), index=GSI1, limit=limit).items
 
     def set_attributes(self, transaction: Transaction, user_id: str, changes: dict[str, Any]) -> Transaction:
-        """SETs the given attributes, REMOVEs those whose value is None."""
+        """SETs the given attributes, REMOVEs those whose value is None; a new name moves the user in the search."""
+        if changes.get("name"):
+            changes = {**changes, "gsi1sk": keys.authority_by_name("USER", changes["name"], user_id)}
         expression, names, values = set_or_remove(changes)
         return transaction.update(*keys.user(user_id), expression, values=values, names=names,
                                   condition="attribute_exists(pk)")
+
+
+def _item(user: dict[str, Any]) -> dict[str, Any]:
+    pk, sk = keys.user(user["id"])
+    return {"pk": pk, "sk": sk, "gsi1pk": keys.AUTHORITIES,
+            "gsi1sk": keys.authority_by_name("USER", user.get("name") or user["id"], user["id"]), **user}

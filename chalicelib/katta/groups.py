@@ -53,8 +53,9 @@ class GroupService:
     def all_groups(self) -> list[dict[str, Any]]:
         return [group_dto(g) for g in self._groups.all()]
 
-    def create(self, dto: GroupInput) -> dict[str, Any]:
-        """The id is derived from the name, so an IdP group of that name is this group."""
+    def create(self, dto: GroupInput, member_ids: list[str] | None = None) -> dict[str, Any]:
+        """The id is derived from the name, so an IdP group of that name is this group; ``member_ids``
+        (users known to exist) join it in the same transaction."""
         new_id = group_id(dto.name)
         if not is_authority_id(new_id):
             raise Conflict("the name must contain a letter or digit")
@@ -62,7 +63,7 @@ class GroupService:
             raise Conflict(f"a group or user named like '{dto.name}' exists")
         group = {"id": new_id, "name": dto.name, "pictureUrl": dto.pictureUrl}
         try:
-            self._transactions.commit(self._groups.create(Transaction(), group))
+            self._transactions.commit(self._groups.create(Transaction(), group, member_ids or ()))
         except ConditionFailed:
             raise Conflict(f"a group named like '{dto.name}' exists") from None
         return group_dto(group)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from chalicelib import deps
+from chalicelib import deps, metrics
 
 log = logging.getLogger("katta")
 
@@ -17,5 +17,6 @@ def rotate_pop_keys() -> dict:
         elif step["created"] or step["activated"] or step["retired"]:
             # LogRecord owns the name "created"; hence the kid suffixes.
             log.info("pop rotation", extra={"use": use, "created_kid": step["created"],
-                                            "activated_kid": step["activated"], "retired_kids": step["retired"]})
+                                            "activated_kid": step["activated"], "retired_kids": step["retired"],
+                                            **metrics.fields(KeyRotations=1)})
     return outcome

@@ -1,0 +1,1 @@
+"""What `chalice package` does not create, and the deploy command (scripts/deploy)."""
