@@ -1,4 +1,4 @@
-"""Prints the performance figures of DESIGN §13 and writes them to bench/results/figures.json.
+"""Prints the performance figures of architecture §13 and writes them to bench/results/figures.json.
 
     .venv/bin/python -m bench.figures [--requests 50] [--large 10000]
 
@@ -26,7 +26,7 @@ RESULTS = ROOT / "bench" / "results"
 READS = ("GetItem", "BatchGetItem", "Query")
 ACCESS_TOKEN = "GET /api/vaults/{id}/access-token"
 SECRET_RELEASE = "POST /secret-server/token-exchange"
-# DESIGN §13: the most a warm request may cost, checked and printed beside the measurement.
+# architecture §13: the most a warm request may cost, checked and printed beside the measurement.
 CALL_BUDGETS = {
     ACCESS_TOKEN: {"dynamodb_reads": 2, "kms_calls": 0},
     SECRET_RELEASE: {"dynamodb_calls": 2, "kms_calls": 0},
@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def check_budgets(figures: dict[str, Any]) -> dict[str, bool]:
-    """DESIGN §13's call budgets: each warm figure within its limit, and the same at both table sizes."""
+    """architecture §13's call budgets: each warm figure within its limit, and the same at both table sizes."""
     verdicts = {}
     for name, limits in CALL_BUDGETS.items():
         small, large = figures["calls_small_table"][name], figures["calls_large_table"][name]
@@ -350,7 +350,7 @@ def report(figures: dict[str, Any], large: int) -> None:
         if name != "note":
             print(f"import + first {name}: {cold['import_ms']} + {cold['first_request_ms']} ms "
                   f"(warm: {cold['warm_request_ms']} ms) = {cold['import_and_first_over_import_boto3']} x import boto3")
-    print("\nbudgets (DESIGN §13):")
+    print("\nbudgets (architecture §13):")
     for budget, met in figures["budgets"].items():
         print(f"  {'met   ' if met else 'MISSED'} {budget}")
 

@@ -49,7 +49,7 @@ MAX_MEMBERS = 6
 # Tokens are minted again well before the dev IdP's 300-second lifetime runs out.
 TOKEN_REFRESH_SECONDS = 120.0
 TIMEOUT_SECONDS = 30.0
-# A 503 with Retry-After means "nothing done, try again" (DESIGN §12); a client retries it, backing off
+# A 503 with Retry-After means "nothing done, try again" (architecture §12); a client retries it, backing off
 # (Retry-After, then doubling) so that a burst of failures is waited out rather than hammered.
 ATTEMPTS = 6
 MAX_RETRY_WAIT_SECONDS = 8.0

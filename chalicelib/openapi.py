@@ -10,7 +10,7 @@ errors on the OAuth token endpoints) and are written once, under
 ``components/responses``.
 
 Building it imports and compiles every model, which is what the import of
-``app`` must not pay for (DESIGN §13): ``document`` builds it on the first
+``app`` must not pay for (architecture §13): ``document`` builds it on the first
 request that wants it and keeps it for the life of the process.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@
 port also answers STS (``POST /`` with ``Action=AssumeRoleWithWebIdentity``)
 and checks the web-identity JWT against OUR issuer's JWKS, then enforces the
 role's policy on every S3 call. That is the point of running it: moto accepts
-any token and ignores conditions, SeaweedFS does not (DESIGN §11).
+any token and ignores conditions, SeaweedFS does not (architecture §11).
 
 Used by the run command (``devstack.stack``) and by the integration tests;
 both go through :func:`start_seaweed`. docs/seaweed.md explains the choices.

@@ -1,4 +1,4 @@
-"""Files of an unlocked vault in its bucket, in the UVF layout (DESIGN §5).
+"""Files of an unlocked vault in its bucket, in the UVF layout (architecture §5).
 
 Cleartext paths (``/docs/report.pdf``) map to encrypted object keys: a directory with id
 ``dirId`` lives at ``d/XX/YYYY…/`` and holds ``dir.uvf``; a file is ``<encrypted name>.uvf``

@@ -1,14 +1,14 @@
 """Seal a JSON request body to the server's active POP ``enc`` key (``Content-Type: application/jose``).
 
 ``PUT /api/storage/{vaultId}`` carries temporary storage credentials; sealed like this, no
-proxy, gateway log or server log between the client and the key service sees them (DESIGN §6).
+proxy, gateway log or server log between the client and the key service sees them (architecture §6).
 """
 from __future__ import annotations
 
 import json
 from typing import Any, Mapping
 
-#: What the server's POP encryption keys use (DESIGN §6); anything else is refused, not guessed.
+#: What the server's POP encryption keys use (architecture §6); anything else is refused, not guessed.
 ALLOWED_ALGORITHMS = frozenset({"ECDH-ES+A256KW", "RSA-OAEP-256"})
 CONTENT_ENCRYPTION = "A256GCM"
 

@@ -34,7 +34,7 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 RELEASE_TOKEN_TYPE = "secret+jwt"
-# What the secret server signs and encrypts with (DESIGN §6); nothing else is accepted.
+# What the secret server signs and encrypts with (architecture §6); nothing else is accepted.
 SIGNING_ALGORITHMS = frozenset({"ES256", "ES384", "ES512", "RS256"})
 KEY_WRAPPING_ALGORITHMS = frozenset({"ECDH-ES+A256KW", "RSA-OAEP-256"})
 CONTENT_ENCRYPTION = "A256GCM"

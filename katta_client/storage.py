@@ -2,7 +2,7 @@
 
 The web-identity token names one vault (its ``Vault`` tag); STS turns it into temporary
 credentials for the storage profile's role, and the role's policy reaches only that vault's
-bucket (DESIGN §7). Nothing here is secret-aware beyond that: the objects are UVF ciphertext.
+bucket (architecture §7). Nothing here is secret-aware beyond that: the objects are UVF ciphertext.
 
 Uploads and downloads stream. A body up to :data:`PART_SIZE` is sent with one ``PutObject``;
 a longer one with a multipart upload holding one part in memory at a time, so the memory a

@@ -1,4 +1,4 @@
-"""The attack catalog (DESIGN §3, §14; docs/attack-catalog.md): one test per attack and surface.
+"""The attack catalog (architecture §3, §14; docs/attack-catalog.md): one test per attack and surface.
 
 Every token-accepting surface gets every attack that applies to it, and must answer with its
 exact refusal — never a success, never a 5xx:

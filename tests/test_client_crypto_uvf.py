@@ -52,7 +52,7 @@ def hkdf(length: int, info: bytes) -> bytes:
     return HKDF(hashes.SHA512(), length, SALT, info).derive(SEED)
 
 
-# -- layout, checked against an independent reading of DESIGN §5 ------------------------------
+# -- layout, checked against an independent reading of architecture §5 ------------------------------
 
 def test_file_layout_matches_design(metadata):
     plaintext = b"hello uvf"

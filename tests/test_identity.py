@@ -1,4 +1,4 @@
-"""Every identity rule of DESIGN §3, each tested for the caller who passes and the one who does not."""
+"""Every identity rule of architecture §3, each tested for the caller who passes and the one who does not."""
 from __future__ import annotations
 
 import base64

@@ -349,7 +349,7 @@ def test_authority_dto_is_the_contracts_union_without_members():
 
 
 def test_every_dto_defers_building_its_validator():
-    """Importing app is budgeted (DESIGN §13): the document builds them when it is asked for."""
+    """Importing app is budgeted (architecture §13): the document builds them when it is asked for."""
     models = _dtos() + [m for m in vars(dtos).values() if inspect.isclass(m) and issubclass(m, BaseModel)
                         and m.__module__ == dtos.__name__ and m.__name__.endswith("Query")]
     assert [m.__name__ for m in models if not m.model_config.get("defer_build")] == []

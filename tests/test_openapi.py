@@ -149,7 +149,7 @@ def test_the_document_is_built_on_first_request_never_at_import():
 
 
 def test_every_model_of_the_documented_routes_defers_its_build():
-    """Import time of ``app`` is budgeted (DESIGN §13); models that exist only for the document must not cost it."""
+    """Import time of ``app`` is budgeted (architecture §13); models that exist only for the document must not cost it."""
     eager = sorted({f"{model.__module__}.{model.__qualname__}"
                     for operation in apidoc.OPERATIONS.values()
                     for model in _models(list(operation.responses.values()))

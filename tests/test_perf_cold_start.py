@@ -1,4 +1,4 @@
-"""Cold start (DESIGN §13): what ``import app`` does, and what it leaves to the first request.
+"""Cold start (architecture §13): what ``import app`` does, and what it leaves to the first request.
 
 Each case imports the app in a fresh interpreter, as a Lambda cold start does; the figures
 themselves (CPU time against ``import boto3``) are bench/figures.py's, never asserted here.

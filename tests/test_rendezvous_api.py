@@ -1,4 +1,4 @@
-"""The rendezvous API through the Chalice test client and moto (DESIGN §9, docs/rendezvous.md)."""
+"""The rendezvous API through the Chalice test client and moto (architecture §9, docs/rendezvous.md)."""
 from __future__ import annotations
 
 import json

@@ -3,7 +3,7 @@
 SeaweedFS fetches the test issuer's JWKS over loopback, verifies each web
 identity token, applies the role's trust policy and then the access policy
 ``<prefix>${aws:PrincipalTag/Vault}`` on every S3 call. moto cannot show any
-of this (DESIGN §11).
+of this (architecture §11).
 """
 from __future__ import annotations
 

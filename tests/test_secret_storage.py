@@ -1,5 +1,5 @@
 """The secret server's storage: one secret per user under races, sealed at rest, across ring
-rotations, and a warm release within its AWS-call budget (DESIGN §13)."""
+rotations, and a warm release within its AWS-call budget (architecture §13)."""
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,4 @@
-"""The web app served by the deployment: /app/, its assets, its headers (DESIGN §15)."""
+"""The web app served by the deployment: /app/, its assets, its headers (architecture §15)."""
 from __future__ import annotations
 
 import json

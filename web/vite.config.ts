@@ -1,7 +1,7 @@
 import vue from "@vitejs/plugin-vue";
 import { defineConfig } from "vite";
 
-// Served by the deployment under /app/ from the API's own origin (DESIGN §15).
+// Served by the deployment under /app/ from the API's own origin (architecture §15).
 export default defineConfig({
   base: "/app/",
   plugins: [vue()],

@@ -1,4 +1,4 @@
-"""Account resolution: a verified token becomes a ``Principal`` (DESIGN §3.4–3.5).
+"""Account resolution: a verified token becomes a ``Principal`` (architecture §3.4–3.5).
 
 The user id is derived from the token (issuer prefix + ``sub``), so resolving
 an account costs one GetItem and never a lookup table.

@@ -1,4 +1,4 @@
-"""Verification of OIDC bearer tokens from the trusted issuers (DESIGN §3).
+"""Verification of OIDC bearer tokens from the trusted issuers (architecture §3).
 
 Every decision is made from settings, never from the token: the issuer must be
 configured exactly, and ``signed_jwt`` applies that issuer's algorithm

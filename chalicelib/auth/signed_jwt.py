@@ -1,4 +1,4 @@
-"""The checks every IdP-signed JWT must pass, whoever accepts it (DESIGN §3, §14).
+"""The checks every IdP-signed JWT must pass, whoever accepts it (architecture §3, §14).
 
 Shared by the API's bearer verification and the secret server's subject tokens.
 Every decision comes from the accepting side's policy (issuer, audience,

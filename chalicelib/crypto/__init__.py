@@ -1,1 +1,1 @@
-"""Server-side key management (DESIGN §6): KMS envelope key rings, POP keys, JOSE helpers."""
+"""Server-side key management (architecture §6): KMS envelope key rings, POP keys, JOSE helpers."""

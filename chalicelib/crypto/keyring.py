@@ -1,4 +1,4 @@
-"""Key rings under the KMS management key (DESIGN §6), Vault-transit style.
+"""Key rings under the KMS management key (architecture §6), Vault-transit style.
 
 A ring is a list of versions; each version is a 256-bit data key from KMS
 ``GenerateDataKey`` under the management key, stored only wrapped, with the

@@ -1,4 +1,4 @@
-"""Key-ring items and sealed-record index entries (the DynamoDB side of DESIGN §6).
+"""Key-ring items and sealed-record index entries (the DynamoDB side of architecture §6).
 
 A ring is one partition: ``RING#<ring>``/``HEAD`` (latest version, floor, the
 lowest version still stored) and ``RING#<ring>``/``V#<version>`` (the version's

@@ -1,4 +1,4 @@
-"""The secret server's items (DESIGN §8; keys in ``chalicelib/db/__init__.py``).
+"""The secret server's items (architecture §8; keys in ``chalicelib/db/__init__.py``).
 
 ``SECRET#<iss>#<sub>``/``<purpose>``   a user's secret, sealed in the ``secret`` key ring
 ``SSIDP``/``<issuer>``                 a registered identity provider

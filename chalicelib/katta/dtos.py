@@ -9,7 +9,7 @@ omitted, not sent as null. Unknown properties are forbidden, so a handler that
 starts sending something undocumented fails the response checks.
 
 Every model defers building its validator: the document is built on request,
-while importing ``app`` is budgeted (DESIGN §13).
+while importing ``app`` is budgeted (architecture §13).
 """
 
 import datetime as dt

@@ -1,1 +1,1 @@
-"""Rendezvous sessions for device linking (DESIGN §9, docs/rendezvous.md)."""
+"""Rendezvous sessions for device linking (architecture §9, docs/rendezvous.md)."""

@@ -1,4 +1,4 @@
-"""The rules of rendezvous sessions (DESIGN §9; MSC4108/MSC4388's insecure rendezvous, adapted).
+"""The rules of rendezvous sessions (architecture §9; MSC4108/MSC4388's insecure rendezvous, adapted).
 
 A session is a mailbox holding one string. Knowing its id is the capability to
 read, write and end it; creating one needs a signed-in user unless open

@@ -1,1 +1,1 @@
-"""The secret server (DESIGN §8): token exchange for registered resource servers, and its admin API."""
+"""The secret server (architecture §8): token exchange for registered resource servers, and its admin API."""

@@ -1,4 +1,4 @@
-"""The secret server's rules (DESIGN §8): who may have which user's secret, and in what form.
+"""The secret server's rules (architecture §8): who may have which user's secret, and in what form.
 
 A release needs three proofs: the caller is a registered resource server
 (``private_key_jwt``), it asks for itself (``audience``), and the user signed

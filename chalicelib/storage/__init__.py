@@ -1,1 +1,1 @@
-"""Storage: profiles, vault bucket creation, canonical vault ids (DESIGN §7)."""
+"""Storage: profiles, vault bucket creation, canonical vault ids (architecture §7)."""

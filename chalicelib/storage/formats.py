@@ -122,7 +122,7 @@ class CreateBucketInput(BaseModel):
     vaultUvf: UvfDocument
     dirUvf: Annotated[str, StringConstraints(pattern=r"^[-_A-Za-z0-9]+=*$", max_length=MAX_DIR_UVF_BYTES * 4 // 3 + 4),
                       AfterValidator(_base64url)]
-    # base32 of a 20-byte HMAC (DESIGN §5): 32 characters of A-Z and 2-7.
+    # base32 of a 20-byte HMAC (architecture §5): 32 characters of A-Z and 2-7.
     rootDirHash: Annotated[str, StringConstraints(pattern=r"^[A-Z2-7]{32}$")]
     awsAccessKey: Annotated[SecretStr, Field(min_length=1, max_length=256)]
     awsSecretKey: Annotated[SecretStr, Field(min_length=1, max_length=256)]

@@ -1,1 +1,1 @@
-"""The token service: issuer discovery, vault-scoped STS tokens and RFC 8693 token exchange (DESIGN §7)."""
+"""The token service: issuer discovery, vault-scoped STS tokens and RFC 8693 token exchange (architecture §7)."""

@@ -1,1 +1,1 @@
-"""The web app (DESIGN §15): its Vite build, served under /app/ from the API's own origin."""
+"""The web app (architecture §15): its Vite build, served under /app/ from the API's own origin."""

@@ -1,6 +1,6 @@
 """UVF file content, format ``AES-256-GCM-32k`` (streaming).
 
-Layout (DESIGN §5, UVF spec "AES-256-GCM.md"):
+Layout (architecture §5, UVF spec "AES-256-GCM.md"):
 
 * general header, 8 bytes: ASCII ``uvf``, spec byte ``0x01``, 4-byte big-endian seed id;
 * format header, 60 bytes: 12-byte header nonce, then the random 32-byte file key sealed with

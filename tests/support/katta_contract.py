@@ -9,7 +9,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator, FormatChecker
 
 CONTRACT_PATH = Path(__file__).resolve().parents[1] / "reference" / "katta-openapi.json"
-# Storage is another part of the project (DESIGN §4 lists it; this API's issue leaves it out).
+# Storage is another part of the project (architecture §4 lists it; this API's issue leaves it out).
 STORAGE_PREFIXES = ("/api/storageprofile", "/api/storage/")
 
 

@@ -1,7 +1,7 @@
 """A test-only OIDC issuer on loopback: a JWKS over HTTP and vault-scoped tokens.
 
 Stands in for our token service (built elsewhere) so that SeaweedFS's STS can
-be tested against a real JWKS fetch. Tokens are shaped as DESIGN §7 says.
+be tested against a real JWKS fetch. Tokens are shaped as architecture §7 says.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class OidcTestIssuer:
         self._server.stop()
 
     def claims(self, vault_id: str, *, tag: str | None = None, lifetime: int = 300, **overrides: Any) -> dict[str, Any]:
-        """DESIGN §7 claims for ``vault_id``; ``tag`` puts another value in the Vault tag. None drops a claim."""
+        """architecture §7 claims for ``vault_id``; ``tag`` puts another value in the Vault tag. None drops a claim."""
         now = int(time.time())
         tag = vault_id if tag is None else tag
         claims: dict[str, Any] = {

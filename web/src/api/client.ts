@@ -1,4 +1,4 @@
-// The one place the web app talks to the API (DESIGN §15: pages hold no fetch calls of their own).
+// The one place the web app talks to the API (architecture §15: pages hold no fetch calls of their own).
 import { ApiError, apiErrorOf, networkError } from "./errors";
 import { OPERATIONS, pathOf, type OperationName } from "./operations";
 import type {
@@ -30,7 +30,7 @@ interface Call {
 export class Api {
   constructor(
     private readonly session: Session,
-    /** Where the API is: the app's own origin (DESIGN §15: same origin, no CORS). */
+    /** Where the API is: the app's own origin (architecture §15: same origin, no CORS). */
     private readonly origin: string = window.location.origin,
   ) {}
 

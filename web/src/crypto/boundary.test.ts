@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
-// DESIGN §15: the crypto module has no UI imports; it depends on jose, @hpke and itself only.
+// architecture §15: the crypto module has no UI imports; it depends on jose, @hpke and itself only.
 describe("the crypto module's imports", () => {
   it("are jose, @hpke and its own files", () => {
     const dir = fileURLToPath(new URL(".", import.meta.url));

@@ -1,6 +1,6 @@
 /**
  * Katta's client-side formats in the browser, byte-compatible with `katta_client/crypto`
- * (DESIGN §5, §9, §15). WebCrypto for the primitives, `jose` for JOSE, `@hpke` for the device-link
+ * (architecture §5, §9, §15). WebCrypto for the primitives, `jose` for JOSE, `@hpke` for the device-link
  * channel; no UI imports.
  */
 export * from "./errors";

@@ -1,5 +1,5 @@
 /**
- * The decrypted vault.uvf payload and what a client derives from it (DESIGN §5):
+ * The decrypted vault.uvf payload and what a client derives from it (architecture §5):
  *
  * - `kdf(seed, n, context)` = HKDF-SHA512 with salt `kdfSalt`, info the ASCII context; seed ids
  *   are 4 bytes big-endian, base64url in the JSON;
