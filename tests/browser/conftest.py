@@ -43,8 +43,10 @@ def web_stack() -> LiveStack:
     return stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test file: Playwright's sync API keeps an event loop running in this thread while it is
+    open, which would break a later module's asyncio.run in the same worker (the load test's)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap-browser (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
