@@ -3,12 +3,22 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
-import { InvalidFormat, KeyMismatch } from "./errors";
+import { DecryptionFailed, InvalidFormat, KeyMismatch } from "./errors";
 import { b64Decode, b64Encode } from "./encoding";
 import { encodePublicKey, generateKeyPair, publicKeyFromJwk } from "./ec";
-import { combineRecoveredKey, newProcessKey, recoverShare, shamirCombine, shamirSplit, splitRecoveryKey } from "./emergency";
+import {
+  combineRecoveredKey,
+  newProcessKey,
+  recoverShare,
+  rekeyWithRecoveryKey,
+  shamirCombine,
+  shamirSplit,
+  splitRecoveryKey,
+} from "./emergency";
 import { decryptEcdhEs, encryptEcdhEs } from "./jwe";
 import { tamperSegment } from "./testing";
+import { VaultMetadata } from "./uvf";
+import { VaultKeys, vaultUvfOrigin } from "./vault";
 
 // Shares written by npm shamir-secret-sharing, the package Hub's web client splits with.
 const SHAMIR: { cases: { secret: string; threshold: number; shares: string[] }[] } = JSON.parse(readFileSync(
@@ -90,5 +100,21 @@ describe("a recovery of a vault's recovery key, two of three", async () => {
     const other = await generateKeyPair("ECDH");
     await expect(combineRecoveredKey([bob, carol], processPrivateKeys.bob!, members.bob.privateKey, other.publicKey))
       .rejects.toBeInstanceOf(KeyMismatch);
+  });
+});
+
+describe("a recovered vault, re-keyed", () => {
+  it("opens under a fresh member key, keeps its recovery key and contents, and the old member key no more", async () => {
+    const before = await VaultKeys.create();
+    const metadata = VaultMetadata.create({ provider: "p1", defaultPath: "bucket" });
+    const origin = vaultUvfOrigin("http://127.0.0.1:8000/api", "v1");
+    const uvf = await before.encryptMetadata(metadata, origin);
+    const { keys, uvfMetadataFile } = await rekeyWithRecoveryKey(uvf, await before.jwks(), before.recoveryPrivateKey!, origin);
+    expect(keys.memberKey).not.toEqual(before.memberKey);
+    expect(await keys.recoveryKeyId()).toBe(await before.recoveryKeyId());
+    expect((await keys.decryptMetadata(uvfMetadataFile)).toPayload()).toEqual(metadata.toPayload());
+    await expect(before.decryptMetadata(uvfMetadataFile)).rejects.toBeInstanceOf(DecryptionFailed);
+    const stranger = await generateKeyPair("ECDH");
+    await expect(rekeyWithRecoveryKey(uvf, await before.jwks(), stranger.privateKey, origin)).rejects.toThrow();
   });
 });

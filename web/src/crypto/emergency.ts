@@ -30,6 +30,8 @@ import {
   type KeyLike,
 } from "./ec";
 import { ECDH_ALGS, decryptEcdhEs, encryptEcdhEs } from "./jwe";
+import { MEMBER_KEY_LEN } from "./accessToken";
+import { VaultKeys, decryptVaultMetadataWithRecoveryKey, type VaultDocument } from "./vault";
 
 export const MAX_SHARES = 255;
 
@@ -192,4 +194,13 @@ export async function combineRecoveredKey(recoveredShares: readonly string[], pr
   }
   await checkKeyPair(key, await importPublicKey(recoveryPublicKey, "ECDH", "recovery public key"), "recovered recovery key");
   return key;
+}
+
+/** After a recovery: vault.uvf re-encrypted under a fresh member key (the old one cannot be had from
+ * the recovery key), and the vault's keys to grant the new owners and members with. */
+export async function rekeyWithRecoveryKey(vaultUvf: VaultDocument, jwks: string | JsonObject, recoveryPrivateKey: CryptoKey,
+                                           origin: string): Promise<{ keys: VaultKeys; uvfMetadataFile: string }> {
+  const metadata = await decryptVaultMetadataWithRecoveryKey(vaultUvf, recoveryPrivateKey);
+  const keys = await VaultKeys.fromAccessToken({ memberKey: randomBytes(MEMBER_KEY_LEN), recoveryKey: recoveryPrivateKey }, jwks);
+  return { keys, uvfMetadataFile: await keys.encryptMetadata(metadata, origin) };
 }

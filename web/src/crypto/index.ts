@@ -26,6 +26,7 @@ export {
   combineRecoveredKey,
   newProcessKey,
   recoverShare,
+  rekeyWithRecoveryKey,
   shamirCombine,
   shamirSplit,
   splitRecoveryKey,

@@ -1,0 +1,50 @@
+// What the admin and emergency pages share: load once signed in, run an action, show what the API
+import "./admin.css";
+// said (its problem JSON's detail; a 403 for a caller without the role), focus the field it names.
+import { inject, nextTick, ref, watch } from "vue";
+
+import { ApiError } from "../../api";
+import { SHELL } from "../../shell";
+
+/** The id of the input of a DTO field, so that a 400 naming the field can focus it. */
+export function fieldId(field: string): string {
+  return `field-${field}`;
+}
+
+function asApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  // The crypto module's errors (a wrong account key, a tampered share) say what went wrong.
+  return new ApiError(0, error instanceof Error ? error.message : String(error));
+}
+
+export function usePage(load: () => Promise<void>) {
+  const shell = inject(SHELL)!;
+  const failure = ref<ApiError | null>(null);
+  /** The last success, announced politely. */
+  const status = ref("");
+  const busy = ref(false);
+
+  async function run(action: () => Promise<void>, done = ""): Promise<boolean> {
+    busy.value = true;
+    failure.value = null;
+    status.value = "";
+    try {
+      await action();
+      status.value = done;
+      return true;
+    } catch (error) {
+      failure.value = asApiError(error);
+      const field = failure.value.field;
+      if (field !== undefined) await nextTick(() => document.getElementById(fieldId(field))?.focus());
+      return false;
+    } finally {
+      busy.value = false;
+    }
+  }
+
+  watch(() => shell.session.state, (state) => {
+    if (state === "signed-in") void run(load);
+  }, { immediate: true });
+
+  return { shell, failure, status, busy, run };
+}
