@@ -1,7 +1,7 @@
 // What the admin and emergency pages share: load once signed in, run an action, show what the API
 import "./admin.css";
 // said (its problem JSON's detail; a 403 for a caller without the role), focus the field it names.
-import { inject, nextTick, ref, watch } from "vue";
+import { inject, nextTick, onMounted, ref, watch } from "vue";
 
 import { ApiError } from "../../api";
 import { SHELL } from "../../shell";
@@ -34,7 +34,10 @@ export function usePage(load: () => Promise<void>) {
       return true;
     } catch (error) {
       failure.value = asApiError(error);
-      const field = failure.value.field;
+      // A field inside a union is named by its path (`S3STS.bucketPrefix`): its input is the last segment's.
+      // A rule across fields names the field only in its detail, which starts "field: …".
+      const named = failure.value.field ?? /^([\w.]+): /.exec(failure.value.detail)?.[1];
+      const field = named?.split(".").pop();
       if (field !== undefined) await nextTick(() => document.getElementById(fieldId(field))?.focus());
       return false;
     } finally {
@@ -42,9 +45,13 @@ export function usePage(load: () => Promise<void>) {
     }
   }
 
+  // Once mounted, so that load may use what the page's setup makes after calling this.
+  onMounted(() => {
+    if (shell.session.state === "signed-in") void run(load);
+  });
   watch(() => shell.session.state, (state) => {
     if (state === "signed-in") void run(load);
-  }, { immediate: true });
+  });
 
   return { shell, failure, status, busy, run };
 }
