@@ -33,12 +33,21 @@ export function usePage(load: () => Promise<void>) {
       status.value = done;
       return true;
     } catch (error) {
-      failure.value = asApiError(error);
+      const refused = asApiError(error);
+      failure.value = refused;
       // A field inside a union is named by its path (`S3STS.bucketPrefix`): its input is the last segment's.
       // A rule across fields names the field only in its detail, which starts "field: …".
-      const named = failure.value.field ?? /^([\w.]+): /.exec(failure.value.detail)?.[1];
-      const field = named?.split(".").pop();
-      if (field !== undefined) await nextTick(() => document.getElementById(fieldId(field))?.focus());
+      const named = refused.field ?? /^([\w.]+): /.exec(refused.detail)?.[1];
+      const input = named === undefined ? null : document.getElementById(fieldId(named.split(".").pop() as string));
+      if (input !== null && named !== undefined) {
+        // The person reads the field's label where the API wrote its DTO name.
+        const label = document.querySelector(`label[for="${input.id}"]`)?.textContent?.trim();
+        if (label && refused.detail.startsWith(`${named}: `)) {
+          failure.value = new ApiError(refused.status, `${label}: ${refused.detail.slice(named.length + 2)}`,
+            refused.errors, refused.requestId);
+        }
+        await nextTick(() => input.focus());
+      }
       return false;
     } finally {
       busy.value = false;
