@@ -146,9 +146,15 @@ def test_every_call_of_the_web_app_is_a_route_this_server_offers():
     from chalicelib import openapi
     from chalicelib.katta.http_out_of_scope import OUT_OF_SCOPE
 
+    def shape(path: str) -> str:  # a parameter's name is not on the wire (Hub names one path's two ways)
+        return re.sub(r"\{[^}]+\}", "{}", path)
+
     operations = web_api_operations()
     assert len(operations) > 20  # the pattern still reads the file
-    paths = openapi.document(app.app)["paths"]
-    out_of_scope = {(method, path) for path, methods, _why in OUT_OF_SCOPE for method in methods}
-    missing = [f"{m} {p}" for m, p in operations if m.lower() not in paths.get(p, {}) or (m, p) in out_of_scope]
+    paths: dict = {}
+    for path, methods in openapi.document(app.app)["paths"].items():
+        paths.setdefault(shape(path), {}).update(methods)
+    out_of_scope = {(method, shape(path)) for path, methods, _why in OUT_OF_SCOPE for method in methods}
+    missing = [f"{m} {p}" for m, p in operations
+               if m.lower() not in paths.get(shape(p), {}) or (m, shape(p)) in out_of_scope]
     assert missing == []

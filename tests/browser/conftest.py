@@ -33,14 +33,25 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture(scope="session")
-def web_stack() -> LiveStack:
-    """The shared live stack, with the app built and the dev IdP open to the app's origin."""
+def _web(stack: LiveStack) -> LiveStack:
+    """``stack`` with the app built and the dev IdP open to the app's origin."""
     subprocess.run([str(ROOT / "scripts" / "bootstrap-web")], check=True, capture_output=True)
-    stack = shared_live_stack()
     if stack.api_url not in stack.idp.allowed_origins:
         stack.idp.allowed_origins = (*stack.idp.allowed_origins, stack.api_url)
     return stack
+
+
+@pytest.fixture(scope="session")
+def web_stack() -> LiveStack:
+    """The shared live stack, serving the app."""
+    return _web(shared_live_stack())
+
+
+@pytest.fixture(scope="session")
+def web_storage_stack() -> LiveStack:
+    """The shared live stack with SeaweedFS (vaults with buckets), serving the app."""
+    pytest.importorskip("devstack.seaweed")
+    return _web(shared_live_stack(storage=True))
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,16 @@ declare module "vue-router" {
 export const routes: RouteRecordRaw[] = [
   { path: "/", name: "home", component: HomePage, meta: { title: "Katta" } },
   { path: `/${CALLBACK_PAGE}`, name: "callback", component: CallbackPage, meta: { title: "Signing in…" } },
+  // The admin's pages and the emergency council's, loaded only when opened (the first page stays small).
+  { path: "/admin/users", name: "admin-users", component: () => import("./pages/admin/UsersPage.vue"), meta: { title: "Users" } },
+  { path: "/admin/groups", name: "admin-groups", component: () => import("./pages/admin/GroupsPage.vue"), meta: { title: "Groups" } },
+  { path: "/admin/storage", name: "admin-storage", component: () => import("./pages/admin/StoragePage.vue"),
+    meta: { title: "Storage profiles" } },
+  { path: "/admin/audit", name: "admin-audit", component: () => import("./pages/admin/AuditPage.vue"), meta: { title: "Audit log" } },
+  { path: "/admin/settings", name: "admin-settings", component: () => import("./pages/admin/SettingsPage.vue"),
+    meta: { title: "Settings" } },
+  { path: "/emergency", name: "emergency", component: () => import("./pages/emergency/EmergencyPage.vue"),
+    meta: { title: "Emergency access" } },
   { path: "/:unknown(.*)*", name: "not-found", component: NotFoundPage, meta: { title: "Page not found" } },
 ];
 

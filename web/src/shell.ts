@@ -7,16 +7,20 @@ import type { Auth, SessionState } from "./auth";
 export interface Shell {
   api: Api;
   auth: Auth;
-  session: { state: SessionState; user: UserDto | null; error: ApiError | null };
+  /** `admin`: whether the API grants the signed-in user the admin role (the nav's admin links). */
+  session: { state: SessionState; user: UserDto | null; error: ApiError | null; admin: boolean };
 }
 
 export const SHELL: InjectionKey<Shell> = Symbol("shell");
 
 export function createShell(api: Api, auth: Auth): Shell {
-  const session = reactive<Shell["session"]>({ state: auth.state, user: null, error: null });
+  const session = reactive<Shell["session"]>({ state: auth.state, user: null, error: null, admin: false });
   auth.onChange((state) => {
     session.state = state;
-    if (state !== "signed-in") session.user = null;
+    if (state !== "signed-in") {
+      session.user = null;
+      session.admin = false;
+    }
   });
   return { api, auth, session };
 }

@@ -21,7 +21,8 @@ export interface Session {
 
 interface Call {
   params?: Readonly<Record<string, string>>;
-  query?: Readonly<Record<string, string | boolean | number>>;
+  /** A list is sent as the parameter repeated (the audit log's `type`). */
+  query?: Readonly<Record<string, string | boolean | number | readonly string[]>>;
   body?: unknown;
   /** The answer's body as text (a JWE, vault.uvf) rather than JSON. */
   text?: true;
@@ -37,7 +38,9 @@ export class Api {
   async call<T>(name: OperationName, call: Call = {}): Promise<T> {
     const operation = OPERATIONS[name];
     const url = new URL(pathOf(operation.path, call.params), this.origin);
-    for (const [key, value] of Object.entries(call.query ?? {})) url.searchParams.set(key, String(value));
+    for (const [key, value] of Object.entries(call.query ?? {})) {
+      for (const one of typeof value === "object" ? value : [value]) url.searchParams.append(key, String(one));
+    }
     const headers: Record<string, string> = { Accept: "application/json" };
     if (!("public" in operation)) {
       const token = this.session.accessToken();

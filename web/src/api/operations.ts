@@ -36,6 +36,29 @@ export const OPERATIONS = {
   vaultMetadata: { method: "GET", path: "/api/vaults/{vaultId}/uvf/vault.uvf" },
   storageProfiles: { method: "GET", path: "/api/storageprofile" },
   createStorage: { method: "PUT", path: "/api/storage/{vaultId}" },
+  // The admin pages (web/src/pages/admin/): role admin, every other caller gets 403.
+  billing: { method: "GET", path: "/api/billing" },
+  putSettings: { method: "PUT", path: "/api/settings" },
+  users: { method: "GET", path: "/api/users" },
+  setUserEnabled: { method: "PUT", path: "/api/users/{id}/enabled" },
+  groups: { method: "GET", path: "/api/groups" },
+  createGroup: { method: "POST", path: "/api/groups" },
+  renameGroup: { method: "PUT", path: "/api/groups/{groupId}" },
+  deleteGroup: { method: "DELETE", path: "/api/groups/{groupId}" },
+  groupMembers: { method: "GET", path: "/api/groups/{groupId}/effective-members" },
+  addGroupMember: { method: "POST", path: "/api/groups/{groupId}/members/{userId}" },
+  removeGroupMember: { method: "DELETE", path: "/api/groups/{groupId}/members/{userId}" },
+  createStorageProfile: { method: "POST", path: "/api/storageprofile" },
+  archiveStorageProfile: { method: "PUT", path: "/api/storageprofile/{profileId}" },
+  auditLog: { method: "GET", path: "/api/auditlog" },
+  // The emergency-access pages (web/src/pages/emergency/): council members.
+  recoverableVaults: { method: "GET", path: "/api/vaults/recoverable" },
+  authorities: { method: "GET", path: "/api/authorities" },
+  recoveryProcesses: { method: "GET", path: "/api/emergency-access" },
+  startRecovery: { method: "PUT", path: "/api/emergency-access/{processId}" },
+  approveRecovery: { method: "POST", path: "/api/emergency-access/{processId}/recovered-key-shares" },
+  completeRecovery: { method: "DELETE", path: "/api/emergency-access/{processId}/complete" },
+  abortRecovery: { method: "DELETE", path: "/api/emergency-access/{processId}/abort" },
 } as const satisfies Record<string, Operation>;
 
 export type OperationName = keyof typeof OPERATIONS;

@@ -70,6 +70,9 @@ export interface VaultDto {
   creationTime: Instant;
   uvfMetadataFile?: string;
   uvfKeySet?: string;
+  /** Emergency access: council member id → their key share (a JWE); lists leave it out. */
+  emergencyKeyShares?: Record<string, string>;
+  requiredEmergencyKeyShares?: number;
 }
 
 export interface VaultDtoWithRole {
@@ -100,4 +103,12 @@ export interface SettingsDto {
   hubId: string;
   wotMaxDepth: number;
   wotIdVerifyLen: number;
+  enableAutomaticAccessGrant?: boolean;
+  automaticAccessGrantTrustThreshold?: number;
+  allowAutomaticAccessGrantOverride?: boolean;
+  enableEmergencyAccess?: boolean;
+  emergencyCouncilMemberIds: string[];
+  defaultRequiredEmergencyKeyShares?: number;
+  defaultMinMembers?: number;
+  allowChoosingEmergencyCouncil?: boolean;
 }

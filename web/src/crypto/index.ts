@@ -21,6 +21,16 @@ export {
   type UserPublicKeys,
 } from "./keys";
 export { DeviceKeyStore } from "./deviceStore";
+export {
+  MAX_SHARES as MAX_EMERGENCY_SHARES,
+  combineRecoveredKey,
+  newProcessKey,
+  recoverShare,
+  rekeyWithRecoveryKey,
+  shamirCombine,
+  shamirSplit,
+  splitRecoveryKey,
+} from "./emergency";
 export { decryptAccessToken, encryptAccessToken, type AccessTokenPayload } from "./accessToken";
 export {
   KID_MEMBER_KEY,
