@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from .crypto import DecryptionFailed, KattaCryptoError, UvfVault, VaultKeys, VaultMetadata, vault_uvf_origin
 from .crypto.emergency import split_recovery_key
