@@ -21,7 +21,7 @@ from typing import Any, Mapping, Optional, Sequence
 from .crypto import DecryptionFailed, KattaCryptoError, UvfVault, VaultKeys, VaultMetadata, vault_uvf_origin
 from .crypto.emergency import split_recovery_key
 from .flows import Connection, undo_quietly
-from .http import KattaApi, KattaConnectionError, ServerError
+from .http import Forbidden, KattaApi, KattaConnectionError, NotFound, ServerError
 from .http.models import AuthorityDto, MemberDto, StorageProfileDto, VaultDto
 from .pop_body import seal_json
 from .storage import Bucket, assume_role, bucket_name, s3_client
@@ -275,8 +275,7 @@ def accessible_with_roles(api: KattaApi, role: Optional[str] = None) -> list[dic
 def resolve_vault(api: KattaApi, wanted: str) -> dict[str, Any]:
     """A vault by id, else an accessible vault by (unique) name: every command names vaults this way.
 
-    An id that is not among the caller's vaults is asked for directly: an admin may read any vault,
-    and the hub's refusal says why anybody else may not."""
+    An id that is not among the caller's vaults is asked for directly: an admin may read any vault."""
     vaults: list[dict[str, Any]] = list(api.accessible_vaults())  # type: ignore[arg-type]
     text = wanted.strip()
     try:
@@ -285,7 +284,10 @@ def resolve_vault(api: KattaApi, wanted: str) -> dict[str, Any]:
         canonical = None
     matches = [v for v in vaults if v.get("id") == canonical] if canonical else []
     if canonical and not matches:
-        return dict(api.get_vault(canonical))
+        try:
+            return dict(api.get_vault(canonical))
+        except (Forbidden, NotFound):
+            matches = []
     matches = matches or [v for v in vaults if v.get("name") == text] or \
         [v for v in vaults if str(v.get("name", "")).casefold() == text.casefold()]
     if not matches:

@@ -182,7 +182,7 @@ def test_a_member_without_a_grant_is_refused(world, tmp_path):
     cfg = tmp_path / "carol"
     ok(katta(stack, cfg, "login", "--username", carol, "--password", carol))
     ok(katta(stack, cfg, "init"))
-    one_line_error(katta(stack, cfg, "ls", "--vault", world["vault"]["id"]), "not a member of this vault")
+    one_line_error(katta(stack, cfg, "ls", "--vault", world["vault"]["id"]), "no vault")
     ok(katta(stack, world["a_cfg"], "vault", "add", carol))
     run = katta(stack, cfg, "ls", "--vault", world["vault"]["id"])
     assert run.code == 1 and "Traceback" not in run.err  # a member, but no access token yet
@@ -190,7 +190,7 @@ def test_a_member_without_a_grant_is_refused(world, tmp_path):
     ok(katta(stack, world["a_cfg"], "vault", "grant", carol))
     assert ok(katta(stack, cfg, "--json", "ls", "--vault", world["vault"]["id"])).code == 0
     ok(katta(stack, world["a_cfg"], "vault", "remove", carol))
-    one_line_error(katta(stack, cfg, "ls", "--vault", world["vault"]["id"]), "not a member of this vault")
+    one_line_error(katta(stack, cfg, "ls", "--vault", world["vault"]["id"]), "no vault")
 
 
 def test_archive_stops_access(world, tmp_path):
