@@ -130,7 +130,7 @@ def _join(remote: str, path: str) -> str:
 
 
 def carry_out_up(actions: Iterable[Action], local: Path, files: VaultFiles, remote: str,
-                 progress: Callable[[int], None], done: Callable[[Action], None] = lambda _a: None) -> None:
+                 progress: Callable[[int], None]) -> None:
     for action in actions:
         target = _join(remote, action.path)
         if action.kind == MKDIR:
@@ -145,11 +145,10 @@ def carry_out_up(actions: Iterable[Action], local: Path, files: VaultFiles, remo
                 files.put(stream, target, progress)
         else:
             files.remove(target)
-        done(action)
 
 
 def carry_out_down(actions: Iterable[Action], files: VaultFiles, remote: str, local: Path,
-                   progress: Callable[[int], None], done: Callable[[Action], None] = lambda _a: None) -> None:
+                   progress: Callable[[int], None]) -> None:
     for action in actions:
         target = local / action.path if action.path else local
         try:
@@ -165,4 +164,3 @@ def carry_out_down(actions: Iterable[Action], files: VaultFiles, remote: str, lo
                 target.unlink()
         except OSError as exc:
             raise SyncError(f"{target}: {exc.strerror or exc}") from None
-        done(action)
