@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Callable, Iterator, Optional
 
 from .crypto import DecryptionFailed, InvalidFormat, KattaCryptoError, UvfVault, cleartext_size
 from .storage import Bucket, ObjectNotFound
@@ -32,6 +33,7 @@ class Entry:
     name: str
     is_dir: bool
     size: Optional[int]  # cleartext bytes of a file; None for a directory or an unreadable size
+    modified: Optional[datetime] = None  # the object's LastModified (a file's last upload)
 
 
 def _path(path: str) -> str:
@@ -83,14 +85,27 @@ class VaultFiles:
             parent, name = self._parent(path)
             return [Entry(name, False, self._size(self.bucket.size(self.uvf.file_key(parent, name))))]
         dir_id = self.dir_id(path)
-        sizes = dict(self.bucket.keys(self.uvf.dir_prefix(dir_id)))
+        objects = {key: (size, modified) for key, size, modified in self.bucket.objects(self.uvf.dir_prefix(dir_id))}
         try:
-            entries = [Entry(e.name, e.is_dir, None if e.is_dir else self._size(sizes[e.object_key]))
-                       for e in self.uvf.list_dir(dir_id, sizes)]
+            entries = [Entry(e.name, True, None) if e.is_dir else
+                       Entry(e.name, False, self._size(objects[e.object_key][0]), objects[e.object_key][1])
+                       for e in self.uvf.list_dir(dir_id, objects)]
         except DecryptionFailed:
             raise IntegrityError(f"{_path(path)}: an encrypted name does not authenticate "
                                  "(the bucket was modified)") from None
         return sorted(entries, key=lambda e: (not e.is_dir, e.name))
+
+    def walk(self, path: str = "/") -> Iterator[tuple[str, Entry]]:
+        """Every directory and file below directory ``path``, as (path relative to it, entry), each
+        directory before what it holds. One listing per directory: memory grows with the widest
+        directory, not with the tree."""
+        for entry in self.list(path):
+            if entry.is_dir:
+                yield entry.name, entry
+                for relative, inner in self.walk(_path(path) + "/" + entry.name):
+                    yield entry.name + "/" + relative, inner
+            else:
+                yield entry.name, entry
 
     @staticmethod
     def _size(ciphertext_size: int) -> Optional[int]:
@@ -127,6 +142,48 @@ class VaultFiles:
         # The directory's own dir.uvf first: a crash never leaves a link to nothing.
         for key in sorted(objects, key=lambda k: k == link_key):
             self.bucket.put_bytes(key, objects[key])
+
+    def makedirs(self, path: str) -> None:
+        """Create ``path`` and its missing parents (``mkdir -p``)."""
+        parts = UvfVault.split_path(path)
+        for depth in range(1, len(parts) + 1):
+            here = "/".join(parts[:depth])
+            kind = self.kind(here)
+            if kind == "file":
+                raise VaultPathError(f"{_path(here)} is a file")
+            if kind is None:
+                self.mkdir(here)
+
+    def move(self, source: str, target: str, progress: Optional[Progress] = None) -> str:
+        """Move a file or directory; ``target`` may name an existing directory to move into.
+        Returns the new path.
+
+        A file's ciphertext is bound to no path (names are encrypted apart from contents), so it
+        streams unchanged to its new key; a directory moves by its link alone, its contents stay.
+        The new object is written before the old one goes: a crash leaves two names, never none."""
+        kind = self.kind(source)
+        if kind is None:
+            raise VaultPathError(f"{_path(source)}: no such file or directory")
+        if not UvfVault.split_path(source):
+            raise VaultPathError("/ is the vault's root directory; it cannot move")
+        destination = self.target_path(target, UvfVault.split_path(source)[-1])
+        if destination == _path(source):
+            raise VaultPathError(f"{destination}: source and target are the same")
+        if kind == "dir" and (destination + "/").startswith(_path(source) + "/"):
+            raise VaultPathError(f"{_path(source)} cannot move into itself ({destination})")
+        existing = self.kind(destination)
+        if existing == "dir" or (existing == "file" and kind == "dir"):
+            raise VaultPathError(f"{destination} already exists")
+        old_parent, old_name = self._parent(source)
+        new_parent, new_name = self._parent(destination)
+        if kind == "dir":
+            old_key = self.uvf.dir_link_key(old_parent, old_name)
+            self.bucket.put_bytes(self.uvf.dir_link_key(new_parent, new_name), self.bucket.read(old_key))
+        else:
+            old_key = self.uvf.file_key(old_parent, old_name)
+            self.bucket.upload(self.uvf.file_key(new_parent, new_name), self.bucket.stream(old_key), progress)
+        self.bucket.delete(old_key)
+        return destination
 
     def remove(self, path: str) -> str:
         """Delete a file, or an empty directory; returns ``"file"`` or ``"dir"``."""

@@ -12,6 +12,7 @@ the object appears only when the upload completes: readers never see half a file
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
 from .http.models import StorageProfileDto
@@ -153,12 +154,17 @@ class Bucket:
 
     def keys(self, prefix: str) -> Iterator[tuple[str, int]]:
         """(key, size) of every object under ``prefix``."""
+        for key, size, _modified in self.objects(prefix):
+            yield key, size
+
+    def objects(self, prefix: str) -> Iterator[tuple[str, int, Optional[datetime]]]:
+        """(key, size, last modified) of every object under ``prefix``."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix):
                 for item in page.get("Contents", ()):
-                    yield item["Key"], int(item.get("Size", 0))
+                    yield item["Key"], int(item.get("Size", 0)), item.get("LastModified")
         except (ClientError, BotoCoreError) as error:
             raise _storage_error("ListObjectsV2", error) from None
 

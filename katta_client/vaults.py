@@ -16,12 +16,12 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from .crypto import DecryptionFailed, KattaCryptoError, UvfVault, VaultKeys, VaultMetadata, vault_uvf_origin
 from .crypto.emergency import split_recovery_key
 from .flows import Connection, undo_quietly
-from .http import KattaApi, KattaConnectionError, ServerError
+from .http import Forbidden, KattaApi, KattaConnectionError, NotFound, ServerError
 from .http.models import AuthorityDto, MemberDto, StorageProfileDto, VaultDto
 from .pop_body import seal_json
 from .storage import Bucket, assume_role, bucket_name, s3_client
@@ -139,31 +139,46 @@ def _create_bucket(api: KattaApi, vault_id: str, profile: StorageProfileDto, reg
 
 # -- members and access ----------------------------------------------------------------------
 
-def find_authority(api: KattaApi, who: str) -> AuthorityDto:
-    """A user or group by id, exact name, or unique name prefix (``authorities/search``)."""
+def find_authority(api: KattaApi, who: str, *, caller_id: Optional[str] = None) -> AuthorityDto:
+    """A user or group: an exact id, name or e-mail first, else a unique name or e-mail prefix.
+
+    The search answers every name starting with the query, so a short query would quietly pick
+    whoever is alone in it; ``caller_id`` (the signed-in user) is never picked: adding yourself is
+    never what a prefix meant, and an exact match on yourself is refused by name."""
     query = who.strip()
     if not query:
         raise VaultError("name a user or group")
+    wanted = query.casefold()
     found = api.search_authorities(query)
-    for matches in ([a for a in found if a.get("id") == query],
-                    [a for a in found if str(a.get("name", "")).casefold() == query.casefold()],
-                    found):
+
+    def exact(authority: AuthorityDto) -> bool:
+        return authority.get("id") == query or any(
+            str(authority.get(field) or "").casefold() == wanted for field in ("name", "email"))
+
+    def prefix(authority: AuthorityDto) -> bool:
+        return any(str(authority.get(field) or "").casefold().startswith(wanted) for field in ("name", "email"))
+
+    if query.count("-") == 4:  # looks like an id the search (by name) does not find
+        found = [*found, *(a for a in api.authorities([query]) if a.get("id") == query)]
+    for rule in (exact, prefix):
+        matches = [a for a in found if rule(a)]
+        others = [a for a in matches if a.get("id") != caller_id]
+        if rule is exact and matches and not others:
+            raise VaultError(f"{who!r} is you; name somebody else")
+        matches = list({a.get("id"): a for a in others}.values())
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            names = ", ".join(f"{a.get('name')} ({a.get('id')})" for a in matches[:5])
-            raise VaultError(f"{who!r} matches several users or groups: {names}; give the id")
-    if query.count("-") == 4:  # looks like an id the search (by name) does not find
-        by_id = [a for a in api.authorities([query]) if a.get("id") == query]
-        if by_id:
-            return by_id[0]
+            names = ", ".join(f"{a.get('name')} ({a.get('email') or a.get('type', '').lower()}, {a.get('id')})"
+                              for a in matches)
+            raise VaultError(f"{who!r} matches several users or groups: {names}; give more of the name, or the id")
     # Accounts appear at first sign-in; nobody else is known unless the IdP provisions them.
     raise VaultError(f"no user or group named {who!r}: a colleague becomes known when they sign in once "
                      "(`katta login`), or when an admin provisions them from the IdP (SCIM, /scim/v2/Users)")
 
 
 def add_member(api: KattaApi, vault_id: str, who: str, role: str = "MEMBER") -> AuthorityDto:
-    authority = find_authority(api, who)
+    authority = find_authority(api, who, caller_id=api.get_me().get("id"))
     if authority.get("type") == "GROUP":
         api.add_group(vault_id, authority["id"], role)  # type: ignore[arg-type]
     else:
@@ -245,16 +260,34 @@ def open_bucket(api: KattaApi, unlocked: UnlockedVault) -> Bucket:
     return Bucket(s3_client(profile, credentials), bucket_name(profile, unlocked.id))
 
 
+def accessible_with_roles(api: KattaApi, role: Optional[str] = None) -> list[dict[str, Any]]:
+    """The caller's vaults, each with its ``role``.
+
+    The hub's contract answers ``VaultDto`` (no role) for ``/api/vaults/accessible``; only its
+    ``role`` filter tells, so a second, OWNER-filtered listing tells owners from members."""
+    vaults: list[dict[str, Any]] = [dict(v) for v in api.accessible_vaults(role)]  # type: ignore[arg-type]
+    if role:
+        return [{**v, "role": v.get("role") or role} for v in vaults]
+    owned = {v.get("id") for v in api.accessible_vaults("OWNER")}
+    return [{**v, "role": v.get("role") or ("OWNER" if v.get("id") in owned else "MEMBER")} for v in vaults]
+
+
 def resolve_vault(api: KattaApi, wanted: str) -> dict[str, Any]:
-    """An accessible vault by id or by (unique) name."""
-    vaults: Iterable[dict[str, Any]] = api.accessible_vaults()  # type: ignore[assignment]
-    vaults = list(vaults)
+    """A vault by id, else an accessible vault by (unique) name: every command names vaults this way.
+
+    An id that is not among the caller's vaults is asked for directly: an admin may read any vault."""
+    vaults: list[dict[str, Any]] = list(api.accessible_vaults())  # type: ignore[arg-type]
     text = wanted.strip()
     try:
         canonical = str(uuid.UUID(text))
     except ValueError:
         canonical = None
     matches = [v for v in vaults if v.get("id") == canonical] if canonical else []
+    if canonical and not matches:
+        try:
+            return dict(api.get_vault(canonical))
+        except (Forbidden, NotFound):
+            matches = []
     matches = matches or [v for v in vaults if v.get("name") == text] or \
         [v for v in vaults if str(v.get("name", "")).casefold() == text.casefold()]
     if not matches:

@@ -174,9 +174,9 @@ def test_init_devices_vaults_and_recover(katta, live_stack, tmp_path):
     assert code == 0 and "No vaults" in out
     assert json.loads(katta("--json", "vault", "list", config_dir=desktop)[1]) == []
     code, _, err = katta("vault", "show", "not-a-uuid", config_dir=desktop)
-    assert_one_line_error(code, err, "is not a vault id")
+    assert_one_line_error(code, err, "you have no vault 'not-a-uuid'")
     code, _, err = katta("vault", "members", "6f1c0d8e-1b2a-4c3d-9e8f-0a1b2c3d4e5f", config_dir=desktop)
-    assert code == 1 and err.startswith("katta: error: 40")
+    assert_one_line_error(code, err, "you have no vault '6f1c0d8e-1b2a-4c3d-9e8f-0a1b2c3d4e5f'")
 
 
 def test_recover_refuses_an_account_without_keys(katta, live_stack, tmp_path):

@@ -171,3 +171,57 @@ def test_a_tampered_download_leaves_no_file(uvf, tmp_path):
     with pytest.raises(IntegrityError):
         files.download("/f.bin", target)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_100_mb_move_streams_the_ciphertext_unchanged(uvf):
+    size = ciphertext_size(100 * MB)
+    source_key = uvf.file_key(uvf.root_dir_id, "big.bin")
+
+    class MovingS3(CountingS3):
+        deleted: list[str] = []
+
+        def head_object(self, Bucket, Key):  # noqa: N803
+            return {"ContentLength": size} if Key == source_key else super().head_object(Bucket, Key)
+
+        def get_object(self, Bucket, Key):  # noqa: N803
+            return {"Body": ZeroFile(size)}
+
+        def delete_object(self, Bucket, Key):  # noqa: N803
+            self.deleted.append(Key)
+
+    s3 = MovingS3()
+    files = VaultFiles(uvf, Bucket(s3, "b"))
+    tracemalloc.start()
+    try:
+        assert files.move("/big.bin", "/renamed.bin") == "/renamed.bin"
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert s3.uploaded == size and s3.deleted == [source_key]  # the old name goes only after the new one is whole
+    assert peak < 4 * PART_SIZE, f"peak {peak / MB:.1f} MiB"
+
+
+def test_a_recursive_put_streams_each_file(uvf, tmp_path):
+    from katta_client.sync import carry_out_up, plan_up
+
+    local = tmp_path / "tree"
+    (local / "sub").mkdir(parents=True)
+    for name in ("one.bin", "sub/two.bin"):
+        with open(local / name, "wb") as sparse:
+            sparse.truncate(40 * MB)
+    class ReadingS3(CountingS3):
+        def get_object(self, Bucket, Key):  # noqa: N803 - the directory links mkdir wrote
+            return {"Body": io.BytesIO(self.objects[Key])}
+
+    s3 = ReadingS3()
+    files = VaultFiles(uvf, Bucket(s3, "b"))
+    counted: list[int] = []
+    tracemalloc.start()
+    try:
+        actions = plan_up(local, files, "/up")
+        carry_out_up(actions, local, files, "/up", counted.append)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert s3.uploaded == sum(counted) == 2 * ciphertext_size(40 * MB)
+    assert peak < 4 * PART_SIZE, f"peak {peak / MB:.1f} MiB for two 40 MiB files"

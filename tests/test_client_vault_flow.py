@@ -202,3 +202,35 @@ def test_archive_stops_access(world, tmp_path):
     ok(katta(stack, cfg, "vault", "archive", "--undo"))
     ok(katta(stack, cfg, "ls"))
     ok(katta(stack, cfg, "vault", "use", "Team files"))
+
+
+def test_many_files_roles_and_names_on_the_live_stack(world, tmp_path):
+    """``put -r``, ``sync down`` (changed only, ``--delete``) and ``mv`` through SeaweedFS; each user's
+    role in ``vault list``; ``vault show``/``members`` by name."""
+    stack, a_cfg, b_cfg = world["stack"], world["a_cfg"], world["b_cfg"]
+    tree = tmp_path / "site"
+    (tree / "css").mkdir(parents=True)
+    (tree / "index.html").write_text("<h1>katta</h1>")
+    (tree / "css" / "main.css").write_text("h1 {}")
+    ok(katta(stack, a_cfg, "put", "-r", "--vault", "Team files", str(tree), "/"))
+    mirror = tmp_path / "bobs-site"
+    pulled = ok(katta(stack, b_cfg, "--json", "sync", "down", "--vault", "Team files", "/site", str(mirror))).json()
+    assert [a["action"] for a in pulled["actions"]] == ["mkdir", "mkdir", "download", "download"]
+    assert (mirror / "css" / "main.css").read_text() == "h1 {}"
+    again = ok(katta(stack, b_cfg, "--json", "sync", "down", "--vault", "Team files", "/site", str(mirror))).json()
+    assert again["actions"] == []
+    ok(katta(stack, a_cfg, "mv", "--vault", "Team files", "/site/css", "/site/styles"))
+    moved = ok(katta(stack, b_cfg, "--json", "sync", "down", "--delete", "--vault", "Team files", "/site",
+                     str(mirror))).json()
+    assert [(a["action"], a["path"]) for a in moved["actions"]] == [
+        ("mkdir", "styles"), ("download", "styles/main.css"), ("delete", "css/main.css"), ("delete", "css")]
+    assert sorted(p.relative_to(mirror).as_posix() for p in mirror.rglob("*")) == [
+        "index.html", "styles", "styles/main.css"]
+
+    roles = {v["name"]: v["role"] for v in ok(katta(stack, b_cfg, "--json", "vault", "list")).json()}
+    assert roles == {"Team files": "MEMBER"}
+    assert "OWNER" in ok(katta(stack, a_cfg, "vault", "list")).out
+    assert ok(katta(stack, b_cfg, "--json", "vault", "show", "team files")).json()["id"] == world["vault"]["id"]
+    members = ok(katta(stack, a_cfg, "--json", "vault", "members", "team files")).json()  # owners only
+    assert {m["name"].casefold() for m in members} >= {world["alice"], world["bob"]}
+    one_line_error(katta(stack, a_cfg, "vault", "add", world["alice"]), "is you")

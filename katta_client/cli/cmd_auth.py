@@ -14,6 +14,8 @@ from .output import fields
 
 PASSWORD_ENV = "KATTA_PASSWORD"
 USERNAME_ENV = "KATTA_USERNAME"
+#: The fields of /api/users/me that hold the user's private keys, encrypted: printed only with --with-keys.
+WRAPPED_KEYS = ("privateKeys", "setupCode")
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -34,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     logout.set_defaults(handler=run_logout)
 
     whoami = subparsers.add_parser("whoami", parents=[common], help="show the signed-in user (GET /api/users/me)")
+    whoami.add_argument("--with-keys", action="store_true",
+                        help="with --json, also print the wrapped private keys and setup code (ciphertext)")
     whoami.set_defaults(handler=run_whoami)
 
 
@@ -104,7 +108,8 @@ def run_logout(ctx: Context, args: argparse.Namespace) -> int:
 def run_whoami(ctx: Context, args: argparse.Namespace) -> int:
     me = ctx.api.get_me()
     if ctx.json_output:
-        ctx.emit_json(me)
+        # Ciphertext, yet only the account key stands between it and the user's keys: not for pasting.
+        ctx.emit_json(me if args.with_keys else {k: v for k, v in me.items() if k not in WRAPPED_KEYS})
         return 0
     ctx.out.print(fields((
         ("User", me.get("name", "")),

@@ -1,8 +1,15 @@
-"""``katta ls|put|get|mkdir|rm``: files of a vault, encrypted in the UVF layout in its bucket."""
+"""``katta ls|put|get|mkdir|rm|mv|sync``: files of a vault, encrypted in the UVF layout in its bucket."""
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from ..files import VaultFiles
+    from ..sync import Action
+    from ..vaults import UnlockedVault
 
 from ..crypto import ciphertext_size
 from .context import Context
@@ -21,12 +28,16 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     put.add_argument("local", metavar="LOCAL", type=Path)
     put.add_argument("remote", metavar="REMOTE", help="vault path; a directory (or a path ending in /) "
                                                       "keeps the local name")
+    put.add_argument("-r", "--recursive", action="store_true",
+                     help="LOCAL is a directory: store it and everything in it")
     add_vault_option(put)
     put.set_defaults(handler=run_explained(run_put))
 
     get = subparsers.add_parser("get", parents=[common], help="decrypt a vault file to a local file")
     get.add_argument("remote", metavar="REMOTE")
     get.add_argument("local", metavar="LOCAL", type=Path, help="local file, or a directory to keep the name")
+    get.add_argument("-r", "--recursive", action="store_true",
+                     help="REMOTE is a directory: fetch it and everything in it")
     add_vault_option(get)
     get.set_defaults(handler=run_explained(run_get))
 
@@ -34,6 +45,31 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     mkdir.add_argument("path", metavar="PATH")
     add_vault_option(mkdir)
     mkdir.set_defaults(handler=run_explained(run_mkdir))
+
+    mv = subparsers.add_parser("mv", parents=[common], help="move or rename a file or directory in the vault")
+    mv.add_argument("source", metavar="SOURCE")
+    mv.add_argument("target", metavar="TARGET", help="new path; an existing directory (or a path ending in /) "
+                                                     "keeps the name")
+    add_vault_option(mv)
+    mv.set_defaults(handler=run_explained(run_mv))
+
+    sync = subparsers.add_parser(
+        "sync", parents=[common], help="make one directory hold another's files: changed files only",
+        description="A file is changed when its size differs or its source is newer, to the second "
+                    "(content is encrypted with fresh nonces: no hash can be compared).")
+    directions = sync.add_subparsers(dest="sync_direction", metavar="DIRECTION", required=True)
+    up = directions.add_parser("up", parents=[common], help="local directory → vault directory")
+    up.add_argument("local", metavar="LOCAL_DIR", type=Path)
+    up.add_argument("remote", metavar="REMOTE_DIR")
+    down = directions.add_parser("down", parents=[common], help="vault directory → local directory")
+    down.add_argument("remote", metavar="REMOTE_DIR")
+    down.add_argument("local", metavar="LOCAL_DIR", type=Path)
+    for parser, handler in ((up, run_sync_up), (down, run_sync_down)):
+        parser.add_argument("--dry-run", action="store_true", help="print what would change; change nothing")
+        parser.add_argument("--delete", action="store_true",
+                            help="also delete what the target holds and the source does not")
+        add_vault_option(parser)
+        parser.set_defaults(handler=run_explained(handler))
 
     rm = subparsers.add_parser("rm", parents=[common], help="delete a file or an empty directory")
     rm.add_argument("path", metavar="PATH")
@@ -67,6 +103,10 @@ def run_ls(ctx: Context, args: argparse.Namespace) -> int:
 
 def run_put(ctx: Context, args: argparse.Namespace) -> int:
     local: Path = args.local
+    if args.recursive:
+        return _put_tree(ctx, args)
+    if local.is_dir():
+        raise CliError(f"{local} is a directory; store it with `put -r`")
     if not local.is_file():
         raise CliError(f"{local}: not a readable file")
     unlocked, files = _files(ctx, args)
@@ -86,6 +126,8 @@ def run_put(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def run_get(ctx: Context, args: argparse.Namespace) -> int:
+    if args.recursive:
+        return _get_tree(ctx, args)
     unlocked, files = _files(ctx, args)
     local: Path = args.local
     if local.is_dir():
@@ -103,6 +145,101 @@ def run_get(ctx: Context, args: argparse.Namespace) -> int:
         ctx.emit_json({"vault": unlocked.id, "path": args.remote, "local": str(local), "size": written})
     else:
         ctx.out.print(f"Wrote {local} ({written} bytes, decrypted and authenticated).", markup=False)
+    return 0
+
+
+# -- many files -----------------------------------------------------------------------------------
+
+def _put_tree(ctx: Context, args: argparse.Namespace) -> int:
+    from ..sync import plan_up
+
+    local: Path = args.local
+    if not local.is_dir():
+        raise CliError(f"{local}: not a directory (`put -r` stores a directory)")
+    unlocked, files = _files(ctx, args)
+    remote = files.target_path(args.remote, local.resolve().name)
+    return _up(ctx, unlocked, files, local, remote, plan_up(local, files, remote, changed_only=False))
+
+
+def _get_tree(ctx: Context, args: argparse.Namespace) -> int:
+    from ..sync import plan_down
+
+    unlocked, files = _files(ctx, args)
+    parts = [p for p in args.remote.split("/") if p]
+    local: Path = args.local / parts[-1] if args.local.is_dir() and parts else args.local
+    return _down(ctx, unlocked, files, args.remote, local, plan_down(files, args.remote, local, changed_only=False))
+
+
+def run_sync_up(ctx: Context, args: argparse.Namespace) -> int:
+    from ..sync import plan_up
+
+    if not args.local.is_dir():
+        raise CliError(f"{args.local}: not a directory")
+    unlocked, files = _files(ctx, args)
+    actions = plan_up(args.local, files, args.remote, delete=args.delete)
+    return _up(ctx, unlocked, files, args.local, args.remote, actions, dry_run=args.dry_run)
+
+
+def run_sync_down(ctx: Context, args: argparse.Namespace) -> int:
+    from ..sync import plan_down
+
+    unlocked, files = _files(ctx, args)
+    actions = plan_down(files, args.remote, args.local, delete=args.delete)
+    return _down(ctx, unlocked, files, args.remote, args.local, actions, dry_run=args.dry_run)
+
+
+def _up(ctx: Context, unlocked: UnlockedVault, files: VaultFiles, local: Path, remote: str,
+        actions: list[Action], *, dry_run: bool = False) -> int:
+    from ..sync import carry_out_up
+
+    def carry(advance: Callable[[int], None]) -> None:
+        carry_out_up(actions, local, files, remote, advance)
+
+    return _transfer(ctx, unlocked, actions, carry, str(local), f"{unlocked.name}:{remote}", dry_run)
+
+
+def _down(ctx: Context, unlocked: UnlockedVault, files: VaultFiles, remote: str, local: Path,
+          actions: list[Action], *, dry_run: bool = False) -> int:
+    from ..sync import carry_out_down
+
+    def carry(advance: Callable[[int], None]) -> None:
+        carry_out_down(actions, files, remote, local, advance)
+
+    return _transfer(ctx, unlocked, actions, carry, f"{unlocked.name}:{remote}", str(local), dry_run)
+
+
+def _transfer(ctx: Context, unlocked: UnlockedVault, actions: list[Action],
+              carry: Callable[[Callable[[int], None]], None], source: str, target: str, dry_run: bool) -> int:
+    """Carry out ``actions`` under one progress bar (or only show them), then say what was done."""
+    if not dry_run and actions:
+        with progress_bar(ctx, f"{source} → {target}", sum(a.transfer_bytes for a in actions)) as advance:
+            carry(advance)
+    if ctx.json_output:
+        ctx.emit_json({"vault": unlocked.id, "from": source, "to": target, "dryRun": dry_run,
+                       "actions": [{"action": a.kind, "path": a.path or ".", "size": a.size} for a in actions]})
+        return 0
+    if dry_run:
+        for action in actions:
+            size = f" ({action.size} bytes)" if action.kind in ("upload", "download") else ""
+            ctx.out.print(f"would {action.kind} {action.path or '.'}{size}", markup=False)
+    counts = Counter(a.kind for a in actions)
+    summary = ", ".join(f"{counts[kind]} {done}" for kind, done in (
+        ("upload", "uploaded"), ("download", "downloaded"), ("mkdir", "directories created"),
+        ("delete", "deleted")) if counts[kind]) or "nothing to do"
+    ctx.out.print(f"{source} → {target}: {summary}{' (dry run: nothing changed)' if dry_run else ''}, "
+                  f"{sum(a.size for a in actions)} bytes.", markup=False)
+    return 0
+
+
+def run_mv(ctx: Context, args: argparse.Namespace) -> int:
+    unlocked, files = _files(ctx, args)
+    size = files.open_file(args.source)[1] if files.kind(args.source) == "file" else None
+    with progress_bar(ctx, f"mv {args.source}", size) as advance:
+        moved = files.move(args.source, args.target, advance)
+    if ctx.json_output:
+        ctx.emit_json({"vault": unlocked.id, "from": args.source, "to": moved})
+    else:
+        ctx.out.print(f"Moved {args.source} to {moved} in {unlocked.name}.", markup=False)
     return 0
 
 

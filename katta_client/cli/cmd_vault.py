@@ -11,6 +11,7 @@ from . import cmd_vault_keys
 from .context import Context
 from .errors import CliError
 from .output import fields, table
+from .vault_session import run_explained, selected_vault
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -20,12 +21,17 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     listing.add_argument("--role", choices=("MEMBER", "OWNER"), help="only vaults where you have this role")
     listing.set_defaults(handler=run_list)
     show = commands.add_parser("show", parents=[common], help="show one vault")
-    show.add_argument("vault_id", metavar="VAULT_ID")
-    show.set_defaults(handler=run_show)
+    _vault_argument(show)
+    show.set_defaults(handler=run_explained(run_show))
     members = commands.add_parser("members", parents=[common], help="list a vault's members")
-    members.add_argument("vault_id", metavar="VAULT_ID")
-    members.set_defaults(handler=run_members)
+    _vault_argument(members)
+    members.set_defaults(handler=run_explained(run_members))
     cmd_vault_keys.add_commands(commands, common)
+
+
+def _vault_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("vault", metavar="NAME|ID", nargs="?",
+                        help="the vault, as every command names it (default: the current one)")
 
 
 def vault_id(value: str) -> str:
@@ -37,7 +43,9 @@ def vault_id(value: str) -> str:
 
 
 def run_list(ctx: Context, args: argparse.Namespace) -> int:
-    vaults = ctx.api.accessible_vaults(args.role)
+    from ..vaults import accessible_with_roles
+
+    vaults = accessible_with_roles(ctx.api, args.role)
     if ctx.json_output:
         ctx.emit_json(vaults)
         return 0
@@ -51,7 +59,7 @@ def run_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def run_show(ctx: Context, args: argparse.Namespace) -> int:
-    vault = ctx.api.get_vault(vault_id(args.vault_id))
+    vault = ctx.api.get_vault(selected_vault(ctx, args)["id"])
     if ctx.json_output:
         ctx.emit_json(vault)
         return 0
@@ -64,7 +72,7 @@ def run_show(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def run_members(ctx: Context, args: argparse.Namespace) -> int:
-    members = ctx.api.members(vault_id(args.vault_id))
+    members = ctx.api.members(selected_vault(ctx, args)["id"])
     if ctx.json_output:
         ctx.emit_json(members)
         return 0

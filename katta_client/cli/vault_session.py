@@ -31,11 +31,13 @@ def explained() -> Iterator[None]:
     from ..flows import FlowError
     from ..pop_body import PopKeyUnavailable
     from ..storage import StorageError
+    from ..sync import SyncError
     from ..vaults import VaultError
 
     try:
         yield
-    except (FlowError, VaultError, VaultPathError, IntegrityError, StorageError, PopKeyUnavailable) as exc:
+    except (FlowError, VaultError, VaultPathError, IntegrityError, StorageError, PopKeyUnavailable,
+            SyncError) as exc:
         raise CliError(str(exc)) from None
     except InvalidFormat as exc:  # e.g. a path with "..", a name with NUL
         raise CliError(f"invalid: {exc}") from None

@@ -41,7 +41,6 @@ from .models import (
     TrustedUserDto,
     UserDto,
     VaultDto,
-    VaultWithRoleDto,
     VersionDto,
 )
 
@@ -242,9 +241,10 @@ class KattaApi:
 
     # -- vaults ------------------------------------------------------------------------------
 
-    def accessible_vaults(self, role: Optional[Role] = None) -> list[VaultWithRoleDto]:
+    def accessible_vaults(self, role: Optional[Role] = None) -> list[VaultDto]:
+        """The hub answers VaultDto, without the caller's role: ``role`` only filters."""
         params = {"role": role} if role else None
-        return cast(list[VaultWithRoleDto], self._json("GET", "/api/vaults/accessible", params=params))
+        return cast(list[VaultDto], self._json("GET", "/api/vaults/accessible", params=params))
 
     def some_vaults(self, ids: Iterable[str]) -> list[VaultDto]:
         return cast(list[VaultDto], self._json("GET", "/api/vaults/some", params={"ids": list(ids)}))

@@ -122,15 +122,6 @@ class SettingsDto(TypedDict, total=False):
     emergencyCouncilMemberIds: list[str]
 
 
-class VaultWithRoleDto(TypedDict, total=False):
-    id: str
-    name: str
-    description: str
-    archived: bool
-    creationTime: str
-    role: Role
-
-
 class StorageProfileDto(TypedDict, total=False):
     id: str
     name: str
