@@ -52,7 +52,7 @@ def _katta_routes() -> list[tuple[str, str]]:
 
 def _operation(route: Route) -> apidoc.Operation:
     import app  # noqa: F401 — importing the app registers the operations
-    return apidoc.OPERATIONS[(route.template, route.method)]
+    return apidoc.resolved(apidoc.OPERATIONS[(route.template, route.method)])
 
 
 def _success_callers(route: Route) -> list[str]:
