@@ -36,6 +36,8 @@ class CallCounter:
     def __init__(self) -> None:
         self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
         self.cpu_in_calls = 0.0  # process time spent inside AWS calls (moto, when emulated in-process)
+        self.items_scanned = 0  # items DynamoDB read for Queries and Scans (what their read units pay for)
+        self.limits: list[int | None] = []  # each Query's Limit, in order
         self._original = None
 
     def __enter__(self) -> "CallCounter":
@@ -46,11 +48,15 @@ class CallCounter:
 
         def counting(client, operation_name, api_params):
             counter.calls[(client.meta.service_model.service_name, operation_name)] += 1
+            if operation_name == "Query":
+                counter.limits.append(api_params.get("Limit"))
             started = time.process_time()
             try:
-                return original(client, operation_name, api_params)
+                response = original(client, operation_name, api_params)
             finally:
                 counter.cpu_in_calls += time.process_time() - started
+            counter.items_scanned += response.get("ScannedCount", 0)
+            return response
 
         BaseClient._make_api_call = counting
         return self
@@ -62,6 +68,8 @@ class CallCounter:
     def reset(self) -> None:
         self.calls.clear()
         self.cpu_in_calls = 0.0
+        self.items_scanned = 0
+        self.limits.clear()
 
     def by_service(self, service: str) -> int:
         return sum(n for (svc, _op), n in self.calls.items() if svc == service)

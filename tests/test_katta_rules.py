@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from chalicelib import aws, deps
+from chalicelib import deps
 from chalicelib.db.table import Transaction
 from tests.support import faults
 from chalicelib.settings import get_settings
+from tests.support.dynamo_calls import CallCounter
 from tests.support.katta_api import Actor, body
 from tests.support.katta_keys import DeviceKeys, jwe_to, new_vault_id, vault_dto
 
@@ -30,20 +31,6 @@ def audit_types(vault_id: str | None = None) -> list[str]:
     found = deps.audit_log().events(now - dt.timedelta(days=1), now + dt.timedelta(days=1), page_size=100)
     return [e["type"] + (":" + e["result"] if "result" in e else "") for e in found
             if vault_id is None or e.get("vaultId") == vault_id]
-
-
-class CallCounter:
-    """Counts the DynamoDB operations botocore sends."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        aws.client("dynamodb").meta.events.register("before-call.dynamodb.*", self._count)
-
-    def stop(self) -> None:
-        aws.client("dynamodb").meta.events.unregister("before-call.dynamodb.*", self._count)
-
-    def _count(self, model, **_kwargs) -> None:
-        self.calls.append(model.name)
 
 
 # --- devices ---------------------------------------------------------------------------------------

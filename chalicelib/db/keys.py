@@ -24,6 +24,11 @@ def audit_partition(log: str, moment: dt.datetime) -> str:
     return f"{_AUDIT_LOG_PREFIXES[log]}#{moment:%Y-%m}"
 
 
+def audit_type_partition(log: str, event_type: str, moment: dt.datetime) -> str:
+    """gsi1pk of a log's events of one type in one month: a filter by type reads only those."""
+    return f"{_AUDIT_LOG_PREFIXES[log]}TYPE#{event_type}#{moment:%Y-%m}"
+
+
 def audit_event_sk(event_id: int) -> str:
     return str(event_id * _EVENT_SK_SCALE).zfill(_EVENT_ID_WIDTH)
 
