@@ -9,6 +9,8 @@ GetItem, Query or BatchGetItem.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import random
@@ -91,6 +93,32 @@ class Contended(errors.ServiceUnavailable):
 class Page:
     items: list[dict[str, Any]]
     next_key: dict[str, Any] | None
+
+
+def _key_names(index: str | None) -> tuple[str, ...]:
+    return ("pk", "sk", "gsi1pk", "gsi1sk") if index == GSI1 else ("pk", "sk")
+
+
+def position(item: dict[str, Any], index: str | None = None) -> str:
+    """An opaque pagination token meaning "after this item" in a Query of ``index``: its keys."""
+    text = json.dumps([item[name] for name in _key_names(index)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+def _start_key(token: str, pk: str, sk_prefix: str | None, index: str | None) -> dict[str, Any]:
+    """The ExclusiveStartKey a ``position`` token names, if it lies in the Query's own range: a client's
+    token must neither turn into DynamoDB's ValidationException (a 500) nor leave the partition."""
+    names = _key_names(index)
+    try:
+        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):
+        values = None
+    start = dict(zip(names, values)) if isinstance(values, list) and len(values) == len(names) else {}
+    partition, sort = names[-2:] if index == GSI1 else names
+    if not (all(isinstance(v, str) and v for v in start.values()) and start and start[partition] == pk
+            and start[sort].startswith(sk_prefix or "")):
+        raise errors.InvalidField([{"field": "paginationToken", "reason": "is not a token this list handed out"}])
+    return {name: {"S": value} for name, value in start.items()}
 
 
 # Builds a fresh item for a put whose randomly drawn key another item holds. A put's own earlier
@@ -228,6 +256,13 @@ class Table:
         response = self.client.query(**params)
         items = [from_dynamo(i) for i in response.get("Items", [])]
         return Page([i for i in items if not is_expired(i)], response.get("LastEvaluatedKey"))
+
+    def page(self, pk: str, sk_prefix: str | None = None, *, index: str | None = None, limit: int,
+             after: str | None = None) -> list[tuple[dict[str, Any], str]]:
+        """Up to ``limit`` items after the ``position`` token ``after``, each with its own position."""
+        start = _start_key(after, pk, sk_prefix, index) if after else None
+        items = self.query(pk, sk_prefix, index=index, limit=limit, start_key=start).items
+        return [(item, position(item, index)) for item in items]
 
     def query_all(self, pk: str, sk_prefix: str | None = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
         start_key = None

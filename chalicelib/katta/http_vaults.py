@@ -7,7 +7,7 @@ from chalicelib.katta import params
 from chalicelib.katta.blueprint import bp
 from chalicelib.katta.formats import AuthorityType, VaultInput
 from chalicelib.katta.params import RolesByAuthority, TokensByUser
-from chalicelib.web import bool_param, json_response, parse_body, route
+from chalicelib.web import bool_param, json_response, list_response, parse_body, route
 
 TEXT_PLAIN = "text/plain"
 DEVICE_HEADER = "Hub-Device-ID"  # Hub's clients name the device asking for a key
@@ -80,9 +80,10 @@ def put_archived(principal, vaultId):
 
 
 @route(bp, "/api/vaults/{vaultId}/members", role="user", doc=Operation(
-    "the direct members of a vault (owners)", "bearer", {200: "list[MemberDto]"}, tags=TAGS))
+    "the direct members of a vault (owners); pages when asked (pageSize, paginationToken; Link rel=next)",
+    "bearer", {200: "list[MemberDto]"}, query="PageQuery", tags=TAGS))
 def get_members(principal, vaultId):
-    return json_response(deps.vault_service().members(principal, params.vault_id(vaultId)))
+    return list_response(bp.current_request, deps.vault_service().member_pages(principal, params.vault_id(vaultId)))
 
 
 @route(bp, "/api/vaults/{vaultId}/members", methods=("PUT",), role="user", doc=Operation(

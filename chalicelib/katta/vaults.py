@@ -225,14 +225,25 @@ class VaultService:
 
     # --- members ---------------------------------------------------------------------------------
 
-    def members(self, principal: Principal, vault_id: str) -> list[dict[str, Any]]:
-        contents = self._contents(vault_id, missing=Forbidden)
-        self._access.require_owner(contents.members, principal)
-        direct = contents.members
-        group_ids = [a for a, m in direct.items() if m.get("authorityType") == GROUP]
-        user_ids = [a for a in direct if a not in group_ids]
-        return [*(member_dto(u, USER, direct[u["id"]]["role"]) for u in self._users.get_many(user_ids)),
-                *(member_dto(g, GROUP, direct[g["id"]]["role"]) for g in self._groups.get_many(group_ids))]
+    def member_pages(self, principal: Principal,
+                     vault_id: str) -> Callable[[int, str | None], list[tuple[dict[str, Any], str]]]:
+        """The vault's direct members a page at a time (owners): the ownership check reads the caller's own
+        memberships only, and each page its members' users and groups, whatever the vault's size."""
+        vault, role = self._access.role_in(principal, vault_id)
+        if vault is None:
+            raise Forbidden("you are not a member of this vault")
+        if role != Role.OWNER.value:
+            raise Forbidden("only an owner of the vault may do this")
+
+        def page(limit: int, after: str | None) -> list[tuple[dict[str, Any], str]]:
+            entries = self._vaults.member_page(vault_id, limit, after)
+            groups = [m["authorityId"] for m, _ in entries if m.get("authorityType") == GROUP]
+            users = [m["authorityId"] for m, _ in entries if m.get("authorityType") != GROUP]
+            found = {**{u["id"]: (u, USER) for u in self._users.get_many(users)},
+                     **{g["id"]: (g, GROUP) for g in self._groups.get_many(groups)}}
+            return [(member_dto(*found[m["authorityId"]], m["role"]), position)
+                    for m, position in entries if m["authorityId"] in found]
+        return page
 
     def _authority_types(self, authority_ids) -> dict[str, str]:
         users, groups = self._authorities.get_many(authority_ids)
