@@ -36,7 +36,11 @@ log = logging.getLogger("katta")
 USER, GROUP = AuthorityType.USER.value, AuthorityType.GROUP.value
 # Each member change is two items (member + audit event) and maybe a group counter.
 MAX_MEMBER_CHANGES = 30
-MAX_GRANTS_PER_REQUEST = 100
+# A grant request goes in transactions of 49 grants (each access token with its audit event: 98 items
+# of DynamoDB's 100). Each transaction is atomic, the request as a whole is not: a failure part-way
+# leaves the earlier transactions stored, and the same request again stores only the rest (a token
+# already stored as sent counts as done). The request body's size limit binds before this count does.
+MAX_GRANTS_PER_REQUEST = 1000
 _GRANTS_PER_TRANSACTION = 49
 
 
@@ -390,9 +394,10 @@ class VaultService:
 
     def grant(self, principal: Principal, vault_id: str, tokens: dict[str, str]) -> None:
         """Stores access tokens for the given users (owner only)."""
-        self._owned(principal, vault_id)
+        contents = self._owned(principal, vault_id)
         self._require_users(tokens)
-        self._put_tokens(principal, [(vault_id, u, t) for u, t in tokens.items()], only_if_absent=False)
+        self._put_tokens(principal, [(vault_id, u, t) for u, t in _not_stored(contents, tokens).items()],
+                         only_if_absent=False)
 
     def grant_automatically(self, principal: Principal, vault_id: str, tokens: dict[str, str]) -> None:
         """A member who holds a token re-shares it with members awaiting a grant (the automatic flow)."""
@@ -400,12 +405,13 @@ class VaultService:
         if not self._is_member(principal, contents) or principal.user_id not in contents.tokens:
             raise Forbidden("only a member holding an access token may grant access automatically")
         self._require_users(tokens)
+        pending = _not_stored(contents, tokens)  # the rest of a request that failed part-way
         awaiting = {u["id"] for u in self._awaiting_users(contents)}
-        refused = sorted(set(tokens) - awaiting)
+        refused = sorted(set(pending) - awaiting)
         if refused:
             raise BadRequest(f"user {refused[0]} is not awaiting an access grant for this vault")
         try:
-            self._put_tokens(principal, [(vault_id, u, t) for u, t in tokens.items()], only_if_absent=True)
+            self._put_tokens(principal, [(vault_id, u, t) for u, t in pending.items()], only_if_absent=True)
         except ConditionFailed:
             raise BadRequest("a user was granted access meanwhile; reload and retry") from None
 
@@ -498,6 +504,11 @@ class _Retrieval:
     vault_id: str
     ip_address: str | None
     device_id: str | None  # only a device of the caller's
+
+
+def _not_stored(contents: VaultContents, tokens: dict[str, str]) -> dict[str, str]:
+    """The grants of ``tokens`` whose very token the vault does not hold yet."""
+    return {u: t for u, t in tokens.items() if contents.tokens.get(u, {}).get("token") != t}
 
 
 def _check_owner_remains(contents: VaultContents, changes: dict[str, str | None]) -> None:
