@@ -143,6 +143,7 @@ def test_warm_access_token_costs_two_dynamodb_calls(alice, bob, monkeypatch):
     counter = CallCounter()
     assert bob.get(f"/api/vaults/{vault_id}/access-token").status_code == 200
     assert counter.calls == ["GetItem", "BatchGetItem", "PutItem"]  # auth, the handler's one read, the audit
+    assert (f"USER#{bob.id}", "PROFILE") not in counter.batch_keys  # authentication read the user already
     monkeypatch.setattr(get_settings(), "audit_key_retrieval_success", False)
     counter.calls.clear()
     assert bob.get(f"/api/vaults/{vault_id}/access-token").status_code == 200
@@ -382,7 +383,8 @@ def test_long_poll_is_capped_by_the_setting(alice, bob, monkeypatch):
         now[0] += seconds
 
     vaults = VaultService(deps.vaults(), deps.groups(), deps.users(), deps.devices(), deps.authorities(),
-                          deps.vault_access(), deps.audit_log(), deps.transactions(), get_settings(), sleep=sleep,
+                          deps.vault_access(), deps.audit_log(), deps.transactions(), get_settings(),
+                          epoch=deps.access_epoch(), sleep=sleep,
                           monotonic=lambda: now[0])
     principal = Principal(bob.id, "iss", bob.id, frozenset({"user"}), frozenset(), "Bob", None)
     assert vaults.pending_grants(principal, 25) == {}

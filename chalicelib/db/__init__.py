@@ -22,6 +22,7 @@ vault access token         ``VAULT#<vaultId>``           ``TOKEN#<userId>``     
 storage profile            ``STORAGEPROFILE``            ``<profileId>``
 vault bucket created       ``BUCKET#<bucket>``           ``CREATED``
 settings                   ``SETTINGS``                  ``HUB``
+access epoch               ``EPOCH``                     ``ACCESS``                             (``epoch``: a counter, db/epoch.py)
 audit event                ``AUDIT#<yyyy-mm>``           ``<eventId × 1000, zero-padded to 20>``  ``AUDITTYPE#<type>#<yyyy-mm>`` / (its sk)
 key-ring version           ``RING#<ring>``               ``V#<version, 10 digits>``
 key-ring head              ``RING#<ring>``               ``HEAD``                               ``RINGS`` / ``<ring>``

@@ -129,6 +129,16 @@ def group_index(group_id: str = "") -> str:
     return f"GROUP#{group_id}"
 
 
+# --- the access epoch (db/epoch.py) -------------------------------------------------------------
+ACCESS_EPOCH = ("EPOCH", "ACCESS")
+
+
+def changes_access(pk: str, sk: str) -> bool:
+    """Whether writing this item changes who may open which vault, or who awaits a grant."""
+    return (pk.startswith("VAULT#") or (pk.startswith("GROUP#") and sk.startswith(MEMBER_PREFIX))
+            or (pk.startswith("USER#") and sk == PROFILE))
+
+
 # --- hub settings --------------------------------------------------------------------------------
 HUB_SETTINGS = ("SETTINGS", "HUB")
 

@@ -76,14 +76,15 @@ class VaultRepository:
         return [i["vaultId"] for i in self.table.query_all(keys.tokens_of(user_id), index=GSI1)]
 
     def retrieval_view(self, vault_id: str, user_id: str, authority_ids: Iterable[str],
-                       device_id: str | None = None) -> RetrievalView:
-        """The caller, the vault, the caller's token, direct memberships and device in ONE BatchGetItem."""
+                       device_id: str | None = None, user: dict[str, Any] | None = None) -> RetrievalView:
+        """The caller (unless ``user`` is their item, read already), the vault, the caller's token, direct
+        memberships and device in ONE BatchGetItem."""
         authorities = list(dict.fromkeys([user_id, *authority_ids]))
-        wanted = [keys.user(user_id), keys.vault(vault_id), keys.vault_token(vault_id, user_id),
+        wanted = [*([] if user else [keys.user(user_id)]), keys.vault(vault_id), keys.vault_token(vault_id, user_id),
                   *(keys.vault_member(vault_id, a) for a in authorities)]
         if device_id:
             wanted.append(keys.device(user_id, device_id))
-        view = RetrievalView(user=None, vault=None, token=None, members={})
+        view = RetrievalView(user=user, vault=None, token=None, members={})
         for item in self.table.batch_get(wanted):
             sk = item["sk"]
             if (item["pk"], sk) == keys.user(user_id):

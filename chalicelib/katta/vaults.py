@@ -7,7 +7,9 @@ delete the token (as in Hub), it just stops opening the vault.
 """
 from __future__ import annotations
 
+import collections
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.settings import Settings
     from chalicelib.db.authorities import AuthorityRepository
     from chalicelib.db.devices import DeviceRepository
+    from chalicelib.db.epoch import AccessEpoch
     from chalicelib.db.groups import GroupRepository
     from chalicelib.db.table import Transactions
     from chalicelib.db.users import UserRepository
@@ -42,6 +45,10 @@ MAX_MEMBER_CHANGES = 30
 # already stored as sent counts as done). The request body's size limit binds before this count does.
 MAX_GRANTS_PER_REQUEST = 1000
 _GRANTS_PER_TRANSACTION = 49
+# The long poll's snapshot of a caller's pending grants is reused while the access epoch stands, at
+# most this long (the bound on staleness should moving the epoch on ever fail), for this many callers.
+_PENDING_MAX_AGE_SECONDS = 60.0
+_PENDING_CACHED_CALLERS = 1024
 
 
 # --- DTOs ----------------------------------------------------------------------------------------
@@ -82,7 +89,7 @@ class VaultService:
 
     def __init__(self, vaults: VaultRepository, groups: GroupRepository, users: UserRepository,
                  devices: DeviceRepository, authorities: AuthorityRepository, access: VaultAccess, audit: AuditLog,
-                 transactions: Transactions, settings: Settings, *,
+                 transactions: Transactions, settings: Settings, *, epoch: AccessEpoch,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._vaults = vaults
@@ -97,6 +104,11 @@ class VaultService:
         self._clock = clock
         self._sleep = sleep
         self._monotonic = monotonic
+        self._epoch = epoch
+        # (user id, claim groups) → (epoch, when taken, pending grants): see pending_grants.
+        self._pending: collections.OrderedDict[tuple[str, tuple[str, ...]], tuple[int, float, dict[str, list[str]]]] \
+            = collections.OrderedDict()
+        self._pending_lock = threading.Lock()
 
     # --- reading vaults --------------------------------------------------------------------------
 
@@ -350,7 +362,8 @@ class VaultService:
         ``device_id`` (Hub-Device-ID) names the caller's device; its last use is written at most once
         per ``device_last_access_interval_seconds``, so the warm path gains no write in between."""
         claim = access.Authorities(principal.user_id, tuple(access.claim_group_ids(principal)))
-        view = self._vaults.retrieval_view(vault_id, principal.user_id, claim.group_ids, device_id)
+        view = self._vaults.retrieval_view(vault_id, principal.user_id, claim.group_ids, device_id,
+                                           user=dict(principal.account) if principal.account else None)
         retrieval = _Retrieval(principal, vault_id, ip_address, device_id if view.device else None)
         if view.vault is None:
             raise NotFound("no such vault")
@@ -476,11 +489,28 @@ class VaultService:
         """
         deadline = self._monotonic() + min(float(wait_seconds), self._settings.access_grant_wait_max_seconds)
         while True:
-            pending = self._pending_snapshot(principal)
+            pending = self._pending_grants(principal)
             remaining = deadline - self._monotonic()
             if pending or remaining <= 0:
                 return pending
             self._sleep(min(self._settings.access_grant_poll_interval_seconds, remaining))
+
+    def _pending_grants(self, principal: Principal) -> dict[str, list[str]]:
+        """The snapshot, derived again only when the access epoch moved on (or it grew old): a poll
+        is one GetItem whatever the number of vaults, while nothing changes."""
+        caller = (principal.user_id, tuple(access.claim_group_ids(principal)))
+        epoch, now = self._epoch.read(), self._monotonic()
+        with self._pending_lock:
+            cached = self._pending.get(caller)
+        if cached and cached[0] == epoch and now - cached[1] < _PENDING_MAX_AGE_SECONDS:
+            return cached[2]
+        pending = self._pending_snapshot(principal)  # a change meanwhile moves the epoch past the one read
+        with self._pending_lock:
+            self._pending[caller] = (epoch, now, pending)
+            self._pending.move_to_end(caller)
+            while len(self._pending) > _PENDING_CACHED_CALLERS:
+                self._pending.popitem(last=False)
+        return pending
 
     def _pending_snapshot(self, principal: Principal) -> dict[str, list[str]]:
         authorities = None

@@ -11,6 +11,7 @@ class CallCounter:
         self.calls: list[str] = []
         self.limits: list[int | None] = []  # each Query's Limit, in order
         self.items_scanned = 0  # what the Queries' read units pay for
+        self.batch_keys: list[tuple[str, str]] = []  # the (pk, sk) every BatchGetItem asked for
         events = aws.client("dynamodb").meta.events
         events.register("before-parameter-build.dynamodb.*", self._count)
         events.register("after-call.dynamodb.*", self._read)
@@ -30,6 +31,9 @@ class CallCounter:
         self.calls.append(model.name)
         if model.name == "Query":
             self.limits.append(params.get("Limit"))
+        if model.name == "BatchGetItem":
+            self.batch_keys += [(k["pk"]["S"], k["sk"]["S"]) for table in params["RequestItems"].values()
+                                for k in table["Keys"]]
 
     def _read(self, parsed, **_kwargs) -> None:
         self.items_scanned += parsed.get("ScannedCount", 0)
