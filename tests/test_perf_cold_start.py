@@ -18,7 +18,8 @@ DEFERRED_MODULES = ("urllib.request", "chalicelib.fetch", "chalicelib.crypto.key
                     "chalicelib.katta.dtos")  # the response models: only /openapi.json builds them
 INPUT_MODELS = ("chalicelib.katta.formats:VaultInput", "chalicelib.katta.formats:DeviceInput",
                 "chalicelib.secrets.registry:IdpRegistration", "chalicelib.storage.formats:CreateBucketInput",
-                "chalicelib.storage.formats:ProfileInput")
+                "chalicelib.storage.formats:ProfileInput", "chalicelib.katta.params:TokensByUser",
+                "chalicelib.katta.params:TokensByVault", "chalicelib.katta.params:RolesByAuthority")
 
 
 def run_fresh(code: str, **env: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from chalice.app import Request
-from pydantic import Field, RootModel
+from pydantic import ConfigDict, Field, RootModel
 
 from chalicelib.audit import HUB, LOG_TYPES, MAX_PAGE_SIZE
 from chalicelib.errors import InvalidField
@@ -135,14 +135,17 @@ def boolean_body(request: Request) -> bool:
 
 
 class TokensByUser(RootModel[dict[AuthorityId, Jwe]]):
+    model_config = ConfigDict(defer_build=True)  # built by its first request, not at import
     root: Annotated[dict[AuthorityId, Jwe], Field(min_length=1)]
 
 
 class TokensByVault(RootModel[dict[VaultId, Jwe]]):
+    model_config = ConfigDict(defer_build=True)  # built by its first request, not at import
     root: Annotated[dict[VaultId, Jwe], Field(max_length=MAX_IDS_PER_QUERY)]
 
 
 class RolesByAuthority(RootModel[dict[AuthorityId, Role]]):
+    model_config = ConfigDict(defer_build=True)  # built by its first request, not at import
     root: Annotated[dict[AuthorityId, Role], Field(min_length=1)]
 
 
