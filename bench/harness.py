@@ -78,6 +78,18 @@ class CallCounter:
         return {f"{svc}:{op}": n for (svc, op), n in sorted(self.calls.items())}
 
 
+def lambda_event(method: str, path: str, resource: str, path_parameters: dict[str, str] | None,
+                 headers: dict[str, str], body: str | None = None) -> dict[str, Any]:
+    """An API Gateway proxy event as Lambda hands it to the app (no chalice.test translation)."""
+    headers = {"host": "katta.bench", **{k.lower(): v for k, v in headers.items()}}
+    return {"resource": resource, "path": path, "httpMethod": method, "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()}, "queryStringParameters": None,
+            "multiValueQueryStringParameters": None, "pathParameters": path_parameters, "stageVariables": None,
+            "requestContext": {"resourcePath": resource, "httpMethod": method, "requestId": uuid.uuid4().hex,
+                               "path": path},
+            "body": body, "isBase64Encoded": False}
+
+
 class Bench:
     """A moto account, the app's test client and a token issuer."""
 

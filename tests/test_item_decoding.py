@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from chalicelib.db.table import from_dynamo, to_dynamo
@@ -47,3 +49,13 @@ def test_numbers_in_any_notation_are_integers_when_whole():
 def test_what_is_written_reads_back():
     plain = {k: v for k, v in ITEM.items() if v is not None}
     assert from_dynamo(to_dynamo(plain)) == _boto3(plain)
+
+
+def test_items_encode_as_boto3_encodes_them():
+    ours, theirs = to_dynamo(ITEM), {k: TypeSerializer().serialize(v) for k, v in ITEM.items() if v is not None}
+    as_sets = {"SS", "NS", "BS"}
+    normal = lambda typed: {k: ({t: sorted(v) for t, v in a.items()} if set(a) & as_sets else a) for k, a in typed.items()}  # noqa: E731
+    assert normal(ours) == normal(theirs)
+    for refused in (1.5, set(), {1, "a"}, object()):
+        with pytest.raises(TypeError):
+            to_dynamo({"x": refused})

@@ -25,15 +25,36 @@ from chalicelib import aws, errors
 TTL_ATTRIBUTE = "expires_at"
 GSI1 = "gsi1"
 
-_serializer = None
-
-
 def to_dynamo(item: dict[str, Any]) -> dict[str, Any]:
-    global _serializer
-    if _serializer is None:
-        from boto3.dynamodb.types import TypeSerializer
-        _serializer = TypeSerializer()
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+    """Plain values as DynamoDB's typed attributes (top-level Nones left out), encoded here for the same
+    reason ``from_dynamo`` decodes: boto3's TypeSerializer's cost. Floats are refused, as boto3 does:
+    DynamoDB numbers are exact."""
+    return {k: _encode(v) for k, v in item.items() if v is not None}
+
+
+def _encode(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, (int, Decimal)):
+        return {"N": str(value)}
+    if isinstance(value, (bytes, bytearray)):
+        return {"B": bytes(value)}
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, dict):
+        return {"M": {k: _encode(v) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return {"L": [_encode(v) for v in value]}
+    if isinstance(value, (set, frozenset)) and value:
+        if all(isinstance(v, str) for v in value):
+            return {"SS": list(value)}
+        if all(isinstance(v, (int, Decimal)) and not isinstance(v, bool) for v in value):
+            return {"NS": [str(v) for v in value]}
+        if all(isinstance(v, (bytes, bytearray)) for v in value):
+            return {"BS": [bytes(v) for v in value]}
+    raise TypeError(f"no DynamoDB type for {type(value).__name__} {value!r:.40}")
 
 
 def from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
