@@ -215,11 +215,14 @@ def list_response(request: Request, read: ListReader) -> Response:
     for dto, position in _entries(read, query_param(request, PAGE_TOKEN), batch):
         text = json.dumps(dto, separators=(",", ":"))
         # One DynamoDB item (≤ 400 KB) makes one entry, so the first entry always fits.
-        if len(texts) == page_size or size + len(text) + 1 > MAX_RESPONSE_BYTES:
+        if size + len(text) + 1 > MAX_RESPONSE_BYTES:
             more = True
             break
         texts.append(text)
         size, last = size + len(text) + 1, position
+        if len(texts) == page_size:
+            more = True
+            break
     headers = {"Content-Type": "application/json"}
     if more:
         query = urlencode({PAGE_SIZE: page_size or batch, PAGE_TOKEN: last})
@@ -237,10 +240,12 @@ def _page_size(request: Request) -> int | None:
 
 
 def _entries(read: ListReader, after: str | None, batch: int) -> Iterator[tuple[dict[str, Any], str]]:
-    """Every entry from ``after`` on, read ``batch`` (+1, to know whether more follow) at a time."""
+    """Every entry from ``after`` on, read ``batch`` at a time. A full batch may be the last one: then
+    the answer still names a next page, which is empty (reading one entry more to know would cost a
+    page's reads a second BatchGetItem)."""
     while True:
-        entries = read(batch + 1, after)
+        entries = read(batch, after)
         yield from entries
-        if len(entries) <= batch:
+        if len(entries) < batch:
             return
         after = entries[-1][1]

@@ -499,14 +499,15 @@ class VaultService:
         """The snapshot, derived again only when the access epoch moved on (or it grew old): a poll
         is one GetItem whatever the number of vaults, while nothing changes."""
         caller = (principal.user_id, tuple(access.claim_group_ids(principal)))
-        epoch, now = self._epoch.read(), self._monotonic()
+        epoch = self._epoch.read()
         with self._pending_lock:
             cached = self._pending.get(caller)
-        if cached and cached[0] == epoch and now - cached[1] < _PENDING_MAX_AGE_SECONDS:
+        if cached and cached[0] == epoch and self._monotonic() - cached[1] < _PENDING_MAX_AGE_SECONDS:
             return cached[2]
         pending = self._pending_snapshot(principal)  # a change meanwhile moves the epoch past the one read
         with self._pending_lock:
-            self._pending[caller] = (epoch, now, pending)
+            # Aged from when it was complete: reading a thousand vaults can take longer than the age.
+            self._pending[caller] = (epoch, self._monotonic(), pending)
             self._pending.move_to_end(caller)
             while len(self._pending) > _PENDING_CACHED_CALLERS:
                 self._pending.popitem(last=False)
