@@ -2,43 +2,32 @@
 number of vaults; any change of access shows on the next poll (the access epoch, db/epoch.py)."""
 from __future__ import annotations
 
-import pytest
-
 from chalicelib import deps
 from chalicelib.db.table import Transaction
 from tests.support import faults
 from tests.support.dynamo_calls import CallCounter
 from tests.support.katta_api import Actor, body
 from tests.support.katta_keys import new_vault_id
+from tests.test_katta_rules import alice, bob  # noqa: F401 - the fixtures
 
 POLL = "/api/vaults/users-requiring-access-grant?wait=0"
 
 
-@pytest.fixture
-def alice(client, issuer):
-    return Actor(client, issuer, "alice").sign_in().set_up_keys()
-
-
-@pytest.fixture
-def bob(client, issuer):
-    return Actor(client, issuer, "bob", roles=("user",)).sign_in().set_up_keys()
-
-
-def vaults_of(bob: Actor, count: int) -> list[str]:
-    """``count`` vaults bob is a member of and holds a token for, written directly."""
+def vaults_of(holder: Actor, count: int) -> list[str]:
+    """``count`` vaults the holder owns and holds a token for, written directly."""
     vault_ids = [new_vault_id() for _ in range(count)]
     for vault_id in vault_ids:
         transaction = deps.vaults().create(Transaction(), {"id": vault_id, "name": vault_id, "archived": False,
                                                            "creationTime": "2026-01-01T00:00:00Z"})
-        deps.vaults().put_member(transaction, vault_id, bob.id, "USER", "OWNER")
-        deps.vaults().put_token(transaction, vault_id, bob.id, "jwe")
+        deps.vaults().put_member(transaction, vault_id, holder.id, "USER", "OWNER")
+        deps.vaults().put_token(transaction, vault_id, holder.id, "jwe")
         deps.table().commit(transaction)
     return vault_ids
 
 
-def poll_calls(bob: Actor) -> list[str]:
+def poll_calls(holder: Actor) -> list[str]:
     with CallCounter() as counter:
-        assert body(bob.get(POLL)) == {}
+        assert body(holder.get(POLL)) == {}
     return counter.calls
 
 
