@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib import deps
 from chalicelib.db.table import Transaction
-from chalicelib.katta.vaults import MAX_GRANTS_PER_REQUEST
+from chalicelib.katta.formats import MAX_TOKENS_PER_REQUEST
 from tests.support import faults
 from tests.support.katta_api import Actor, body
 from tests.support.katta_keys import new_vault_id
@@ -78,8 +78,31 @@ def test_a_grant_request_over_the_limit_is_refused_before_anything_is_stored(own
     vault_id = new_vault_id()
     owner.create_vault(vault_id)
     token = owner.keys.access_token(b"k" * 32)
-    tokens = {f"user-{n:04d}": token for n in range(MAX_GRANTS_PER_REQUEST + 1)}
+    tokens = {f"user-{n:04d}": token for n in range(MAX_TOKENS_PER_REQUEST + 1)}
     response = owner.call("POST", f"/api/vaults/{vault_id}/access-tokens", tokens)
     assert response.status_code in (400, 413)  # the count, or the body size limit before it
     assert "tokens per request" in body(response)["detail"] or response.status_code == 413
     assert list(stored_tokens(vault_id)) == [owner.id]
+
+
+def test_a_user_stores_their_own_tokens_for_many_vaults_with_bounded_reads(client, issuer, owner):
+    """``POST /api/users/me/access-tokens`` (re-encrypted tokens): 150 vaults checked with BatchGetItems
+    of 100 keys rather than a Query each; a vault the caller is no member of refuses the whole request."""
+    from tests.support.dynamo_calls import CallCounter
+
+    bob = Actor(client, issuer, "bob", roles=("user",)).sign_in().set_up_keys()
+    vault_ids = [new_vault_id() for _ in range(GRANTS)]
+    for vault_id in vault_ids:
+        transaction = deps.vaults().create(Transaction(), {"id": vault_id, "name": vault_id, "archived": False,
+                                                           "creationTime": "2026-01-01T00:00:00Z"})
+        deps.table().commit(deps.vaults().put_member(transaction, vault_id, bob.id, "USER", "MEMBER"))
+    token = bob.keys.access_token(b"k" * 32)
+    stranger = new_vault_id()
+    owner.create_vault(stranger)
+    refused = bob.call("POST", "/api/users/me/access-tokens", {**dict.fromkeys(vault_ids, token), stranger: token})
+    assert refused.status_code == 403 and stranger in body(refused)["detail"]
+    assert not stored_tokens(vault_ids[0])
+    with CallCounter() as counter:
+        assert bob.call("POST", "/api/users/me/access-tokens", dict.fromkeys(vault_ids, token)).status_code == 200
+    assert counter.calls.count("BatchGetItem") <= 4 and counter.calls.count("Query") <= 1, counter.calls
+    assert all(stored_tokens(v) == {bob.id: token} for v in vault_ids[::37])

@@ -99,6 +99,21 @@ class VaultRepository:
                 view.members[item["authorityId"]] = record(item)
         return view
 
+    def memberships_in(self, vault_ids: Iterable[str], authority_ids: Iterable[str]
+                       ) -> tuple[set[str], dict[str, dict[str, dict[str, Any]]]]:
+        """(the vaults that exist, vault id → the given authorities' direct memberships), one BatchGetItem
+        per 100 keys."""
+        vault_ids, authority_ids = list(vault_ids), list(authority_ids)
+        wanted = [keys.vault(v) for v in vault_ids] + [keys.vault_member(v, a) for v in vault_ids for a in authority_ids]
+        found: set[str] = set()
+        members: dict[str, dict[str, dict[str, Any]]] = {}
+        for item in self.table.batch_get(wanted):
+            if item["sk"] == keys.PROFILE:
+                found.add(item["id"])
+            else:
+                members.setdefault(item["vaultId"], {})[item["authorityId"]] = record(item)
+        return found, members
+
     def members_of(self, vault_id: str, authority_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         items = self.table.batch_get(keys.vault_member(vault_id, a) for a in authority_ids)
         return {i["authorityId"]: record(i) for i in items}

@@ -35,6 +35,8 @@ MAX_NAME_CHARS = 255
 MAX_DESCRIPTION_CHARS = 4096
 MAX_UVF_CHARS = 64 * 1024
 MAX_PICTURE_URL_CHARS = 255
+# Access tokens in one grant request (katta/vaults.py stores them in transactions of 49).
+MAX_TOKENS_PER_REQUEST = 1000
 
 _ID = re.compile(ID_PATTERN)
 _UUID = re.compile(UUID_PATTERN)

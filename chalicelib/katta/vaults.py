@@ -18,7 +18,7 @@ from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.errors import ActionRequired, BadRequest, Conflict, Forbidden, Gone, NotFound, ServiceUnavailable
 from chalicelib.katta import access
-from chalicelib.katta.formats import AuthorityType, Role, VaultInput, epoch_of, instant
+from chalicelib.katta.formats import MAX_TOKENS_PER_REQUEST, AuthorityType, Role, VaultInput, epoch_of, instant
 from chalicelib.db.table import ConditionFailed, Transaction
 from chalicelib.db.vaults import VaultContents
 
@@ -42,8 +42,8 @@ MAX_MEMBER_CHANGES = 30
 # A grant request goes in transactions of 49 grants (each access token with its audit event: 98 items
 # of DynamoDB's 100). Each transaction is atomic, the request as a whole is not: a failure part-way
 # leaves the earlier transactions stored, and the same request again stores only the rest (a token
-# already stored as sent counts as done). The request body's size limit binds before this count does.
-MAX_GRANTS_PER_REQUEST = 1000
+# already stored as sent counts as done). The request body's size limit binds before
+# MAX_TOKENS_PER_REQUEST does.
 _GRANTS_PER_TRANSACTION = 49
 # The long poll's snapshot of a caller's pending grants is reused while the access epoch stands, at
 # most this long (the bound on staleness should moving the epoch on ever fail), for this many callers.
@@ -431,16 +431,17 @@ class VaultService:
     def grant_own(self, principal: Principal, tokens: dict[str, str]) -> None:
         """The caller stores their own tokens (vault id → JWE), e.g. after re-encrypting them."""
         authorities = self._access.authorities(principal)
+        # The vaults and the caller's memberships in them: BatchGetItems of 100 keys, not a Query per vault.
+        found, members = self._vaults.memberships_in(tokens, authorities)
         for vault_id in tokens:
-            contents = self._vaults.contents(vault_id)
-            if contents.vault is None or not access.best_role(contents.members, authorities):
+            if vault_id not in found or not access.best_role(members.get(vault_id, {}), authorities):
                 raise Forbidden(f"you are not a member of vault {vault_id}")
         self._put_tokens(principal, [(vault_id, principal.user_id, token) for vault_id, token in tokens.items()],
                          only_if_absent=False)
 
     def _require_users(self, tokens: dict[str, str]) -> None:
-        if len(tokens) > MAX_GRANTS_PER_REQUEST:
-            raise BadRequest(f"at most {MAX_GRANTS_PER_REQUEST} tokens per request")
+        if len(tokens) > MAX_TOKENS_PER_REQUEST:
+            raise BadRequest(f"at most {MAX_TOKENS_PER_REQUEST} tokens per request")
         found = {u["id"] for u in self._users.get_many(tokens)}
         missing = sorted(set(tokens) - found)
         if missing:
