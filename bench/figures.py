@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.harness import ISSUER, Bench, BenchBackend, BenchUser, CallCounter
+from bench.harness import ISSUER, Bench, BenchBackend, BenchUser, CallCounter, lambda_event
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -32,6 +33,7 @@ CALL_BUDGETS = {
     SECRET_RELEASE: {"dynamodb_calls": 2, "kms_calls": 0},
 }
 IMPORT_BUDGET = 1.25
+FLOOR_BUDGET = 1.5  # app CPU / floor CPU per warm hot request (bench/floor.py)
 
 
 def reads(counter: CallCounter) -> int:
@@ -184,6 +186,78 @@ def release_cpu(backend: BenchBackend, username: str, requests: int) -> dict[str
                     "includes chalice.test's event translation, so it is an upper bound"}
 
 
+def floor_cpu(alice: BenchUser, vault_id: str, backend: BenchBackend, requests: int) -> dict[str, Any]:
+    """The floor handlers (bench/floor.py) beside the app, in this run: CPU per warm request outside AWS
+    calls, for both hot requests, and the ratios app / floor. App and floor alternate in rounds, so
+    that the machine's load falls on both alike."""
+    from urllib.parse import urlencode
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from bench.floor import AccessTokenFloor, SecretReleaseFloor
+    from bench.harness import SECRET_AUDIENCE
+    from chalicelib import aws
+    from chalicelib.db import keys
+    from chalicelib.secrets.service import PURPOSE
+    from chalicelib.settings import get_settings
+    from katta_client import resource_server as rs
+
+    client, table = aws.client("dynamodb"), get_settings().table_name
+    token_floor = AccessTokenFloor(client, table, ISSUER, "katta", alice.bench.idp.jwks())
+    data_key, nonce = os.urandom(32), os.urandom(12)
+    sealed = nonce + AESGCM(data_key).encrypt(nonce, os.urandom(32), alice.id.encode())
+    release_floor = SecretReleaseFloor(
+        client, table, backend.server.token_endpoint, SECRET_AUDIENCE, ISSUER, alice.bench.idp.jwks(),
+        backend.keys.public_jwks(), data_key, sealed, ec.generate_private_key(ec.SECP256R1()), "https://katta.bench",
+        lambda client_id, iss, sub: [(keys.RESOURCE_SERVER_PK, client_id), (keys.IDP_PK, iss),
+                                     keys.secret_key(iss, sub, PURPOSE), keys.user(sub)])
+    subject_token = backend.subject_token(alice.username)
+
+    def forms(count: int) -> list[str]:  # the backend's side (its assertions) is signed outside the timing
+        return [urlencode({"grant_type": rs.TOKEN_EXCHANGE, "subject_token": subject_token,
+                           "subject_token_type": rs.JWT_TOKEN_TYPE, "requested_token_type": rs.JWT_TOKEN_TYPE,
+                           "audience": backend.server.client_id, "client_assertion_type": rs.JWT_BEARER_ASSERTION,
+                           "client_assertion": backend.server.client_assertion()}) for _ in range(count)]
+
+    import app
+
+    resource = "/api/vaults/{vaultId}/access-token"
+    token_event = lambda_event("GET", f"/api/vaults/{vault_id}/access-token", resource, {"vaultId": vault_id},
+                               {"Authorization": f"Bearer {alice.token}"})
+
+    def release_event(form: str) -> dict[str, Any]:
+        return lambda_event("POST", "/secret-server/token-exchange", "/secret-server/token-exchange", None,
+                            {"Content-Type": "application/x-www-form-urlencoded"}, form)
+
+    assert token_floor(alice.token, vault_id) == app.app(dict(token_event), None)["body"]
+    assert release_floor(forms(1)[0])["access_token"].count(".") == 2
+    assert app.app(release_event(forms(1)[0]), None)["statusCode"] == 200
+    costs = {"app_access_token": 0.0, "floor_access_token": 0.0, "app_release": 0.0, "floor_release": 0.0}
+    rounds, per_round = 5, max(1, requests // 5)
+
+    def timed(name: str, calls: list[Callable[[], Any]]) -> None:
+        with CallCounter() as counter:
+            started = time.process_time()
+            for call in calls:
+                call()
+            costs[name] += time.process_time() - started - counter.cpu_in_calls
+
+    for _ in range(rounds):
+        timed("app_access_token", [lambda: app.app(dict(token_event), None)] * per_round)
+        timed("floor_access_token", [lambda: token_floor(alice.token, vault_id)] * per_round)
+        events = [release_event(form) for form in forms(per_round)]
+        timed("app_release", [lambda e=e: app.app(e, None) for e in events])
+        prepared = forms(per_round)
+        timed("floor_release", [lambda f=f: release_floor(f) for f in prepared])
+    done = rounds * per_round
+    per = {name: cost / done for name, cost in costs.items()}
+    return {"requests": done, **{f"cpu_ms_{name}": _ms(cost) for name, cost in per.items()},
+            "access_token_over_floor": round(per["app_access_token"] / per["floor_access_token"], 2),
+            "release_over_floor": round(per["app_release"] / per["floor_release"], 2), "budget": FLOOR_BUDGET,
+            "note": "CPU outside AWS calls; the app gets API Gateway events as Lambda hands them over"}
+
+
 def _verification_key(jwks: dict[str, Any], token: str) -> tuple[Any, str]:
     """The key of ``jwks`` that ``token``'s header names, and the token's algorithm."""
     from joserfc.jwk import KeySet
@@ -298,9 +372,12 @@ def main(argv: list[str] | None = None) -> int:
         figures["calls_small_table"] = measure_all(endpoints)
         figures["cpu"] = cpu_per_request(alice, vault_id, args.requests)
         figures["cpu_secret_release"] = release_cpu(backend, alice.username, args.requests)
+        figures["floor"] = floor_cpu(alice, vault_id, backend, args.requests)
         seed_other_tenants(bench, backend, args.large - 10)
         figures["calls_large_table"] = measure_all(endpoints)
     figures["budgets"] = check_budgets(figures)
+    for name in ("access_token_over_floor", "release_over_floor"):
+        figures["budgets"][f"{name} <= {FLOOR_BUDGET}"] = figures["floor"][name] <= FLOOR_BUDGET
     figures["import"] = import_ratio()
     figures["cold_start"] = cold_starts(figures["import"]["import_boto3_ms"])
     figures["budgets"]["import app <= %s x import boto3" % IMPORT_BUDGET] = figures["import"]["ratio"] <= IMPORT_BUDGET
@@ -343,6 +420,11 @@ def report(figures: dict[str, Any], large: int) -> None:
           f"{cpu['cpu_ms_assertion_check_and_jwe']} ms, ratio {cpu['request_to_assertion_and_jwe_ratio']}; "
           f"all its crypto incl. subject-token check and release-token signature: {cpu['cpu_ms_all_crypto']} ms, "
           f"ratio {cpu['request_to_all_crypto_ratio']})")
+    floor = figures["floor"]
+    print(f"against the floor (bench/floor.py, same run, {floor['requests']} each): access token "
+          f"{floor['cpu_ms_app_access_token']} / {floor['cpu_ms_floor_access_token']} ms = "
+          f"{floor['access_token_over_floor']}; release {floor['cpu_ms_app_release']} / "
+          f"{floor['cpu_ms_floor_release']} ms = {floor['release_over_floor']} (budget {floor['budget']})")
     imp = figures["import"]
     print(f"\nimport app / import boto3 (CPU, min of {imp['runs']}): {imp['import_app_ms']} / {imp['import_boto3_ms']} ms "
           f"= {imp['ratio']} (medians: {imp['ratio_of_medians']}; budget {imp['budget']})")

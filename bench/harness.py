@@ -36,6 +36,8 @@ class CallCounter:
     def __init__(self) -> None:
         self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
         self.cpu_in_calls = 0.0  # process time spent inside AWS calls (moto, when emulated in-process)
+        self.items_scanned = 0  # items DynamoDB read for Queries and Scans (what their read units pay for)
+        self.limits: list[int | None] = []  # each Query's Limit, in order
         self._original = None
 
     def __enter__(self) -> "CallCounter":
@@ -46,11 +48,15 @@ class CallCounter:
 
         def counting(client, operation_name, api_params):
             counter.calls[(client.meta.service_model.service_name, operation_name)] += 1
+            if operation_name == "Query":
+                counter.limits.append(api_params.get("Limit"))
             started = time.process_time()
             try:
-                return original(client, operation_name, api_params)
+                response = original(client, operation_name, api_params)
             finally:
                 counter.cpu_in_calls += time.process_time() - started
+            counter.items_scanned += response.get("ScannedCount", 0)
+            return response
 
         BaseClient._make_api_call = counting
         return self
@@ -62,12 +68,26 @@ class CallCounter:
     def reset(self) -> None:
         self.calls.clear()
         self.cpu_in_calls = 0.0
+        self.items_scanned = 0
+        self.limits.clear()
 
     def by_service(self, service: str) -> int:
         return sum(n for (svc, _op), n in self.calls.items() if svc == service)
 
     def summary(self) -> dict[str, int]:
         return {f"{svc}:{op}": n for (svc, op), n in sorted(self.calls.items())}
+
+
+def lambda_event(method: str, path: str, resource: str, path_parameters: dict[str, str] | None,
+                 headers: dict[str, str], body: str | None = None) -> dict[str, Any]:
+    """An API Gateway proxy event as Lambda hands it to the app (no chalice.test translation)."""
+    headers = {"host": "katta.bench", **{k.lower(): v for k, v in headers.items()}}
+    return {"resource": resource, "path": path, "httpMethod": method, "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()}, "queryStringParameters": None,
+            "multiValueQueryStringParameters": None, "pathParameters": path_parameters, "stageVariables": None,
+            "requestContext": {"resourcePath": resource, "httpMethod": method, "requestId": uuid.uuid4().hex,
+                               "path": path},
+            "body": body, "isBase64Encoded": False}
 
 
 class Bench:

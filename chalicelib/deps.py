@@ -70,7 +70,13 @@ def hub_settings():
 @_once
 def transactions():
     from chalicelib.db.table import Transactions
-    return Transactions(table())
+    return Transactions(table(), committed=access_epoch().note)
+
+
+@_once
+def access_epoch():
+    from chalicelib.db.epoch import AccessEpoch
+    return AccessEpoch(table())
 
 
 @_once
@@ -92,7 +98,7 @@ def authorities():
 def vault_service():
     from chalicelib.katta.vaults import VaultService
     return VaultService(vaults(), groups(), users(), devices(), authorities(), vault_access(), audit_log(),
-                        transactions(), get_settings(), hub_settings_service())
+                        transactions(), get_settings(), hub_settings_service(), epoch=access_epoch())
 
 
 @_once

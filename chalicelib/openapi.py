@@ -114,7 +114,7 @@ def undocumented(app: Chalice) -> list[tuple[str, str]]:
 
 
 def build(app: Chalice) -> dict[str, Any]:
-    operations = [(path, method, apidoc.OPERATIONS[(path, method)], app.routes[path][method].view_function)
+    operations = [(path, method, apidoc.resolved(apidoc.OPERATIONS[(path, method)]), app.routes[path][method].view_function)
                   for path, method in _routes(app) if (path, method) in apidoc.OPERATIONS]
     schemas = _Schemas([kind_and_mode for _p, _m, operation, _v in operations
                         for kind_and_mode in _types(operation)])

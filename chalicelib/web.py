@@ -12,8 +12,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+from urllib.parse import urlencode
 
 from chalice import Blueprint, Response
 from chalice.app import Request
@@ -31,6 +33,14 @@ PROBLEM_JSON = "application/problem+json"
 Model = TypeVar("Model", bound=BaseModel)
 
 _BODYLESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+
+# Lambda refuses an answer over 6 MB (6,291,456 bytes for the whole proxy answer: headers, and JSON
+# escaping of the body): a list's body stays below this, what does not fit goes to its next page.
+MAX_RESPONSE_BYTES = 5 * 1024 * 1024
+MAX_PAGE_SIZE = 1000
+PAGE_SIZE, PAGE_TOKEN = "pageSize", "paginationToken"
+# read(limit, after): up to ``limit`` (dto, position) pairs in list order, after the position ``after``.
+ListReader = Callable[[int, "str | None"], list[tuple[dict[str, Any], str]]]
 
 
 def route(bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), *,
@@ -191,3 +201,51 @@ def bool_param(request: Request, name: str, default: bool = False) -> bool:
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(body=json.dumps(body, separators=(",", ":")), status_code=status,
                     headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def list_response(request: Request, read: ListReader) -> Response:
+    """A list in the contract's shape, a JSON array: all of it unless the request asks for a page
+    (``pageSize`` 1–1000, then ``paginationToken``). An answer that stops before the list's end (a
+    page, or a list too long for ``MAX_RESPONSE_BYTES``) names its continuation in a
+    ``Link: <?pageSize=…&paginationToken=…>; rel="next"`` header (RFC 8288)."""
+    page_size = _page_size(request)
+    batch = min(page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
+    texts: list[str] = []
+    size, last, more = 2, None, False
+    for dto, position in _entries(read, query_param(request, PAGE_TOKEN), batch):
+        text = json.dumps(dto, separators=(",", ":"))
+        # One DynamoDB item (≤ 400 KB) makes one entry, so the first entry always fits.
+        if size + len(text) + 1 > MAX_RESPONSE_BYTES:
+            more = True
+            break
+        texts.append(text)
+        size, last = size + len(text) + 1, position
+        if len(texts) == page_size:
+            more = True
+            break
+    headers = {"Content-Type": "application/json"}
+    if more:
+        query = urlencode({PAGE_SIZE: page_size or batch, PAGE_TOKEN: last})
+        headers["Link"] = f'<?{query}>; rel="next"'
+    return Response(body="[" + ",".join(texts) + "]", status_code=200, headers=headers)
+
+
+def _page_size(request: Request) -> int | None:
+    value = query_param(request, PAGE_SIZE)
+    if value is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= MAX_PAGE_SIZE:
+        raise errors.InvalidField([{"field": PAGE_SIZE, "reason": f"must be an integer from 1 to {MAX_PAGE_SIZE}"}])
+    return int(value)
+
+
+def _entries(read: ListReader, after: str | None, batch: int) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every entry from ``after`` on, read ``batch`` at a time. A full batch may be the last one: then
+    the answer still names a next page, which is empty (reading one entry more to know would cost a
+    page's reads a second BatchGetItem)."""
+    while True:
+        entries = read(batch, after)
+        yield from entries
+        if len(entries) < batch:
+            return
+        after = entries[-1][1]

@@ -6,6 +6,7 @@ from chalicelib import deps
 from chalicelib.audit import AuditLog, catalogue
 from chalicelib.db.audit import AuditEventRepository
 from chalicelib.db.table import ConditionFailed, Transaction
+from tests.support.dynamo_calls import CallCounter
 
 UTC = dt.timezone.utc
 
@@ -42,6 +43,25 @@ def test_end_is_exclusive_and_types_filter(aws):
     events = log_at().events(dt.datetime(2026, 5, 1, tzinfo=UTC), dt.datetime(2026, 5, 3, tzinfo=UTC),
                              types=frozenset({"DEVICE_REGISTER"}))
     assert [e["id"] for e in events] == [inside]
+
+
+def test_a_page_reads_a_page_of_items_not_the_month(aws):
+    """A page of 5 in a month of 60 events reads about 5 items, filtered by a rare type or not."""
+    may = dt.datetime(2026, 5, 1, tzinfo=UTC)
+    rare = write(may + dt.timedelta(seconds=1), catalogue.DEVICE_REGISTER)
+    for minute in range(1, 60):
+        log_at(may + dt.timedelta(minutes=minute)).write(catalogue.VAULT_CREATE, vaultId=str(minute))
+    log, end = log_at(), may + dt.timedelta(days=1)
+    with CallCounter() as counter:
+        assert len(log.events(may, end, page_size=5)) == 5
+    assert counter.limits == [5] and counter.items_scanned == 5
+    with CallCounter() as counter:
+        found = log.events(may, end, page_size=5, types=frozenset({"DEVICE_REGISTER", "VAULT_DELETE"}))
+    assert [e["id"] for e in found] == [rare]
+    assert counter.items_scanned == 1 and counter.calls == ["Query", "Query"]  # one per type asked for
+    paged = log.events(may, end, page_size=5, types=frozenset({"VAULT_CREATE", "DEVICE_REGISTER"}),
+                       descending=False)
+    assert paged[0]["id"] == rare and len(paged) == 5
 
 
 def test_event_lands_only_with_its_change(aws):

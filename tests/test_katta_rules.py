@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from chalicelib import aws, deps
+from chalicelib import deps
 from chalicelib.db.table import Transaction
 from tests.support import faults
 from chalicelib.settings import get_settings
+from tests.support.dynamo_calls import CallCounter
 from tests.support.katta_api import Actor, body
 from tests.support.katta_keys import DeviceKeys, jwe_to, new_vault_id, vault_dto
 
@@ -30,20 +31,6 @@ def audit_types(vault_id: str | None = None) -> list[str]:
     found = deps.audit_log().events(now - dt.timedelta(days=1), now + dt.timedelta(days=1), page_size=100)
     return [e["type"] + (":" + e["result"] if "result" in e else "") for e in found
             if vault_id is None or e.get("vaultId") == vault_id]
-
-
-class CallCounter:
-    """Counts the DynamoDB operations botocore sends."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        aws.client("dynamodb").meta.events.register("before-call.dynamodb.*", self._count)
-
-    def stop(self) -> None:
-        aws.client("dynamodb").meta.events.unregister("before-call.dynamodb.*", self._count)
-
-    def _count(self, model, **_kwargs) -> None:
-        self.calls.append(model.name)
 
 
 # --- devices ---------------------------------------------------------------------------------------
@@ -156,6 +143,7 @@ def test_warm_access_token_costs_two_dynamodb_calls(alice, bob, monkeypatch):
     counter = CallCounter()
     assert bob.get(f"/api/vaults/{vault_id}/access-token").status_code == 200
     assert counter.calls == ["GetItem", "BatchGetItem", "PutItem"]  # auth, the handler's one read, the audit
+    assert (f"USER#{bob.id}", "PROFILE") not in counter.batch_keys  # authentication read the user already
     monkeypatch.setattr(get_settings(), "audit_key_retrieval_success", False)
     counter.calls.clear()
     assert bob.get(f"/api/vaults/{vault_id}/access-token").status_code == 200
@@ -373,8 +361,12 @@ def test_automatic_grant_only_for_users_awaiting_one(client, issuer, alice, bob)
     assert carol.call("POST", f"/api/vaults/{vault_id}/access-tokens/auto", {carol.id: token}).status_code == 403
     assert body(bob.get("/api/vaults/users-requiring-access-grant?wait=0")) == {vault_id: [carol.id]}
     assert bob.call("POST", f"/api/vaults/{vault_id}/access-tokens/auto", {carol.id: token}).status_code == 200
-    again = bob.call("POST", f"/api/vaults/{vault_id}/access-tokens/auto", {carol.id: token})
+    other = carol.keys.access_token(b"o" * 32)
+    again = bob.call("POST", f"/api/vaults/{vault_id}/access-tokens/auto", {carol.id: other})
     assert again.status_code == 400  # no longer awaiting: never overwrites a token
+    # The same grant again (a retry after a lost answer) is done already: nothing is written.
+    assert bob.call("POST", f"/api/vaults/{vault_id}/access-tokens/auto", {carol.id: token}).status_code == 200
+    assert deps.vaults().contents(vault_id).tokens[carol.id]["token"] == token
     assert carol.get(f"/api/vaults/{vault_id}/access-token").status_code == 200
 
 
@@ -392,7 +384,7 @@ def test_long_poll_is_capped_by_the_setting(alice, bob, monkeypatch):
 
     vaults = VaultService(deps.vaults(), deps.groups(), deps.users(), deps.devices(), deps.authorities(),
                           deps.vault_access(), deps.audit_log(), deps.transactions(), get_settings(),
-                          deps.hub_settings_service(), sleep=sleep,
+                          deps.hub_settings_service(), epoch=deps.access_epoch(), sleep=sleep,
                           monotonic=lambda: now[0])
     principal = Principal(bob.id, "iss", bob.id, frozenset({"user"}), frozenset(), "Bob", None)
     assert vaults.pending_grants(principal, 25) == {}

@@ -59,7 +59,7 @@ class AuditLog:
         now = dt.datetime.fromtimestamp(self._clock(), dt.timezone.utc)
         end = min(end, now + dt.timedelta(days=1))
         return self._events.page(log, start, end, descending=descending, after_id=after_id, page_size=page_size,
-                                 types=types or LOG_TYPES[log])
+                                 types=types, log_types=LOG_TYPES[log])
 
 
 def _log_of(event: EventType) -> str:

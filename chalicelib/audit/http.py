@@ -4,13 +4,12 @@ from chalicelib import audit, deps
 from chalicelib.apidoc import Operation
 from chalicelib.audit.blueprint import bp
 from chalicelib.katta import params
-from chalicelib.katta.dtos import ServiceAuditLogQuery, ServiceEventDto
 from chalicelib.web import json_response, route
 
 
 @route(bp, "/api/admin/auditlog", role="admin", doc=Operation(
     "one page of this service's own events in a period, newest first unless order=asc (admin)", "bearer",
-    {200: list[ServiceEventDto]}, query=ServiceAuditLogQuery, tags=("Audit Log Resource",)))
+    {200: "list[ServiceEventDto]"}, query="ServiceAuditLogQuery", tags=("Audit Log Resource",)))
 def get_service_audit_log(principal):
     query = params.audit_log_query(bp.current_request, audit.SERVICE)
     return json_response(deps.audit_log().events(

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
 
 from chalicelib.auth import claims as claim_paths
 from chalicelib.errors import Forbidden, InsufficientScope, Unauthorized
@@ -33,6 +33,8 @@ class Principal:
     groups: frozenset[str]
     name: str
     email: str | None
+    # The user's item as authentication read it: a request needing the caller's keys need not read it again.
+    account: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -104,7 +106,7 @@ class AccountService:
         # ``PUT /api/users/me`` (its sign-in sync) finds nothing left to do.
         if (user.get("name"), user.get("email"), user.get("pictureUrl")) != (name, email, picture):
             self._users.update_profile(user_id, name, email, picture)
-        return Principal(user_id, issuer.issuer, subject, roles, groups, name, email)
+        return Principal(user_id, issuer.issuer, subject, roles, groups, name, email, user)
 
     def _provision(self, user_id: str, iss: str, sub: str, roles: frozenset[str], name: str,
                    email: str | None, picture: str | None) -> dict[str, Any]:

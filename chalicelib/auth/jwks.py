@@ -48,6 +48,11 @@ class JwksCache:
         """The issuer's key with ``kid``, or None if the issuer does not have it."""
         return _find(self.key_set(issuer.issuer, lambda: self._jwks_uri(issuer), kid), kid)
 
+    def current(self, issuer: TrustedIssuer) -> KeySet | None:
+        """The issuer's key set as cached now, never fetched: a new object after each refresh."""
+        entry = self._entries.get(issuer.issuer)
+        return entry.keys if entry else None
+
     def key_set(self, name: str, locate: Callable[[], str], kid: str | None = None) -> KeySet:
         """The key set cached under ``name``, fetched from the URL ``locate()`` returns.
 

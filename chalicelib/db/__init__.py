@@ -26,7 +26,8 @@ recovery process's vault   ``RECOVERY#<processId>``      ``VAULT``
 storage profile            ``STORAGEPROFILE``            ``<profileId>``
 vault bucket created       ``BUCKET#<bucket>``           ``CREATED``
 settings                   ``SETTINGS``                  ``HUB``
-audit event                ``AUDIT#<yyyy-mm>``           ``<eventId × 1000, zero-padded to 20>``
+access epoch               ``EPOCH``                     ``ACCESS``                             (``epoch``: a counter, db/epoch.py)
+audit event                ``AUDIT#<yyyy-mm>``           ``<eventId × 1000, zero-padded to 20>``  ``AUDITTYPE#<type>#<yyyy-mm>`` / (its sk)
 key-ring version           ``RING#<ring>``               ``V#<version, 10 digits>``
 key-ring head              ``RING#<ring>``               ``HEAD``                               ``RINGS`` / ``<ring>``
 sealed record (any item)   (the owner's)                 (the owner's)                          ``SEALED#<ring>`` / ``<version>#<pk>#<sk>``
@@ -46,7 +47,8 @@ Access patterns: a user's devices and trust signatures are one Query on
 ``USER#<id>``; a vault's members, tokens, council seats and recovery processes one Query on
 ``VAULT#<id>``; the vaults a user can help recover one Query on gsi1 (``COUNCILS#<id>``); the
 vaults and groups of an authority one Query on ``gsi1`` (``AUTH#<id>``); a page
-of audit events a Query per month partition, newest first. A user's open
+of audit events a Query per month partition, newest first, each asking for at most a
+page (``Limit``); a page of chosen types one Query per type and month on gsi1, merged. A user's open
 rendezvous sessions are its live slots (one Query on ``RDVUSER#<id>``; slot
 numbers stay below the per-user limit, so a conditional put of a free slot is
 what bounds them); anonymous creations are counted per source (IPv4 address or

@@ -24,6 +24,11 @@ def audit_partition(log: str, moment: dt.datetime) -> str:
     return f"{_AUDIT_LOG_PREFIXES[log]}#{moment:%Y-%m}"
 
 
+def audit_type_partition(log: str, event_type: str, moment: dt.datetime) -> str:
+    """gsi1pk of a log's events of one type in one month: a filter by type reads only those."""
+    return f"{_AUDIT_LOG_PREFIXES[log]}TYPE#{event_type}#{moment:%Y-%m}"
+
+
 def audit_event_sk(event_id: int) -> str:
     return str(event_id * _EVENT_SK_SCALE).zfill(_EVENT_ID_WIDTH)
 
@@ -150,6 +155,16 @@ def vault_index(vault_id: str = "") -> str:
 def group_index(group_id: str = "") -> str:
     """gsi1sk of a group membership under ``AUTH#<userId>`` (no id: every group's)."""
     return f"GROUP#{group_id}"
+
+
+# --- the access epoch (db/epoch.py) -------------------------------------------------------------
+ACCESS_EPOCH = ("EPOCH", "ACCESS")
+
+
+def changes_access(pk: str, sk: str) -> bool:
+    """Whether writing this item changes who may open which vault, or who awaits a grant."""
+    return (pk.startswith("VAULT#") or (pk.startswith("GROUP#") and sk.startswith(MEMBER_PREFIX))
+            or (pk.startswith("USER#") and sk == PROFILE))
 
 
 # --- hub settings --------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ GetItem, Query or BatchGetItem.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import random
@@ -23,41 +25,71 @@ from chalicelib import aws, errors
 TTL_ATTRIBUTE = "expires_at"
 GSI1 = "gsi1"
 
-_serializer = None
-_deserializer = None
-
-
-def _codec():
-    global _serializer, _deserializer
-    if _serializer is None:
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-        _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
-    return _serializer, _deserializer
-
-
 def to_dynamo(item: dict[str, Any]) -> dict[str, Any]:
-    serializer, _ = _codec()
-    return {k: serializer.serialize(v) for k, v in item.items() if v is not None}
+    """Plain values as DynamoDB's typed attributes (top-level Nones left out), encoded here for the same
+    reason ``from_dynamo`` decodes: boto3's TypeSerializer's cost. Floats are refused, as boto3 does:
+    DynamoDB numbers are exact."""
+    return {k: _encode(v) for k, v in item.items() if v is not None}
+
+
+def _encode(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, (int, Decimal)):
+        return {"N": str(value)}
+    if isinstance(value, (bytes, bytearray)):
+        return {"B": bytes(value)}
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, dict):
+        return {"M": {k: _encode(v) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return {"L": [_encode(v) for v in value]}
+    if isinstance(value, (set, frozenset)) and value:
+        if all(isinstance(v, str) for v in value):
+            return {"SS": list(value)}
+        if all(isinstance(v, (int, Decimal)) and not isinstance(v, bool) for v in value):
+            return {"NS": [str(v) for v in value]}
+        if all(isinstance(v, (bytes, bytearray)) for v in value):
+            return {"BS": [bytes(v) for v in value]}
+    raise TypeError(f"no DynamoDB type for {type(value).__name__} {value!r:.40}")
 
 
 def from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
-    _, deserializer = _codec()
-    return {k: _plain(deserializer.deserialize(v)) for k, v in item.items()}
+    """DynamoDB's typed attributes as plain values. Decoded here rather than by boto3's
+    TypeDeserializer (a fifth of a warm request's CPU): numbers become int (every number we store is
+    an integer: ids, counters, epochs, versions, settings) or, with a fractional part, float, so JSON
+    can write them; binary values are bytes."""
+    return {k: _decode(v) for k, v in item.items()}
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal, which JSON cannot write: every stored number we keep is
-    an integer (ids, counters, epochs, versions, settings), so it becomes an int here, once, for every
-    repository. A fractional number (none is stored today) becomes a float rather than lose its part."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return {_plain(v) for v in value}
-    return value
+def _decode(attribute: dict[str, Any]) -> Any:
+    (kind, value), = attribute.items()
+    if kind == "S" or kind == "B" or kind == "BOOL":
+        return value
+    if kind == "N":
+        return _number(value)
+    if kind == "M":
+        return {k: _decode(v) for k, v in value.items()}
+    if kind == "L":
+        return [_decode(v) for v in value]
+    if kind == "NULL":
+        return None
+    if kind == "SS" or kind == "BS":
+        return set(value)
+    if kind == "NS":
+        return {_number(v) for v in value}
+    raise TypeError(f"unknown DynamoDB type {kind}")
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        number = Decimal(text)
+        return int(number) if number == number.to_integral_value() else float(number)
 
 
 _KEY_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
@@ -93,6 +125,32 @@ class Page:
     next_key: dict[str, Any] | None
 
 
+def _key_names(index: str | None) -> tuple[str, ...]:
+    return ("pk", "sk", "gsi1pk", "gsi1sk") if index == GSI1 else ("pk", "sk")
+
+
+def position(item: dict[str, Any], index: str | None = None) -> str:
+    """An opaque pagination token meaning "after this item" in a Query of ``index``: its keys."""
+    text = json.dumps([item[name] for name in _key_names(index)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+def _start_key(token: str, pk: str, sk_prefix: str | None, index: str | None) -> dict[str, Any]:
+    """The ExclusiveStartKey a ``position`` token names, if it lies in the Query's own range: a client's
+    token must neither turn into DynamoDB's ValidationException (a 500) nor leave the partition."""
+    names = _key_names(index)
+    try:
+        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):
+        values = None
+    start = dict(zip(names, values)) if isinstance(values, list) and len(values) == len(names) else {}
+    partition, sort = names[-2:] if index == GSI1 else names
+    if not (all(isinstance(v, str) and v for v in start.values()) and start and start[partition] == pk
+            and start[sort].startswith(sk_prefix or "")):
+        raise errors.InvalidField([{"field": "paginationToken", "reason": "is not a token this list handed out"}])
+    return {name: {"S": value} for name, value in start.items()}
+
+
 # Builds a fresh item for a put whose randomly drawn key another item holds. A put's own earlier
 # attempt (a retry after a lost answer) is told apart by the item it finds: its own.
 Renew = Callable[[], dict[str, Any]]
@@ -122,6 +180,13 @@ class Transaction:
         digest = hashlib.sha256(self.seed.encode())
         digest.update(json.dumps(items, sort_keys=True, separators=(",", ":"), default=bytes.hex).encode())
         return digest.hexdigest()[:36]
+
+    def keys(self) -> Iterator[tuple[str, str]]:
+        """(pk, sk) of every item the transaction writes or checks."""
+        for op in self.ops:
+            (kind, body), = ((k, v) for k, v in op.items() if k != _RENEW)
+            item = body["Item"] if kind == "Put" else body["Key"]
+            yield item["pk"]["S"], item["sk"]["S"]
 
     def put(self, item: dict[str, Any], condition: str | None = None,
             values: dict[str, Any] | None = None, names: dict[str, str] | None = None,
@@ -229,6 +294,13 @@ class Table:
         items = [from_dynamo(i) for i in response.get("Items", [])]
         return Page([i for i in items if not is_expired(i)], response.get("LastEvaluatedKey"))
 
+    def page(self, pk: str, sk_prefix: str | None = None, *, index: str | None = None, limit: int,
+             after: str | None = None) -> list[tuple[dict[str, Any], str]]:
+        """Up to ``limit`` items after the ``position`` token ``after``, each with its own position."""
+        start = _start_key(after, pk, sk_prefix, index) if after else None
+        items = self.query(pk, sk_prefix, index=index, limit=limit, start_key=start).items
+        return [(item, position(item, index)) for item in items]
+
     def query_all(self, pk: str, sk_prefix: str | None = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
         start_key = None
         while True:
@@ -328,12 +400,16 @@ T = TypeVar("T")
 class Transactions:
     """What a service commits its changes with: the table's transactions and nothing else of it."""
 
-    def __init__(self, table: Table, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, table: Table, sleep: Callable[[float], None] = time.sleep,
+                 committed: Callable[[Transaction], None] | None = None) -> None:
         self._table = table
         self._sleep = sleep
+        self._committed = committed  # told of every committed transaction (the access epoch)
 
     def commit(self, transaction: Transaction) -> None:
         self._table.commit(transaction)
+        if self._committed:
+            self._committed(transaction)
 
     def resolving_races(self, change: Callable[[], T]) -> T:
         """``change()`` — read, decide, commit — decided again on a fresh read when its commit lost a race
@@ -371,4 +447,4 @@ class Transactions:
         else:
             chunks.append(final)
         for chunk in chunks:
-            self._table.commit(chunk)
+            self.commit(chunk)

@@ -74,6 +74,11 @@ class VaultRepository:
         """The vaults whose emergency council the user sits on."""
         return [i["vaultId"] for i in self.table.query_all(keys.councils_of(user_id), index=GSI1)]
 
+    def member_page(self, vault_id: str, limit: int, after: str | None) -> list[tuple[dict[str, Any], str]]:
+        """A vault's direct members in id order, ``Table.page``'s way."""
+        return [(record(item), position) for item, position in
+                self.table.page(keys.vault(vault_id)[0], keys.MEMBER_PREFIX, limit=limit, after=after)]
+
     def memberships(self, authority_id: str) -> list[dict[str, Any]]:
         """The direct vault memberships of a user or group."""
         return [record(i) for i in self.table.query_all(keys.memberships_of(authority_id), keys.vault_index(), index=GSI1)]
@@ -82,14 +87,15 @@ class VaultRepository:
         return [i["vaultId"] for i in self.table.query_all(keys.tokens_of(user_id), index=GSI1)]
 
     def retrieval_view(self, vault_id: str, user_id: str, authority_ids: Iterable[str],
-                       device_id: str | None = None) -> RetrievalView:
-        """The caller, the vault, the caller's token, direct memberships and device in ONE BatchGetItem."""
+                       device_id: str | None = None, user: dict[str, Any] | None = None) -> RetrievalView:
+        """The caller (unless ``user`` is their item, read already), the vault, the caller's token, direct
+        memberships and device in ONE BatchGetItem."""
         authorities = list(dict.fromkeys([user_id, *authority_ids]))
-        wanted = [keys.user(user_id), keys.vault(vault_id), keys.vault_token(vault_id, user_id),
+        wanted = [*([] if user else [keys.user(user_id)]), keys.vault(vault_id), keys.vault_token(vault_id, user_id),
                   *(keys.vault_member(vault_id, a) for a in authorities)]
         if device_id:
             wanted.append(keys.device(user_id, device_id))
-        view = RetrievalView(user=None, vault=None, token=None, members={})
+        view = RetrievalView(user=user, vault=None, token=None, members={})
         for item in self.table.batch_get(wanted):
             sk = item["sk"]
             if (item["pk"], sk) == keys.user(user_id):
@@ -103,6 +109,21 @@ class VaultRepository:
             elif sk.startswith(keys.MEMBER_PREFIX):
                 view.members[item["authorityId"]] = record(item)
         return view
+
+    def memberships_in(self, vault_ids: Iterable[str], authority_ids: Iterable[str]
+                       ) -> tuple[set[str], dict[str, dict[str, dict[str, Any]]]]:
+        """(the vaults that exist, vault id → the given authorities' direct memberships), one BatchGetItem
+        per 100 keys."""
+        vault_ids, authority_ids = list(vault_ids), list(authority_ids)
+        wanted = [keys.vault(v) for v in vault_ids] + [keys.vault_member(v, a) for v in vault_ids for a in authority_ids]
+        found: set[str] = set()
+        members: dict[str, dict[str, dict[str, Any]]] = {}
+        for item in self.table.batch_get(wanted):
+            if item["sk"] == keys.PROFILE:
+                found.add(item["id"])
+            else:
+                members.setdefault(item["vaultId"], {})[item["authorityId"]] = record(item)
+        return found, members
 
     def members_of(self, vault_id: str, authority_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         items = self.table.batch_get(keys.vault_member(vault_id, a) for a in authority_ids)

@@ -423,6 +423,13 @@ class WithDevicesQuery(_Query):
     withLastAccess: bool = Field(default=False, description="the devices' last use (Hub's parameter)")
 
 
+class PageQuery(_Query):
+    """Not in Katta's contract, whose clients get the whole list: a page when asked (README, Katta API)."""
+    pageSize: int | None = Field(default=None, ge=1, le=1000, description="entries per page; absent: the whole list"
+                                 " (as far as 5 MB of it: a Link rel=next header names the rest)")
+    paginationToken: str | None = Field(default=None, description="the previous page's Link rel=next token")
+
+
 class AuthorityIdsQuery(_Query):
     ids: list[AuthorityId] = Field(default=[], max_length=MAX_IDS_PER_QUERY)
 

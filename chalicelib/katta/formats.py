@@ -38,6 +38,8 @@ MAX_PICTURE_URL_CHARS = 255
 # An emergency council's seats are written with the vault change in one transaction.
 MAX_COUNCIL_MEMBERS = 30
 MAX_PROCESS_DETAILS_CHARS = 16 * 1024
+# Access tokens in one grant request (katta/vaults.py stores them in transactions of 49).
+MAX_TOKENS_PER_REQUEST = 1000
 
 _ID = re.compile(ID_PATTERN)
 _UUID = re.compile(UUID_PATTERN)

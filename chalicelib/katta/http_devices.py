@@ -5,7 +5,6 @@ from chalicelib.apidoc import Operation
 from chalicelib import deps
 from chalicelib.katta import params
 from chalicelib.katta.blueprint import bp
-from chalicelib.katta.dtos import AuthorityIdsQuery, DeviceDto
 from chalicelib.katta.formats import DeviceInput
 from chalicelib.web import json_response, parse_body, route
 
@@ -13,15 +12,15 @@ TAGS = ("Device Resource",)
 
 
 @route(bp, "/api/devices", role="user", doc=Operation(
-    "the caller's devices among the given ids (an admin's: anybody's)", "bearer", {200: list[DeviceDto]},
-    query=AuthorityIdsQuery, tags=TAGS))
+    "the caller's devices among the given ids (an admin's: anybody's)", "bearer", {200: "list[DeviceDto]"},
+    query="AuthorityIdsQuery", tags=TAGS))
 def get_devices(principal):
     ids = [params.authority_id(d, "ids") for d in params.id_list(bp.current_request)]
     return json_response(deps.device_service().find(principal, ids))
 
 
 @route(bp, "/api/devices/{deviceId}", role="user", doc=Operation(
-    "one of the caller's devices; 404 for a device of somebody else", "bearer", {200: DeviceDto}, tags=TAGS))
+    "one of the caller's devices; 404 for a device of somebody else", "bearer", {200: "DeviceDto"}, tags=TAGS))
 def get_device(principal, deviceId):
     return json_response(deps.device_service().get(principal, params.authority_id(deviceId, "deviceId")))
 

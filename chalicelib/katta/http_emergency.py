@@ -5,7 +5,6 @@ from chalicelib import deps
 from chalicelib.apidoc import Operation
 from chalicelib.katta import params
 from chalicelib.katta.blueprint import bp
-from chalicelib.katta.dtos import RecoveryProcessDto
 from chalicelib.katta.formats import RecoveredKeyShareInput, RecoveryProcessInput
 from chalicelib.web import json_response, parse_body, route
 
@@ -20,14 +19,14 @@ def _empty() -> Response:
 
 @route(bp, "/api/emergency-access", role="user", doc=Operation(
     "the open recovery processes of the vaults whose emergency council the caller sits on", "bearer",
-    {200: list[RecoveryProcessDto]}, tags=TAGS))
+    {200: "list[RecoveryProcessDto]"}, tags=TAGS))
 def get_processes(principal):
     return json_response(deps.emergency_access_service().processes(principal))
 
 
 @route(bp, _ONE, role="user", doc=Operation(
     "the open recovery processes of a vault that the caller is a council member of (the id is the vault's)",
-    "bearer", {200: list[RecoveryProcessDto]}, tags=TAGS))
+    "bearer", {200: "list[RecoveryProcessDto]"}, tags=TAGS))
 def get_vault_processes(principal, id):
     return json_response(deps.emergency_access_service().processes(principal, params.vault_id(id)))
 

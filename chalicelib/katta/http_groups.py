@@ -6,9 +6,6 @@ from chalicelib.errors import InvalidField
 from chalicelib import deps
 from chalicelib.katta import params
 from chalicelib.katta.blueprint import bp
-from chalicelib.katta.dtos import (
-    AuthorityDto, AuthorityIdsQuery, AuthoritySearchQuery, GroupDetailsDto, GroupDto, UserDto,
-)
 from chalicelib.katta.formats import GroupInput
 from chalicelib.web import bool_param, json_response, parse_body, query_param, route
 
@@ -21,26 +18,26 @@ def _group_id(value: str) -> str:
 
 
 @route(bp, "/api/groups", role="admin", doc=Operation(
-    "every admin-managed group (admin)", "bearer", {200: list[GroupDto]}, tags=GROUPS))
+    "every admin-managed group (admin)", "bearer", {200: "list[GroupDto]"}, tags=GROUPS))
 def get_groups(principal):
     return json_response(deps.group_service().all_groups())
 
 
 @route(bp, "/api/groups", methods=("POST",), role="admin", doc=Operation(
-    "creates a group; its id is derived from its name (admin)", "bearer", {201: GroupDto}, body=GroupInput,
+    "creates a group; its id is derived from its name (admin)", "bearer", {201: "GroupDto"}, body=GroupInput,
     tags=GROUPS))
 def post_group(principal):
     return json_response(deps.group_service().create(parse_body(bp.current_request, GroupInput)), status=201)
 
 
 @route(bp, "/api/groups/{groupId}", role="admin", doc=Operation(
-    "a group with its members and its vaults (admin)", "bearer", {200: GroupDetailsDto}, tags=GROUPS))
+    "a group with its members and its vaults (admin)", "bearer", {200: "GroupDetailsDto"}, tags=GROUPS))
 def get_group(principal, groupId):
     return json_response(deps.group_service().details(_group_id(groupId)))
 
 
 @route(bp, "/api/groups/{groupId}", methods=("PUT",), role="admin", doc=Operation(
-    "renames a group or changes its picture (admin)", "bearer", {200: GroupDto}, body=GroupInput, tags=GROUPS))
+    "renames a group or changes its picture (admin)", "bearer", {200: "GroupDto"}, body=GroupInput, tags=GROUPS))
 def put_group(principal, groupId):
     group_id = _group_id(groupId)
     return json_response(deps.group_service().update(group_id, parse_body(bp.current_request, GroupInput)))
@@ -54,7 +51,7 @@ def delete_group(principal, groupId):
 
 
 @route(bp, "/api/groups/{groupId}/effective-members", role="admin", doc=Operation(
-    "the users of a group (admin)", "bearer", {200: list[UserDto]}, tags=GROUPS))
+    "the users of a group (admin)", "bearer", {200: "list[UserDto]"}, tags=GROUPS))
 def get_effective_members(principal, groupId):
     return json_response(deps.group_service().effective_members(_group_id(groupId)))
 
@@ -74,7 +71,7 @@ def delete_group_member(principal, groupId, userId):
 
 
 @route(bp, "/api/authorities", role="user", doc=Operation(
-    "the users and groups with the given ids", "bearer", {200: list[AuthorityDto]}, query=AuthorityIdsQuery,
+    "the users and groups with the given ids", "bearer", {200: "list[AuthorityDto]"}, query="AuthorityIdsQuery",
     tags=AUTHORITIES))
 def get_authorities(principal):
     ids = [params.authority_id(a, "ids") for a in params.id_list(bp.current_request)]
@@ -83,7 +80,7 @@ def get_authorities(principal):
 
 @route(bp, "/api/authorities/search", role="user", doc=Operation(
     "users and groups whose name starts with the query (case-insensitive, at most 50)", "bearer",
-    {200: list[AuthorityDto]}, query=AuthoritySearchQuery, tags=AUTHORITIES))
+    {200: "list[AuthorityDto]"}, query="AuthoritySearchQuery", tags=AUTHORITIES))
 def search_authorities(principal):
     query = (query_param(bp.current_request, "query") or "").strip()
     if not query or len(query) > 255:

@@ -7,7 +7,6 @@ from chalicelib import deps
 from chalicelib.apidoc import Operation
 from chalicelib.katta import params
 from chalicelib.katta.blueprint import bp
-from chalicelib.katta.dtos import AuditEvent, AuditLogQuery, SettingsDto, TrustedUserDto
 from chalicelib.katta.formats import JWS_PATTERN, MAX_JWS_CHARS, HubSettingsInput
 from chalicelib.web import json_response, parse_body, route
 
@@ -18,14 +17,14 @@ SETTINGS = ("Settings Resource",)
 
 @route(bp, "/api/users/trusted", role="user", doc=Operation(
     "the users the caller trusts: the shortest chain of signatures to each, up to the hub's wotMaxDepth",
-    "bearer", {200: list[TrustedUserDto]}, tags=USERS))
+    "bearer", {200: "list[TrustedUserDto]"}, tags=USERS))
 def get_trusted_users(principal):
     return json_response(deps.trust_service().trusted_users(principal))
 
 
 @route(bp, "/api/users/trusted/{userId}", role="user", doc=Operation(
     "the shortest chain of signatures from the caller to a user; 404 if there is none short enough", "bearer",
-    {200: TrustedUserDto}, tags=USERS))
+    {200: "TrustedUserDto"}, tags=USERS))
 def get_trusted_user(principal, userId):
     return json_response(deps.trust_service().trusted_user(principal, params.authority_id(userId, "userId")))
 
@@ -43,7 +42,7 @@ def put_trusted_user(principal, userId):
 
 
 @route(bp, "/api/settings", role="user", doc=Operation(
-    "the hub's web-of-trust and automatic access grant settings", "bearer", {200: SettingsDto},
+    "the hub's web-of-trust and automatic access grant settings", "bearer", {200: "SettingsDto"},
     tags=SETTINGS))
 def get_hub_settings(principal):
     return json_response(deps.hub_settings_service().current())
@@ -58,7 +57,7 @@ def put_hub_settings(principal):
 
 @route(bp, "/api/auditlog", role="admin", doc=Operation(
     "one page of audit events in a period, newest first unless order=asc (admin)", "bearer",
-    {200: list[AuditEvent]}, query=AuditLogQuery, tags=("Audit Log Resource",)))
+    {200: "list[AuditEvent]"}, query="AuditLogQuery", tags=("Audit Log Resource",)))
 def get_audit_log(principal):
     query = params.audit_log_query(bp.current_request)
     return json_response(deps.audit_log().events(

@@ -4,16 +4,15 @@ from chalicelib import deps
 from chalicelib.apidoc import Operation
 from chalicelib.katta import params
 from chalicelib.katta.blueprint import bp
-from chalicelib.katta.dtos import UserDto, WithDevicesQuery
 from chalicelib.katta.formats import UserKeysInput
 from chalicelib.katta.params import TokensByVault
-from chalicelib.web import bool_param, json_response, parse_body, raw_body, route
+from chalicelib.web import bool_param, json_response, list_response, parse_body, raw_body, route
 
 TAGS = ("Users Resource",)
 
 
 @route(bp, "/api/users/me", role="user", doc=Operation(
-    "the caller's account, with its devices if asked", "bearer", {200: UserDto}, query=WithDevicesQuery, tags=TAGS))
+    "the caller's account, with its devices if asked", "bearer", {200: "UserDto"}, query="WithDevicesQuery", tags=TAGS))
 def get_me(principal):
     with_devices = bool_param(bp.current_request, "withDevices")
     with_last_access = bool_param(bp.current_request, "withLastAccess")
@@ -49,9 +48,10 @@ def post_my_access_tokens(principal):
 
 
 @route(bp, "/api/users", role="admin", doc=Operation(
-    "every account (admin)", "bearer", {200: list[UserDto]}, tags=TAGS))
+    "every account (admin), in name order; pages when asked (pageSize, paginationToken; Link rel=next)",
+    "bearer", {200: "list[UserDto]"}, query="PageQuery", tags=TAGS))
 def get_users(principal):
-    return json_response(deps.user_service().all_users())
+    return list_response(bp.current_request, deps.user_service().users_page)
 
 
 @route(bp, "/api/users/{id}/enabled", methods=("PUT",), role="admin", content_types=["text/plain"], doc=Operation(

@@ -5,13 +5,9 @@ from chalicelib.apidoc import Operation
 from chalicelib import deps
 from chalicelib.katta import params
 from chalicelib.katta.blueprint import bp
-from chalicelib.katta.dtos import (
-    EmptyDto, GrantWaitQuery, JsonObject, KeyRetrievalQuery, MemberDto, MemberRoleQuery, PendingGrants,
-    RoleFilterQuery, VaultDto, VaultIdsQuery,
-)
 from chalicelib.katta.formats import AuthorityType, VaultInput
 from chalicelib.katta.params import RolesByAuthority, TokensByUser
-from chalicelib.web import bool_param, json_response, parse_body, route
+from chalicelib.web import bool_param, json_response, list_response, parse_body, route
 
 TEXT_PLAIN = "text/plain"
 DEVICE_HEADER = "Hub-Device-ID"  # Hub's clients name the device asking for a key
@@ -23,20 +19,20 @@ def _empty(status: int) -> Response:
 
 
 @route(bp, "/api/vaults/accessible", role="user", doc=Operation(
-    "the vaults shared with the caller, directly or through a group", "bearer", {200: list[VaultDto]},
-    query=RoleFilterQuery, tags=TAGS))
+    "the vaults shared with the caller, directly or through a group", "bearer", {200: "list[VaultDto]"},
+    query="RoleFilterQuery", tags=TAGS))
 def get_accessible(principal):
     return json_response(deps.vault_service().accessible(principal, params.role(bp.current_request, default=None)))
 
 
 @route(bp, "/api/vaults/all", role="admin", doc=Operation(
-    "every vault (admin)", "bearer", {200: list[VaultDto]}, tags=TAGS))
+    "every vault (admin)", "bearer", {200: "list[VaultDto]"}, tags=TAGS))
 def get_all(principal):
     return json_response(deps.vault_service().all_vaults())
 
 
 @route(bp, "/api/vaults/some", role="admin", doc=Operation(
-    "the vaults with the given ids (admin)", "bearer", {200: list[VaultDto]}, query=VaultIdsQuery, tags=TAGS))
+    "the vaults with the given ids (admin)", "bearer", {200: "list[VaultDto]"}, query="VaultIdsQuery", tags=TAGS))
 def get_some(principal):
     ids = [params.vault_id(v) for v in params.id_list(bp.current_request)]
     return json_response(deps.vault_service().some(ids))
@@ -44,21 +40,21 @@ def get_some(principal):
 
 @route(bp, "/api/vaults/recoverable", role="user", doc=Operation(
     "the vaults whose emergency council the caller sits on, with their key shares", "bearer",
-    {200: list[VaultDto]}, tags=TAGS))
+    {200: "list[VaultDto]"}, tags=TAGS))
 def get_recoverable(principal):
     return json_response(deps.vault_service().recoverable(principal))
 
 
 @route(bp, "/api/vaults/users-requiring-access-grant", role="user", doc=Operation(
     "users awaiting an access grant, by vault, over the vaults the caller holds a token for (a long poll)",
-    "bearer", {200: PendingGrants}, query=GrantWaitQuery, tags=TAGS))
+    "bearer", {200: "PendingGrants"}, query="GrantWaitQuery", tags=TAGS))
 def get_pending_grants(principal):
     wait = params.non_negative_int(bp.current_request, "wait", default=25)
     return json_response(deps.vault_service().pending_grants(principal, wait))
 
 
 @route(bp, "/api/vaults/{vaultId}", role="user", doc=Operation(
-    "a vault, with its vault.uvf and JWKS (members and admins)", "bearer", {200: VaultDto}, tags=TAGS))
+    "a vault, with its vault.uvf and JWKS (members and admins)", "bearer", {200: "VaultDto"}, tags=TAGS))
 def get_vault(principal, vaultId):
     return json_response(deps.vault_service().get(principal, params.vault_id(vaultId)))
 
@@ -67,7 +63,7 @@ def get_vault(principal, vaultId):
     "creates a vault (201; role create-vaults, the creator becomes OWNER) or renames it (200; owners); an"
     " archived field archives or restores it (owners, or admins when nothing else changes); emergencyKeyShares"
     " and requiredEmergencyKeyShares set its emergency council (owners)", "bearer",
-    {200: VaultDto, 201: VaultDto}, body=VaultInput, tags=TAGS))
+    {200: "VaultDto", 201: "VaultDto"}, body=VaultInput, tags=TAGS))
 def put_vault(principal, vaultId):
     vault_id = params.vault_id(vaultId)
     dto = parse_body(bp.current_request, VaultInput)
@@ -83,7 +79,7 @@ def delete_vault(principal, vaultId):
 
 
 @route(bp, "/api/vaults/{vaultId}/archived", methods=("PUT",), role="user", content_types=[TEXT_PLAIN], doc=Operation(
-    "archives (true) or restores (false) a vault (owners and admins)", "bearer", {200: VaultDto}, body=str,
+    "archives (true) or restores (false) a vault (owners and admins)", "bearer", {200: "VaultDto"}, body=str,
     body_media_type=TEXT_PLAIN, tags=TAGS))
 def put_archived(principal, vaultId):
     vault_id = params.vault_id(vaultId)
@@ -92,9 +88,10 @@ def put_archived(principal, vaultId):
 
 
 @route(bp, "/api/vaults/{vaultId}/members", role="user", doc=Operation(
-    "the direct members of a vault (owners)", "bearer", {200: list[MemberDto]}, tags=TAGS))
+    "the direct members of a vault (owners); pages when asked (pageSize, paginationToken; Link rel=next)",
+    "bearer", {200: "list[MemberDto]"}, query="PageQuery", tags=TAGS))
 def get_members(principal, vaultId):
-    return json_response(deps.vault_service().members(principal, params.vault_id(vaultId)))
+    return list_response(bp.current_request, deps.vault_service().member_pages(principal, params.vault_id(vaultId)))
 
 
 @route(bp, "/api/vaults/{vaultId}/members", methods=("PUT",), role="user", doc=Operation(
@@ -108,7 +105,7 @@ def put_members(principal, vaultId):
 
 @route(bp, "/api/vaults/{vaultId}/users/{userId}", methods=("PUT",), role="user", doc=Operation(
     "adds a user to a vault (201) or changes their role (200) (owners)", "bearer",
-    {200: EmptyDto, 201: EmptyDto}, query=MemberRoleQuery, tags=TAGS))
+    {200: "EmptyDto", 201: "EmptyDto"}, query="MemberRoleQuery", tags=TAGS))
 def put_user_member(principal, vaultId, userId):
     vault_id, user_id = params.vault_id(vaultId), params.authority_id(userId, "userId")
     role = params.role(bp.current_request)
@@ -118,7 +115,7 @@ def put_user_member(principal, vaultId, userId):
 
 @route(bp, "/api/vaults/{vaultId}/groups/{groupId}", methods=("PUT",), role="user", doc=Operation(
     "adds a group to a vault (201) or changes its role (200) (owners)", "bearer",
-    {200: EmptyDto, 201: EmptyDto}, query=MemberRoleQuery, tags=TAGS))
+    {200: "EmptyDto", 201: "EmptyDto"}, query="MemberRoleQuery", tags=TAGS))
 def put_group_member(principal, vaultId, groupId):
     vault_id, group_id = params.vault_id(vaultId), params.authority_id(groupId, "groupId")
     role = params.role(bp.current_request)
@@ -137,7 +134,7 @@ def delete_member(principal, vaultId, authorityId):
 
 @route(bp, "/api/vaults/{vaultId}/access-token", role="user", doc=Operation(
     "the caller's access token to a vault (a JWE): 410 if the vault is archived, 449 until the caller has set up"
-    " their keys", "bearer", {200: str}, query=KeyRetrievalQuery, response_media_type=TEXT_PLAIN,
+    " their keys", "bearer", {200: str}, query="KeyRetrievalQuery", response_media_type=TEXT_PLAIN,
     error_statuses=(410, 449), tags=TAGS))
 def get_access_token(principal, vaultId):
     request = bp.current_request
@@ -151,7 +148,7 @@ def get_access_token(principal, vaultId):
 
 
 @route(bp, "/api/vaults/{vaultId}/access-tokens", methods=("POST",), role="user", doc=Operation(
-    "stores access tokens (user id to JWE) for users of a vault (owners)", "bearer", {200: EmptyDto},
+    "stores access tokens (user id to JWE) for users of a vault (owners)", "bearer", {200: "EmptyDto"},
     body=TokensByUser, tags=TAGS))
 def post_access_tokens(principal, vaultId):
     vault_id = params.vault_id(vaultId)
@@ -161,7 +158,7 @@ def post_access_tokens(principal, vaultId):
 
 @route(bp, "/api/vaults/{vaultId}/access-tokens/auto", methods=("POST",), role="user", doc=Operation(
     "a member holding a token grants access to members awaiting one; never overwrites a token", "bearer",
-    {200: EmptyDto}, body=TokensByUser, tags=TAGS))
+    {200: "EmptyDto"}, body=TokensByUser, tags=TAGS))
 def post_access_tokens_auto(principal, vaultId):
     vault_id = params.vault_id(vaultId)
     deps.vault_service().grant_automatically(principal, vault_id, params.tokens_by_user(bp.current_request))
@@ -170,20 +167,20 @@ def post_access_tokens_auto(principal, vaultId):
 
 @route(bp, "/api/vaults/{vaultId}/users-requiring-access-grant", role="user", doc=Operation(
     "the members with keys and no access token yet, directly or through a group (owners)", "bearer",
-    {200: list[MemberDto]}, tags=TAGS))
+    {200: "list[MemberDto]"}, tags=TAGS))
 def get_users_requiring_grant(principal, vaultId):
     return json_response(deps.vault_service().users_requiring_grant(principal, params.vault_id(vaultId)))
 
 
 @route(bp, "/api/vaults/{vaultId}/uvf/vault.uvf", role="user", doc=Operation(
-    "the vault's vault.uvf, as its creator stored it (members)", "bearer", {200: JsonObject}, tags=TAGS))
+    "the vault's vault.uvf, as its creator stored it (members)", "bearer", {200: "JsonObject"}, tags=TAGS))
 def get_vault_uvf(principal, vaultId):
     document = deps.vault_service().metadata(principal, params.vault_id(vaultId), "uvfMetadataFile")
     return Response(body=document, status_code=200, headers={"Content-Type": "application/json"})
 
 
 @route(bp, "/api/vaults/{vaultId}/uvf/jwks.json", role="user", doc=Operation(
-    "the vault's public keys (JWKS), as its creator stored them (members)", "bearer", {200: JsonObject},
+    "the vault's public keys (JWKS), as its creator stored them (members)", "bearer", {200: "JsonObject"},
     tags=TAGS))
 def get_vault_jwks(principal, vaultId):
     document = deps.vault_service().metadata(principal, params.vault_id(vaultId), "uvfKeySet")

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from chalice.app import Request
-from pydantic import Field, RootModel
+from pydantic import ConfigDict, Field, RootModel
 
 from chalicelib.audit import HUB, LOG_TYPES, MAX_PAGE_SIZE
 from chalicelib.errors import InvalidField
-from chalicelib.katta.formats import AuthorityId, Jwe, Role, VaultId, is_authority_id, is_uuid
+from chalicelib.katta.formats import MAX_TOKENS_PER_REQUEST, AuthorityId, Jwe, Role, VaultId, is_authority_id, is_uuid
 from chalicelib.web import parse_body, query_param, raw_body
 
 MAX_IDS_PER_QUERY = 100
@@ -140,14 +140,17 @@ def boolean_body(request: Request) -> bool:
 
 
 class TokensByUser(RootModel[dict[AuthorityId, Jwe]]):
+    model_config = ConfigDict(defer_build=True)  # built by its first request, not at import
     root: Annotated[dict[AuthorityId, Jwe], Field(min_length=1)]
 
 
 class TokensByVault(RootModel[dict[VaultId, Jwe]]):
-    root: Annotated[dict[VaultId, Jwe], Field(max_length=MAX_IDS_PER_QUERY)]
+    model_config = ConfigDict(defer_build=True)  # built by its first request, not at import
+    root: Annotated[dict[VaultId, Jwe], Field(max_length=MAX_TOKENS_PER_REQUEST)]
 
 
 class RolesByAuthority(RootModel[dict[AuthorityId, Role]]):
+    model_config = ConfigDict(defer_build=True)  # built by its first request, not at import
     root: Annotated[dict[AuthorityId, Role], Field(min_length=1)]
 
 

@@ -99,5 +99,6 @@ class UserService:
                                changedBy=principal.user_id)
             self._transactions.commit(transaction)
 
-    def all_users(self) -> list[dict[str, Any]]:
-        return [public_user_dto(u) for u in self._users.all()]
+    def users_page(self, limit: int, after: str | None) -> list[tuple[dict[str, Any], str]]:
+        """Every account, in name order, a page at a time (``web.list_response``)."""
+        return [(public_user_dto(u), position) for u, position in self._users.page(limit, after)]

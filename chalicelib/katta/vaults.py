@@ -8,7 +8,9 @@ delete the token (as in Hub), it just stops opening the vault.
 from __future__ import annotations
 
 import json
+import collections
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
@@ -19,7 +21,7 @@ from chalicelib.errors import ActionRequired, BadRequest, Conflict, Forbidden, G
 from chalicelib.katta import access
 from chalicelib.katta.emergency import recovering
 from chalicelib.katta.hub_settings import MIN_EMERGENCY_KEY_SHARES
-from chalicelib.katta.formats import AuthorityType, Role, VaultInput, epoch_of, instant
+from chalicelib.katta.formats import MAX_TOKENS_PER_REQUEST, AuthorityType, Role, VaultInput, epoch_of, instant
 from chalicelib.db.table import ConditionFailed, Transaction
 from chalicelib.db.vaults import VaultContents
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from chalicelib.settings import Settings
     from chalicelib.db.authorities import AuthorityRepository
     from chalicelib.db.devices import DeviceRepository
+    from chalicelib.db.epoch import AccessEpoch
     from chalicelib.db.groups import GroupRepository
     from chalicelib.db.table import Transactions
     from chalicelib.db.users import UserRepository
@@ -40,8 +43,16 @@ log = logging.getLogger("katta")
 USER, GROUP = AuthorityType.USER.value, AuthorityType.GROUP.value
 # Each member change is two items (member + audit event) and maybe a group counter.
 MAX_MEMBER_CHANGES = 30
-MAX_GRANTS_PER_REQUEST = 100
+# A grant request goes in transactions of 49 grants (each access token with its audit event: 98 items
+# of DynamoDB's 100). Each transaction is atomic, the request as a whole is not: a failure part-way
+# leaves the earlier transactions stored, and the same request again stores only the rest (a token
+# already stored as sent counts as done). The request body's size limit binds before
+# MAX_TOKENS_PER_REQUEST does.
 _GRANTS_PER_TRANSACTION = 49
+# The long poll's snapshot of a caller's pending grants is reused while the access epoch stands, at
+# most this long (the bound on staleness should moving the epoch on ever fail), for this many callers.
+_PENDING_MAX_AGE_SECONDS = 60.0
+_PENDING_CACHED_CALLERS = 1024
 
 
 # --- DTOs ----------------------------------------------------------------------------------------
@@ -91,7 +102,7 @@ class VaultService:
 
     def __init__(self, vaults: VaultRepository, groups: GroupRepository, users: UserRepository,
                  devices: DeviceRepository, authorities: AuthorityRepository, access: VaultAccess, audit: AuditLog,
-                 transactions: Transactions, settings: Settings, hub_settings: HubSettingsService, *,
+                 transactions: Transactions, settings: Settings, hub_settings: HubSettingsService, *, epoch: AccessEpoch,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._vaults = vaults
@@ -107,6 +118,11 @@ class VaultService:
         self._clock = clock
         self._sleep = sleep
         self._monotonic = monotonic
+        self._epoch = epoch
+        # (user id, claim groups) → (epoch, when taken, pending grants): see pending_grants.
+        self._pending: collections.OrderedDict[tuple[str, tuple[str, ...]], tuple[int, float, dict[str, list[str]]]] \
+            = collections.OrderedDict()
+        self._pending_lock = threading.Lock()
 
     # --- reading vaults --------------------------------------------------------------------------
 
@@ -307,14 +323,24 @@ class VaultService:
 
     # --- members ---------------------------------------------------------------------------------
 
-    def members(self, principal: Principal, vault_id: str) -> list[dict[str, Any]]:
-        contents = self._contents(vault_id, missing=Forbidden)
-        self._require_owner(principal, contents)
-        direct = contents.members
-        group_ids = [a for a, m in direct.items() if m.get("authorityType") == GROUP]
-        user_ids = [a for a in direct if a not in group_ids]
-        return [*(member_dto(u, USER, direct[u["id"]]["role"]) for u in self._users.get_many(user_ids)),
-                *(member_dto(g, GROUP, direct[g["id"]]["role"]) for g in self._groups.get_many(group_ids))]
+    def member_pages(self, principal: Principal,
+                     vault_id: str) -> Callable[[int, str | None], list[tuple[dict[str, Any], str]]]:
+        """The vault's direct members a page at a time (owners): the ownership check reads the caller's own
+        memberships only, and each page its members' users and groups, whatever the vault's size."""
+        vault, role = self._access.role_in(principal, vault_id)
+        if vault is None or role != Role.OWNER.value:
+            # Rare: a council member acting for the owners during a recovery; only then the whole vault is read.
+            self._require_owner(principal, self._contents(vault_id, missing=Forbidden))
+
+        def page(limit: int, after: str | None) -> list[tuple[dict[str, Any], str]]:
+            entries = self._vaults.member_page(vault_id, limit, after)
+            groups = [m["authorityId"] for m, _ in entries if m.get("authorityType") == GROUP]
+            users = [m["authorityId"] for m, _ in entries if m.get("authorityType") != GROUP]
+            found = {**{u["id"]: (u, USER) for u in self._users.get_many(users)},
+                     **{g["id"]: (g, GROUP) for g in self._groups.get_many(groups)}}
+            return [(member_dto(*found[m["authorityId"]], m["role"]), position)
+                    for m, position in entries if m["authorityId"] in found]
+        return page
 
     def _authority_types(self, authority_ids) -> dict[str, str]:
         users, groups = self._authorities.get_many(authority_ids)
@@ -417,7 +443,8 @@ class VaultService:
         ``device_id`` (Hub-Device-ID) names the caller's device; its last use is written at most once
         per ``device_last_access_interval_seconds``, so the warm path gains no write in between."""
         claim = access.Authorities(principal.user_id, tuple(access.claim_group_ids(principal)))
-        view = self._vaults.retrieval_view(vault_id, principal.user_id, claim.group_ids, device_id)
+        view = self._vaults.retrieval_view(vault_id, principal.user_id, claim.group_ids, device_id,
+                                           user=dict(principal.account) if principal.account else None)
         retrieval = _Retrieval(principal, vault_id, ip_address, device_id if view.device else None)
         if view.vault is None:
             raise NotFound("no such vault")
@@ -461,9 +488,10 @@ class VaultService:
 
     def grant(self, principal: Principal, vault_id: str, tokens: dict[str, str]) -> None:
         """Stores access tokens for the given users (owner only)."""
-        self._owned(principal, vault_id)
+        contents = self._owned(principal, vault_id)
         self._require_users(tokens)
-        self._put_tokens(principal, [(vault_id, u, t) for u, t in tokens.items()], only_if_absent=False)
+        self._put_tokens(principal, [(vault_id, u, t) for u, t in _not_stored(contents, tokens).items()],
+                         only_if_absent=False)
 
     def grant_automatically(self, principal: Principal, vault_id: str, tokens: dict[str, str]) -> None:
         """A member who holds a token re-shares it with members awaiting a grant (the automatic flow)."""
@@ -471,28 +499,30 @@ class VaultService:
         if not self._is_member(principal, contents) or principal.user_id not in contents.tokens:
             raise Forbidden("only a member holding an access token may grant access automatically")
         self._require_users(tokens)
+        pending = _not_stored(contents, tokens)  # the rest of a request that failed part-way
         awaiting = {u["id"] for u in self._awaiting_users(contents)}
-        refused = sorted(set(tokens) - awaiting)
+        refused = sorted(set(pending) - awaiting)
         if refused:
             raise BadRequest(f"user {refused[0]} is not awaiting an access grant for this vault")
         try:
-            self._put_tokens(principal, [(vault_id, u, t) for u, t in tokens.items()], only_if_absent=True)
+            self._put_tokens(principal, [(vault_id, u, t) for u, t in pending.items()], only_if_absent=True)
         except ConditionFailed:
             raise BadRequest("a user was granted access meanwhile; reload and retry") from None
 
     def grant_own(self, principal: Principal, tokens: dict[str, str]) -> None:
         """The caller stores their own tokens (vault id → JWE), e.g. after re-encrypting them."""
         authorities = self._access.authorities(principal)
+        # The vaults and the caller's memberships in them: BatchGetItems of 100 keys, not a Query per vault.
+        found, members = self._vaults.memberships_in(tokens, authorities)
         for vault_id in tokens:
-            contents = self._vaults.contents(vault_id)
-            if contents.vault is None or not access.best_role(contents.members, authorities):
+            if vault_id not in found or not access.best_role(members.get(vault_id, {}), authorities):
                 raise Forbidden(f"you are not a member of vault {vault_id}")
         self._put_tokens(principal, [(vault_id, principal.user_id, token) for vault_id, token in tokens.items()],
                          only_if_absent=False)
 
     def _require_users(self, tokens: dict[str, str]) -> None:
-        if len(tokens) > MAX_GRANTS_PER_REQUEST:
-            raise BadRequest(f"at most {MAX_GRANTS_PER_REQUEST} tokens per request")
+        if len(tokens) > MAX_TOKENS_PER_REQUEST:
+            raise BadRequest(f"at most {MAX_TOKENS_PER_REQUEST} tokens per request")
         found = {u["id"] for u in self._users.get_many(tokens)}
         missing = sorted(set(tokens) - found)
         if missing:
@@ -541,11 +571,29 @@ class VaultService:
         """
         deadline = self._monotonic() + min(float(wait_seconds), self._settings.access_grant_wait_max_seconds)
         while True:
-            pending = self._pending_snapshot(principal)
+            pending = self._pending_grants(principal)
             remaining = deadline - self._monotonic()
             if pending or remaining <= 0:
                 return pending
             self._sleep(min(self._settings.access_grant_poll_interval_seconds, remaining))
+
+    def _pending_grants(self, principal: Principal) -> dict[str, list[str]]:
+        """The snapshot, derived again only when the access epoch moved on (or it grew old): a poll
+        is one GetItem whatever the number of vaults, while nothing changes."""
+        caller = (principal.user_id, tuple(access.claim_group_ids(principal)))
+        epoch = self._epoch.read()
+        with self._pending_lock:
+            cached = self._pending.get(caller)
+        if cached and cached[0] == epoch and self._monotonic() - cached[1] < _PENDING_MAX_AGE_SECONDS:
+            return cached[2]
+        pending = self._pending_snapshot(principal)  # a change meanwhile moves the epoch past the one read
+        with self._pending_lock:
+            # Aged from when it was complete: reading a thousand vaults can take longer than the age.
+            self._pending[caller] = (epoch, self._monotonic(), pending)
+            self._pending.move_to_end(caller)
+            while len(self._pending) > _PENDING_CACHED_CALLERS:
+                self._pending.popitem(last=False)
+        return pending
 
     def _pending_snapshot(self, principal: Principal) -> dict[str, list[str]]:
         authorities = None
@@ -569,6 +617,11 @@ class _Retrieval:
     vault_id: str
     ip_address: str | None
     device_id: str | None  # only a device of the caller's
+
+
+def _not_stored(contents: VaultContents, tokens: dict[str, str]) -> dict[str, str]:
+    """The grants of ``tokens`` whose very token the vault does not hold yet."""
+    return {u: t for u, t in tokens.items() if contents.tokens.get(u, {}).get("token") != t}
 
 
 def _check_owner_remains(contents: VaultContents, changes: dict[str, str | None]) -> None:

@@ -103,13 +103,24 @@ class ScimService:
     def list_users(self, filter_: str | None, start: int, count: int) -> dict[str, Any]:
         issuer = self._issuer()
         if filter_ is None:
-            found = [u for u in self._users.all() if u.get("iss") == issuer.issuer and u.get("userName")]
+            found = [u for u in self._every_user() if u.get("iss") == issuer.issuer and u.get("userName")]
         else:
             attribute, value = _equality(filter_, ("userName", "externalId"))
             user_id = self._users.id_named(value) if attribute == "username" else account_id(issuer, value)
             user = self._users.get(user_id) if user_id else None
             found = [user] if user is not None and user.get("userName") and user.get("iss") == issuer.issuer else []
         return _list([self._user_resource(u) for u in found], start, count)
+
+    def _every_user(self) -> list[dict[str, Any]]:
+        """Every account, read a page at a time (SCIM's startIndex/count page the filtered list)."""
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            batch = self._users.page(_USERS_PER_READ, after)
+            found += [user for user, _ in batch]
+            if len(batch) < _USERS_PER_READ:
+                return found
+            after = batch[-1][1]
 
     def replace_user(self, caller: Principal, user_id: str, body: ScimUserInput) -> dict[str, Any]:
         user = self._provisioned(user_id)
@@ -337,6 +348,9 @@ def _fits_one_transaction(member_changes: int) -> None:
     if member_changes > MAX_MEMBER_CHANGES:
         raise ScimBadRequest(f"members: at most {MAX_MEMBER_CHANGES} members may join or leave in one request",
                              "tooMany")
+
+
+_USERS_PER_READ = 1000
 
 
 def _list(resources: list[dict[str, Any]], start: int, count: int) -> dict[str, Any]:

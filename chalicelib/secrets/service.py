@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.audit import catalogue
 from chalicelib.auth import accounts, bearer, signed_jwt
-from chalicelib.crypto import envelope
+from chalicelib.crypto import envelope, jose
 from chalicelib.errors import Unauthorized
 from chalicelib.oauth import INVALID_CLIENT, INVALID_GRANT, INVALID_TARGET, TOKEN_TYPE_JWT, OAuthError
 from chalicelib.secrets import client_auth, keysets
@@ -118,7 +118,7 @@ class SecretServer:
 
     def _exchange(self, request: ExchangeRequest, outcome: _Outcome) -> dict[str, Any]:
         outcome.assertion = client_auth.read_assertion(request.client_assertion, request.client_id)
-        outcome.issuer, outcome.subject, unverified = _peek_subject(request.subject_token)
+        outcome.issuer, outcome.subject, header, unverified = _peek_subject(request.subject_token)
         # Only an issuer the hub trusts has hub accounts; its subject_claim names the account.
         trusted = self._settings.issuer(outcome.issuer) if outcome.subject else None
         hub_subject = accounts.subject_of(trusted, unverified) if trusted else None
@@ -132,7 +132,7 @@ class SecretServer:
             max_lifetime=self._settings.secret_server_assertion_max_lifetime_seconds)
         if request.audience != client.client_id:
             raise OAuthError(INVALID_TARGET, "audience must be the authenticated resource server itself")
-        user = self._verify_subject(request.subject_token, items.idp, now)
+        user = self._verify_subject(request.subject_token, header, items.idp, now)
         issuer, subject = user["iss"], user["sub"]
         if trusted and accounts.is_disabled(items.account, issuer, accounts.subject_of(trusted, user)):
             raise OAuthError(INVALID_GRANT, "subject_token: the user's account is disabled")
@@ -152,9 +152,13 @@ class SecretServer:
             raise OAuthError(INVALID_CLIENT, "client_assertion: this assertion (jti) was already used") from None
         return response
 
-    def _verify_subject(self, token: str, idp: dict[str, Any] | None, now: float) -> dict[str, Any]:
+    def _verify_subject(self, token: str, header: dict[str, Any] | None, idp: dict[str, Any] | None,
+                        now: float) -> dict[str, Any]:
+        """``header``: the token's, as ``_peek_subject`` decoded it (None: it did not decode)."""
         try:
-            header, _claims = signed_jwt.decode_unverified(bearer.read_token(token))
+            bearer.read_token(token)
+            if header is None:
+                header, _claims = signed_jwt.decode_unverified(token)  # raises what is wrong with it
             if idp is None:
                 raise Unauthorized("its issuer is not a registered identity provider")
             policy = IdpPolicy.of(idp)
@@ -196,7 +200,8 @@ class SecretServer:
         claims = {"iss": self._settings.public_base_url, "sub": subject, "aud": client.client_id, "iat": now,
                   "exp": now + lifetime, "jti": token_id, "secret": {client.client_id: sealed}}
         token = self._pop.sign_jwt(claims, {"typ": RELEASE_TOKEN_TYPE})
-        signing_kid = signed_jwt.decode_unverified(token)[0].get("kid")
+        # The header alone: the payload carries the JWE, and decoding it again would cost more than the kid.
+        signing_kid = jose.decode_segment(token.split(".")[0], "the release token's header").get("kid")
         response = {"access_token": token, "issued_token_type": TOKEN_TYPE_JWT, "token_type": "N_A",
                     "expires_in": lifetime}
         return response, {"encryptionKid": key.kid, "encryptionAlg": alg, "signingKid": signing_kid,
@@ -221,18 +226,19 @@ class SecretServer:
         return refusal
 
 
-def _peek_subject(token: str) -> tuple[str | None, str | None, dict[str, Any]]:
-    """(iss, sub, claims) of the unverified subject token, to read its IdP and secret in the same call."""
+def _peek_subject(token: str) -> tuple[str | None, str | None, dict[str, Any] | None, dict[str, Any]]:
+    """(iss, sub, header, claims) of the unverified subject token, to read its IdP and secret in the same
+    call (and to decode it once)."""
     try:
-        _header, claims = signed_jwt.decode_unverified(token)
+        header, claims = signed_jwt.decode_unverified(token)
     except Unauthorized:
-        return None, None, {}
+        return None, None, None, {}
     issuer, subject = claims.get("iss"), claims.get("sub")
     if not isinstance(issuer, str) or not issuer or "#" in issuer or len(issuer) > 512:
-        return None, None, {}
+        return None, None, header, {}
     if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_LENGTH:
-        return issuer, None, claims
-    return issuer, subject, claims
+        return issuer, None, header, claims
+    return issuer, subject, header, claims
 
 
 def _find(key_set, kid: str | None):

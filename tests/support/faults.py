@@ -105,6 +105,9 @@ class Call:
     # The condition a fault fails (a transaction's first) is a put's on its own fresh key, which the
     # code renews on a collision (it asks for the item it finds, to tell its own earlier attempt apart).
     renews: bool = False
+    # The access epoch's ADD after a commit (chalicelib/db/epoch.py): bookkeeping whose failure the
+    # request outlives, so a fault on it still ends in the request's own answer.
+    best_effort: bool = False
 
     @property
     def is_write(self) -> bool:
@@ -244,7 +247,7 @@ class FaultInjector:
             if call is None:
                 self._counts[(service, operation)] += 1
                 call = Call(service, operation, self._counts[(service, operation)], _conditional(request),
-                            _renews(request))
+                            _renews(request), _moves_access_epoch(request))
                 context[_CALL_KEY] = call
                 self.calls.append(call)
             plan = self._plan
@@ -276,6 +279,13 @@ def _renews(request) -> bool:
     failed = body if "ConditionExpression" in body else next(
         (body_of(item) for item in body.get("TransactItems", []) if "ConditionExpression" in body_of(item)), {})
     return "ReturnValuesOnConditionCheckFailure" in failed
+
+
+def _moves_access_epoch(request) -> bool:
+    from chalicelib.db import keys
+
+    key = _body(request).get("Key") or {}
+    return (key.get("pk", {}).get("S"), key.get("sk", {}).get("S")) == keys.ACCESS_EPOCH
 
 
 def body_of(transact_item: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,83 @@
+"""The long poll of users awaiting a grant: one read per poll while nothing changes, whatever the
+number of vaults; any change of access shows on the next poll (the access epoch, db/epoch.py)."""
+from __future__ import annotations
+
+from chalicelib import deps
+from chalicelib.db.table import Transaction
+from tests.support import faults
+from tests.support.dynamo_calls import CallCounter
+from tests.support.katta_api import Actor, body
+from tests.support.katta_keys import new_vault_id
+from tests.test_katta_rules import alice, bob  # noqa: F401 - the fixtures
+
+POLL = "/api/vaults/users-requiring-access-grant?wait=0"
+
+
+def vaults_of(holder: Actor, count: int) -> list[str]:
+    """``count`` vaults the holder owns and holds a token for, written directly."""
+    vault_ids = [new_vault_id() for _ in range(count)]
+    for vault_id in vault_ids:
+        transaction = deps.vaults().create(Transaction(), {"id": vault_id, "name": vault_id, "archived": False,
+                                                           "creationTime": "2026-01-01T00:00:00Z"})
+        deps.vaults().put_member(transaction, vault_id, holder.id, "USER", "OWNER")
+        deps.vaults().put_token(transaction, vault_id, holder.id, "jwe")
+        deps.table().commit(transaction)
+    return vault_ids
+
+
+def poll_calls(holder: Actor) -> list[str]:
+    with CallCounter() as counter:
+        assert body(holder.get(POLL)) == {}
+    return counter.calls
+
+
+def test_a_poll_costs_the_same_at_1_and_60_vaults(bob):
+    vaults_of(bob, 1)
+    assert body(bob.get(POLL)) == {}  # the first poll derives the snapshot
+    few = poll_calls(bob)
+    vaults_of(bob, 59)  # written around the service: the epoch did not move, the snapshot is reused
+    assert body(bob.get(POLL)) == {}
+    many = poll_calls(bob)
+    assert few == many and many.count("Query") <= 1, many  # the caller's groups; nothing per vault
+
+
+def test_every_change_of_access_shows_on_the_next_poll(client, issuer, alice, bob):
+    admin = Actor(client, issuer, "ada", roles=("user", "admin")).sign_in()
+    vault_id = new_vault_id()
+    alice.create_vault(vault_id)
+    assert alice.call("PUT", f"/api/vaults/{vault_id}/users/{bob.id}").status_code == 201
+    assert alice.call("POST", f"/api/vaults/{vault_id}/access-tokens",
+                      {bob.id: bob.keys.access_token(b"k" * 32)}).status_code == 200
+    assert body(bob.get(POLL)) == {}
+    carol = Actor(client, issuer, "carol", roles=("user",)).sign_in()
+    assert alice.call("PUT", f"/api/vaults/{vault_id}/users/{carol.id}").status_code == 201
+    assert body(bob.get(POLL)) == {}  # a member without keys awaits nothing yet
+    carol.set_up_keys()
+    assert body(bob.get(POLL)) == {vault_id: [carol.id]}  # her keys
+    assert alice.call("POST", f"/api/vaults/{vault_id}/access-tokens",
+                      {carol.id: carol.keys.access_token(b"k" * 32)}).status_code == 200
+    assert body(bob.get(POLL)) == {}  # her grant
+    dave = Actor(client, issuer, "dave", roles=("user",)).sign_in().set_up_keys()
+    assert admin.call("POST", "/api/groups", {"name": "Team"}).status_code == 201
+    assert alice.call("PUT", f"/api/vaults/{vault_id}/groups/team").status_code == 201
+    assert body(bob.get(POLL)) == {}
+    assert admin.call("POST", f"/api/groups/team/members/{dave.id}").status_code == 204
+    assert body(bob.get(POLL)) == {vault_id: [dave.id]}  # a group's new member
+    assert alice.call("PUT", f"/api/vaults/{vault_id}/archived", "true", content_type="text/plain").status_code == 200
+    assert body(bob.get(POLL)) == {}  # archived
+
+
+def test_a_lost_epoch_write_is_outlived_by_the_snapshots_age(alice, bob, monkeypatch):
+    from chalicelib.katta import vaults as vault_module
+    vault_id = new_vault_id()
+    alice.create_vault(vault_id)
+    assert alice.call("PUT", f"/api/vaults/{vault_id}/users/{bob.id}").status_code == 201
+    assert body(alice.get(POLL)) == {vault_id: [bob.id]}
+    with faults.installed() as injector:
+        with injector.failing(("dynamodb", "UpdateItem", 1), faults.INTERNAL_ERROR):  # the epoch's ADD
+            assert alice.call("POST", f"/api/vaults/{vault_id}/access-tokens",
+                              {bob.id: bob.keys.access_token(b"k" * 32)}).status_code == 200  # the grant stands
+        assert injector.fired
+    assert body(alice.get(POLL)) == {vault_id: [bob.id]}  # stale, within the age
+    monkeypatch.setattr(vault_module, "_PENDING_MAX_AGE_SECONDS", 0.0)
+    assert body(alice.get(POLL)) == {}
