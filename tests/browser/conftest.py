@@ -35,9 +35,10 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def web_stack() -> LiveStack:
-    """The shared live stack, with the app built and the dev IdP open to the app's origin."""
+    """The shared live stack with its storage (SeaweedFS, an S3 STS profile), the app built and the
+    dev IdP open to the app's origin."""
     subprocess.run([str(ROOT / "scripts" / "bootstrap-web")], check=True, capture_output=True)
-    stack = shared_live_stack()
+    stack = shared_live_stack(storage=True)
     if stack.api_url not in stack.idp.allowed_origins:
         stack.idp.allowed_origins = (*stack.idp.allowed_origins, stack.api_url)
     return stack

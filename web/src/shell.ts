@@ -1,12 +1,14 @@
-// What every page of the shell shares: the API, the sign-in, and who is signed in.
+// What every page of the shell shares: the API, the sign-in, who is signed in, and the flows.
 import { reactive, type InjectionKey } from "vue";
 
 import type { Api, ApiError, UserDto } from "./api";
 import type { Auth, SessionState } from "./auth";
+import { createFlows, lock, type Flows } from "./flows";
 
 export interface Shell {
   api: Api;
   auth: Auth;
+  flows: Flows;
   session: { state: SessionState; user: UserDto | null; error: ApiError | null };
 }
 
@@ -16,7 +18,10 @@ export function createShell(api: Api, auth: Auth): Shell {
   const session = reactive<Shell["session"]>({ state: auth.state, user: null, error: null });
   auth.onChange((state) => {
     session.state = state;
-    if (state !== "signed-in") session.user = null;
+    if (state !== "signed-in") {
+      session.user = null;
+      lock(); // keys unlocked for one session do not outlive it
+    }
   });
-  return { api, auth, session };
+  return { api, auth, flows: createFlows(api), session };
 }

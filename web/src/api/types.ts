@@ -72,6 +72,66 @@ export interface VaultDto {
   uvfKeySet?: string;
 }
 
+/** What `PUT /api/vaults/{vaultId}` takes: a new vault, or a changed name, description or state. */
+export interface VaultInput {
+  name: string;
+  description?: string;
+  archived?: boolean;
+  uvfMetadataFile?: string;
+  uvfKeySet?: string;
+}
+
+/** The user keys as `PUT /api/users/me` takes them (first sign-in, or the ECDSA key added later). */
+export interface UserKeysInput {
+  ecdhPublicKey?: string;
+  ecdsaPublicKey?: string;
+  privateKeys?: string;
+  setupCode?: string;
+}
+
+/** A device as `PUT /api/devices/{deviceId}` registers it. */
+export interface DeviceInput {
+  id: string;
+  name: string;
+  type: DeviceType;
+  publicKey: string;
+  userPrivateKey: string;
+}
+
+/** `GET /api/vaults/users-requiring-access-grant`: vault id to the ids of users awaiting a grant. */
+export type PendingGrants = Record<string, string[]>;
+
+export interface TrustedUserDto {
+  trustedUserId: string;
+  signatureChain: string[];
+}
+
+export interface StorageProfileDto {
+  id: string;
+  name: string;
+  protocol: string;
+  archived: boolean;
+  bucketPrefix?: string;
+  region?: string;
+  regions?: string[];
+  stsEndpoint?: string;
+  stsRoleCreateBucketClient?: string;
+  stsDurationSeconds?: number;
+}
+
+/** `PUT /api/storage/{vaultId}`: the bucket's template and the caller's create-bucket credentials. */
+export interface CreateBucketInput {
+  vaultId: string;
+  storageConfigId: string;
+  vaultUvf: string;
+  dirUvf: string;
+  rootDirHash: string;
+  awsAccessKey: string;
+  awsSecretKey: string;
+  sessionToken: string;
+  region: string;
+}
+
 export interface VaultDtoWithRole {
   id: string;
   name: string;
