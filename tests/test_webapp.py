@@ -11,7 +11,7 @@ import pytest
 from chalicelib.settings import Settings, TrustedIssuer
 from chalicelib.webapp.site import WebApp
 from tests.support.app_client import app_client
-from tests.support.storage_world import STATIC_PROFILE, world  # noqa: F401 - a fixture
+from tests.support.storage_world import STATIC_PROFILE, World
 from tests.support.tokens import ISSUER
 from tests.support.web_build import ASSET, INDEX, serve_fake_build
 
@@ -155,8 +155,9 @@ def test_every_call_of_the_web_app_is_a_route_this_server_offers():
     assert missing == []
 
 
-def test_the_pages_may_call_the_sts_endpoints_of_live_s3_sts_profiles(world, monkeypatch, tmp_path):
+def test_the_pages_may_call_the_sts_endpoints_of_live_s3_sts_profiles(client, issuer, monkeypatch, tmp_path):
     """The browser creates a new vault's bucket through STS, as Katta's web client does."""
+    world = World(client, issuer)
     serve_fake_build(monkeypatch, tmp_path / "dist")
     world.profile(stsEndpoint="https://sts.storage.example:8443/")
     world.profile(name="AWS", region="eu-central-1")  # no endpoint of its own: AWS's regional STS
