@@ -118,3 +118,73 @@ def test_alice_creates_a_vault_shares_it_with_bob_grants_him_access_and_bob_open
     finally:
         bob_context.close()
     assert_nothing_secret_in_storage(page, account_key)
+
+
+def test_a_new_browser_recovers_with_the_account_key_and_a_removed_browser_is_refused(web_stack, browser, context):
+    alice = web_stack.new_user("alice")
+    first = context.new_page()
+    account_key = first_sign_in(first, web_stack, alice)
+
+    second_context = browser.new_context()
+    second_context.set_default_timeout(5_000)
+    try:
+        second = second_context.new_page()
+        sign_in(second, web_stack, alice)
+        expect(second.get_by_role("heading", level=1)).to_have_text("Unlock your keys in this browser", timeout=SLOW)
+        assert serious_accessibility_violations(second) == []
+        key_field = second.get_by_role("textbox", name="Account key")
+        key_field.fill("not-a-key")
+        second.get_by_role("button", name="Unlock").click()
+        expect(second.get_by_test_id("error")).to_have_text(re.compile("This is not an account key"))
+        key_field.fill("00000000-0000-4000-8000-000000000000")  # the right shape, the wrong key
+        second.get_by_role("button", name="Unlock").click()
+        expect(second.get_by_test_id("error")).to_have_text("That is not your account key. Check it and try again.",
+                                                            timeout=SLOW)
+        expect(key_field).to_be_focused()
+        assert len(me(web_stack, alice)["devices"]) == 1  # a refused key registers nothing
+
+        key_field.fill(f"  {account_key} ")
+        second.get_by_role("button", name="Unlock").click()
+        expect(second.get_by_role("heading", level=1)).to_have_text("Vaults", timeout=SLOW)
+        devices = me(web_stack, alice)["devices"]
+        assert [d["type"] for d in devices] == ["BROWSER", "BROWSER"]
+
+        # The second browser removes the first one from the account.
+        second.get_by_role("link", name="My devices").click()
+        expect(second.get_by_text("This browser")).to_be_visible()
+        assert serious_accessibility_violations(second) == []
+        other = second.locator("tr", has_not=second.get_by_text("This browser")).filter(has=second.get_by_role("button"))
+        second.once("dialog", lambda dialog: dialog.accept())
+        other.get_by_role("button").click()
+        expect(second.locator("tbody tr")).to_have_count(1)
+        assert len(me(web_stack, alice)["devices"]) == 1
+        assert_nothing_secret_in_storage(second, account_key)
+    finally:
+        second_context.close()
+
+    # The removed browser, opened again, no longer opens the keys: it says why and offers recovery.
+    first.goto(web_stack.api_url + "/app/vaults")
+    first.get_by_role("button", name="Sign in").click()
+    expect(first.get_by_test_id("removed")).to_be_visible(timeout=SLOW)
+    expect(first.get_by_role("heading", level=1)).to_have_text("Unlock your keys in this browser")
+
+
+def test_bob_cannot_see_alices_vault(web_stack, browser, context):
+    alice, bob = web_stack.new_user("alice"), web_stack.new_user("bob")
+    page = context.new_page()
+    first_sign_in(page, web_stack, alice)
+    vault_id = create_vault(page, "Alice's secrets")
+
+    bob_context = browser.new_context()
+    bob_context.set_default_timeout(5_000)
+    try:
+        bob_page = bob_context.new_page()
+        first_sign_in(bob_page, web_stack, bob)
+        expect(bob_page.get_by_text("You have no vaults yet")).to_be_visible()
+        bob_page.goto(f"{web_stack.api_url}/app/vaults/{vault_id}")
+        bob_page.get_by_role("button", name="Sign in").click()
+        expect(bob_page.get_by_test_id("error")).to_have_text("You are not a member of this vault.", timeout=SLOW)
+        expect(bob_page.get_by_test_id("vault-details")).to_have_count(0)
+        assert api(web_stack, bob, "GET", f"/api/vaults/{vault_id}")[0] == 403
+    finally:
+        bob_context.close()
