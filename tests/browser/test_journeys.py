@@ -6,7 +6,10 @@ grants (live) → bob opens it; a new browser recovered with the account key; an
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -15,6 +18,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import serious_accessibility_violations
 from tests.browser.test_shell import sign_in
+from tests.support.live_stack import ROOT
 
 pytestmark = pytest.mark.slow  # a live stack and a browser: not in the fast lane
 
@@ -188,3 +192,88 @@ def test_bob_cannot_see_alices_vault(web_stack, browser, context):
         assert api(web_stack, bob, "GET", f"/api/vaults/{vault_id}")[0] == 403
     finally:
         bob_context.close()
+
+
+def katta(stack, config_dir, *args: str, **popen) -> subprocess.Popen:
+    """The katta CLI against the live stack, with its own configuration and a file key chain."""
+    env = {**os.environ, "KATTA_KEYCHAIN": "file"}
+    for name in ("KATTA_PASSWORD", "KATTA_USERNAME", "KATTA_SERVER", "KATTA_CONFIG_DIR"):
+        env.pop(name, None)
+    return subprocess.Popen([sys.executable, "-m", "katta_client.cli", "--server", stack.api_url,
+                             "--config-dir", str(config_dir), *args], env=env, text=True, cwd=ROOT, **popen)
+
+
+def katta_ok(stack, config_dir, *args: str) -> str:
+    process = katta(stack, config_dir, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    return out
+
+
+def katta_user(stack, tmp_path, prefix: str):  # type: ignore[no-untyped-def]
+    """A user set up with katta (signed in, user keys, this desktop registered)."""
+    user, config = stack.new_user(prefix), tmp_path / prefix
+    katta_ok(stack, config, "login", "--username", user, "--password", user)
+    katta_ok(stack, config, "init", "--device-name", "laptop")
+    return user, config
+
+
+@pytest.fixture
+def processes():
+    """The katta runs a test started: none outlives it."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def katta_link(stack, config_dir, code: str, processes: list) -> subprocess.Popen:
+    """``katta device link CODE``: katta scans the browser's code."""
+    link = katta(stack, config_dir, "device", "link", code, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                 stdin=subprocess.DEVNULL)
+    processes.append(link)
+    return link
+
+
+def check_code(link: subprocess.Popen) -> str:
+    """The check code katta shows, to type in the browser."""
+    for line in link.stderr:
+        found = re.search(r"Check code: (\d\d)", line)
+        if found:
+            return found.group(1)
+    raise AssertionError("katta showed no check code")
+
+
+def test_a_new_browser_is_linked_by_qr_from_katta(web_stack, page, tmp_path, processes):
+    alice, config = katta_user(web_stack, tmp_path, "alice")
+    sign_in(page, web_stack, alice)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Unlock your keys in this browser", timeout=SLOW)
+    page.get_by_role("button", name="Show a code to scan").click()
+    expect(page.get_by_role("img", name=re.compile("QR code"))).to_be_visible(timeout=SLOW)
+    assert serious_accessibility_violations(page) == []
+
+    # A wrong check code: the browser refuses to offer its key, katta registers nothing.
+    first_code = page.get_by_test_id("link-text").input_value()
+    link = katta_link(web_stack, config, first_code, processes)
+    shown = check_code(link)
+    page.get_by_label("Check code shown on the other device").fill("00" if shown != "00" else "01")
+    page.get_by_role("button", name="Link this browser").click()
+    expect(page.get_by_test_id("error")).to_have_text(re.compile("That is not the code the other device shows"))
+    assert link.wait(timeout=60) == 1
+    assert [d["type"] for d in me(web_stack, alice)["devices"]] == ["DESKTOP"]
+
+    page.get_by_role("button", name="Show a new code").click()
+    expect(page.get_by_test_id("link-text")).not_to_have_value(first_code)  # a spent code is never shown again
+    link = katta_link(web_stack, config, page.get_by_test_id("link-text").input_value(), processes)
+    page.get_by_label("Check code shown on the other device").fill(check_code(link))
+    page.get_by_role("region", name="From a signed-in device").get_by_label("A name for this browser").fill("linked browser")
+    page.get_by_role("button", name="Link this browser").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Vaults", timeout=SLOW)
+    out, err = link.communicate(timeout=60)
+    assert link.returncode == 0, err
+    assert 'Linked "linked browser"' in out
+    devices = {d["name"]: d["type"] for d in me(web_stack, alice)["devices"]}
+    assert devices == {"laptop": "DESKTOP", "linked browser": "BROWSER"}
+    assert_nothing_secret_in_storage(page)

@@ -11,7 +11,8 @@ const contract = JSON.parse(
 ) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
 
 describe("every operation of the API module", () => {
-  it.each(Object.entries(OPERATIONS))("%s is a route of the Katta contract", (_name, operation) => {
+  const contractOperations = Object.entries(OPERATIONS).filter(([, operation]) => !("ours" in operation));
+  it.each(contractOperations)("%s is a route of the Katta contract", (_name, operation) => {
     const methods = contract.paths[operation.path];
     expect(methods, `${operation.path} is not in the contract`).toBeDefined();
     const declared = methods?.[operation.method.toLowerCase()];

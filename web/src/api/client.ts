@@ -8,6 +8,8 @@ import type {
   DeviceInput,
   MemberDto,
   PendingGrants,
+  RendezvousCreated,
+  RendezvousState,
   SettingsDto,
   StorageProfileDto,
   TrustedUserDto,
@@ -195,6 +197,23 @@ export class Api {
   /** The server creates the bucket and its template with the caller's create-bucket credentials. */
   createStorage(vaultId: string, body: CreateBucketInput): Promise<void> {
     return this.call("createStorage", { params: { vaultId }, body });
+  }
+
+  createRendezvous(): Promise<RendezvousCreated> {
+    return this.call("createRendezvous", { body: { data: "" } });
+  }
+
+  readRendezvous(sessionId: string): Promise<RendezvousState> {
+    return this.call("readRendezvous", { params: { session_id: sessionId } });
+  }
+
+  /** Replaces the payload; the answer's token is the one the next write must name. */
+  writeRendezvous(sessionId: string, sequenceToken: string, data: string): Promise<{ sequence_token: string }> {
+    return this.call("writeRendezvous", { params: { session_id: sessionId }, body: { sequence_token: sequenceToken, data } });
+  }
+
+  endRendezvous(sessionId: string): Promise<void> {
+    return this.call("endRendezvous", { params: { session_id: sessionId } });
   }
 
   storageProfiles(): Promise<StorageProfileDto[]> {

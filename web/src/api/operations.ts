@@ -8,6 +8,9 @@ export interface Operation {
   readonly path: string;
   /** Public routes get no bearer token (/api/config is read before signing in). */
   readonly public?: true;
+  /** Katta Serverless' own route, not in Katta's contract (device linking): tests/test_webapp.py
+   * checks it, like every route here, against this server's own document. */
+  readonly ours?: true;
 }
 
 export const OPERATIONS = {
@@ -39,6 +42,11 @@ export const OPERATIONS = {
   storageProfiles: { method: "GET", path: "/api/storageprofile" },
   s3Token: { method: "POST", path: "/api/storage/s3-token" },
   createStorage: { method: "PUT", path: "/api/storage/{vaultId}" },
+  // Device linking's rendezvous (docs/rendezvous.md): knowing a session's id is the credential.
+  createRendezvous: { method: "POST", path: "/api/rendezvous", ours: true },
+  readRendezvous: { method: "GET", path: "/api/rendezvous/{session_id}", public: true, ours: true },
+  writeRendezvous: { method: "PUT", path: "/api/rendezvous/{session_id}", public: true, ours: true },
+  endRendezvous: { method: "DELETE", path: "/api/rendezvous/{session_id}", public: true, ours: true },
 } as const satisfies Record<string, Operation>;
 
 export type OperationName = keyof typeof OPERATIONS;

@@ -161,3 +161,16 @@ export interface SettingsDto {
   wotMaxDepth: number;
   wotIdVerifyLen: number;
 }
+
+/** A rendezvous session as read: its payload and the token the next write must name. */
+export interface RendezvousState {
+  data: string;
+  sequence_token: string;
+  expires_in_ms: number;
+}
+
+export interface RendezvousCreated {
+  id: string;
+  sequence_token: string;
+  expires_in_ms: number;
+}

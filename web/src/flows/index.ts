@@ -6,6 +6,7 @@ import { TrustFlows } from "./trust";
 import { VaultFlows } from "./vaults";
 
 export { AccountFlows, defaultDeviceName, type AccountState } from "./account";
+export { BrowserLink } from "./linking";
 export { FlowError, keyring, lock, unlocked, type Progress, type Unlocked } from "./keyring";
 export { failingField, humanMessage } from "./messages";
 export { TrustFlows, type MemberTrust } from "./trust";
