@@ -277,3 +277,30 @@ def test_a_new_browser_is_linked_by_qr_from_katta(web_stack, page, tmp_path, pro
     devices = {d["name"]: d["type"] for d in me(web_stack, alice)["devices"]}
     assert devices == {"laptop": "DESKTOP", "linked browser": "BROWSER"}
     assert_nothing_secret_in_storage(page)
+
+
+def test_a_vault_made_in_the_browser_opens_in_katta_and_one_made_with_katta_opens_in_the_browser(web_stack, page,
+                                                                                                  tmp_path):
+    alice, config = web_stack.new_user("alice"), tmp_path / "alice"
+    account_key = first_sign_in(page, web_stack, alice)
+    browser_vault = create_vault(page, "Made in the browser")
+
+    # katta, on a new desktop: recovered with the account key the browser showed.
+    katta_ok(web_stack, config, "login", "--username", alice, "--password", alice)
+    katta_ok(web_stack, config, "init", "--account-key", account_key, "--device-name", "laptop")
+    unlocked = json.loads(katta_ok(web_stack, config, "--json", "vault", "unlock", "--vault", browser_vault))
+    assert unlocked["owner"] is True and unlocked["bucket"] == web_stack.storage.bucket(browser_vault)
+    note = tmp_path / "note.txt"
+    note.write_text("from katta into the browser's bucket\n")
+    katta_ok(web_stack, config, "put", str(note), "/", "--vault", browser_vault)  # its root directory was made
+    assert "note.txt" in katta_ok(web_stack, config, "ls", "/", "--vault", browser_vault)
+
+    # and the other way: a vault katta made, opened in the browser.
+    created = json.loads(katta_ok(web_stack, config, "--json", "vault", "create", "Made with katta"))
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Vaults").click()
+    page.get_by_label("Search vaults").fill("katta")
+    expect(page.get_by_role("list", name="Your vaults").get_by_role("listitem")).to_have_count(1)
+    page.get_by_role("link", name="Made with katta").click()
+    expect(page.get_by_test_id("vault-bucket")).to_have_text(web_stack.storage.bucket(created["id"]), timeout=SLOW)
+    expect(page.get_by_test_id("vault-storage")).to_have_text("Made with katta")
+    assert serious_accessibility_violations(page) == []
