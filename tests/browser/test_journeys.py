@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import serious_accessibility_violations
+from tests.browser.conftest import PHONE, serious_accessibility_violations
 from tests.browser.test_shell import sign_in
 from tests.support.live_stack import ROOT
 
@@ -118,9 +118,43 @@ def test_alice_creates_a_vault_shares_it_with_bob_grants_him_access_and_bob_open
         bob_page.get_by_role("button", name="Try again").click()
         expect(bob_page.get_by_test_id("vault-bucket")).to_have_text(web_stack.storage.bucket(vault_id), timeout=SLOW)
         expect(bob_page.get_by_test_id("vault-storage")).to_have_text("Alice's vault")  # from the decrypted vault.uvf
+        expect(bob_page.get_by_role("heading", name="Members")).to_have_count(0)  # sharing is for owners
+
+        # Web of trust: bob reads out his fingerprint, alice compares it and signs his keys.
+        bob_page.get_by_role("link", name="My account").click()
+        expect(bob_page.get_by_test_id("identity-fingerprint")).to_have_text(re.compile("^[0-9A-F]+$"), timeout=SLOW)
+        fingerprint = bob_page.get_by_test_id("identity-fingerprint").inner_text()
+        assert len(fingerprint) == json.loads(api(web_stack, bob, "GET", "/api/settings")[1])["wotIdVerifyLen"]
+        expect(page.get_by_test_id(f"trust-{bob_name}")).to_contain_text("not verified")
+        page.get_by_role("button", name=f"Verify {bob_name}").click()
+        typed = page.get_by_label(f"Ask {bob_name} to read out the identity fingerprint")
+        typed.fill("0" * len(fingerprint) if fingerprint != "0" * len(fingerprint) else "1" * len(fingerprint))
+        page.get_by_role("button", name="It matches: sign").click()
+        expect(page.get_by_test_id("error")).to_contain_text(f"That is not {bob_name}'s fingerprint")
+        typed.fill(fingerprint.lower())
+        page.get_by_role("button", name="It matches: sign").click()
+        expect(page.get_by_test_id(f"trust-{bob_name}")).to_have_text("verified by you", timeout=SLOW)
+        trusted = json.loads(api(web_stack, alice, "GET", "/api/users/trusted")[1])
+        assert [t["trustedUserId"] for t in trusted] == [me(web_stack, bob)["id"]]
         assert_nothing_secret_in_storage(bob_page)
     finally:
         bob_context.close()
+
+    # The owner edits, archives, reactivates the vault and downloads its template.
+    page.get_by_label("Name", exact=True).fill("Alice's renamed vault")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Alice's renamed vault")
+    page.get_by_role("button", name="Archive").click()
+    expect(page.get_by_test_id("vault-details")).to_contain_text("Archived", timeout=SLOW)
+    assert json.loads(api(web_stack, alice, "GET", f"/api/vaults/{vault_id}")[1])["archived"] is True
+    page.get_by_role("button", name="Reactivate").click()
+    expect(page.get_by_test_id("vault-details")).to_contain_text("Active", timeout=SLOW)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the vault template").click()
+    assert download.value.suggested_filename == "vault.uvf"
+    stored = json.loads(api(web_stack, alice, "GET", f"/api/vaults/{vault_id}")[1])
+    assert stored["name"] == "Alice's renamed vault" and stored["archived"] is False
+    assert open(download.value.path()).read() == stored["uvfMetadataFile"]
     assert_nothing_secret_in_storage(page, account_key)
 
 
@@ -304,3 +338,39 @@ def test_a_vault_made_in_the_browser_opens_in_katta_and_one_made_with_katta_open
     expect(page.get_by_test_id("vault-bucket")).to_have_text(web_stack.storage.bucket(created["id"]), timeout=SLOW)
     expect(page.get_by_test_id("vault-storage")).to_have_text("Made with katta")
     assert serious_accessibility_violations(page) == []
+
+
+def test_my_account_shows_the_account_key_again_and_a_reset_starts_afresh_on_a_phone(web_stack, browser):
+    phone = browser.new_context(viewport=PHONE)
+    phone.set_default_timeout(5_000)
+    try:
+        page = phone.new_page()
+        carol = web_stack.new_user("carol")
+        account_key = first_sign_in(page, web_stack, carol)
+        page.get_by_role("link", name="My account").click()
+        page.get_by_role("button", name="Show my account key").click()
+        expect(page.get_by_test_id("secret")).to_have_text(account_key, timeout=SLOW)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+        assert serious_accessibility_violations(page) == []
+        before = me(web_stack, carol)
+
+        expect(page.get_by_role("button", name="Reset my account")).to_be_disabled()  # consequences first
+        page.get_by_label("I understand: reset my account").check()
+        page.get_by_role("button", name="Reset my account").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Set up your account", timeout=SLOW)
+        new_key = page.get_by_test_id("secret").inner_text(timeout=SLOW)
+        assert new_key != account_key
+        after = me(web_stack, carol)
+        assert not after.get("ecdhPublicKey") and after["devices"] == []  # nothing of the old keys is left
+        assert before["ecdhPublicKey"]
+
+        page.get_by_label("Type the last group of your account key").fill(new_key.split("-")[-1])
+        page.get_by_role("button", name="Finish setup").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Vaults", timeout=SLOW)
+        assert me(web_stack, carol)["ecdhPublicKey"] != before["ecdhPublicKey"]
+        page.get_by_role("link", name="My devices").click()
+        expect(page.get_by_role("row", name=re.compile("This browser"))).to_contain_text("Browser")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+        assert_nothing_secret_in_storage(page, account_key, new_key)
+    finally:
+        phone.close()
