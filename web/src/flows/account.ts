@@ -22,6 +22,12 @@ export type AccountState =
   | { kind: "unknown-browser"; user: UserDto; removed: boolean }
   | { kind: "unlocked"; unlocked: Unlocked };
 
+/** New user keys and their account key, made on the first sign-in and not yet stored. */
+export interface AccountDraft {
+  accountKey: string;
+  keys: UserKeys;
+}
+
 const NAME_FORBIDDEN = /[*<>"]/g; // DeviceDto.name's pattern [^*<>"]*
 
 export function defaultDeviceName(userAgent: string = navigator.userAgent): string {
@@ -46,13 +52,13 @@ export class AccountFlows {
   }
 
   /** New user keys and a new account key, not yet stored: the page shows the key first. */
-  async draft(progress: Progress): Promise<{ accountKey: string; keys: UserKeys }> {
+  async draft(progress: Progress): Promise<AccountDraft> {
     progress("Creating your keys…");
     return { accountKey: generateAccountKey(), keys: await UserKeys.create() };
   }
 
   /** Stores the drafted keys (sealed with the account key) and registers this browser. */
-  async create(draft: { accountKey: string; keys: UserKeys }, deviceName: string, progress: Progress): Promise<Unlocked> {
+  async create(draft: AccountDraft, deviceName: string, progress: Progress): Promise<Unlocked> {
     const { accountKey, keys } = draft;
     progress("Sealing your keys with the account key (a million rounds of PBKDF2: a few seconds)…");
     const privateKeys = await keys.encryptWithAccountKey(accountKey);

@@ -5,7 +5,7 @@ import { AccountFlows } from "./account";
 import { TrustFlows } from "./trust";
 import { VaultFlows } from "./vaults";
 
-export { AccountFlows, defaultDeviceName, type AccountState } from "./account";
+export { AccountFlows, defaultDeviceName, type AccountDraft, type AccountState } from "./account";
 export { BrowserLink } from "./linking";
 export { FlowError, keyring, lock, unlocked, type Progress, type Unlocked } from "./keyring";
 export { failingField, humanMessage } from "./messages";
