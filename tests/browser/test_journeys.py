@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -374,3 +375,20 @@ def test_my_account_shows_the_account_key_again_and_a_reset_starts_afresh_on_a_p
         assert_nothing_secret_in_storage(page, account_key, new_key)
     finally:
         phone.close()
+
+
+def test_an_expired_session_locks_the_keys_and_offers_sign_in_on_the_page_it_was_on(web_stack, page, monkeypatch):
+    dave = web_stack.new_user("dave")
+    page.clock.install()
+    first_sign_in(page, web_stack, dave)
+    page.get_by_role("link", name="My devices").click()
+    expect(page.get_by_text("This browser")).to_be_visible()
+
+    later = 11 * 3600  # the tokens, the refresh token and the IdP's session have all run out
+    monkeypatch.setattr(web_stack.idp, "clock", lambda: time.time() + later)
+    page.clock.fast_forward(later * 1000)
+    expect(page.get_by_text("Your session has expired. Sign in again to continue.")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Pages")).to_have_count(0)  # the keys are locked
+    assert_nothing_secret_in_storage(page)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_label("Password")).to_be_visible()
