@@ -88,7 +88,7 @@ export class VaultFlows {
       token = await this.api.accessToken(vaultId, true);
     } catch (error) {
       if (error instanceof ApiError && error.status === 403) {
-        throw new FlowError("You have no access to this vault yet: an owner must grant it. This page opens it once they have.");
+        throw new FlowError("You have no access to this vault yet: an owner must grant it. Try again once they have.");
       }
       throw error;
     }
