@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 
 import pytest
 from playwright.sync_api import expect
@@ -152,10 +153,20 @@ def test_alice_creates_a_vault_shares_it_with_bob_grants_him_access_and_bob_open
     expect(page.get_by_test_id("vault-details")).to_contain_text("Active", timeout=SLOW)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the vault template").click()
-    assert download.value.suggested_filename == "vault.uvf"
+    assert download.value.suggested_filename == "Alice's renamed vault.zip"
     stored = json.loads(api(web_stack, alice, "GET", f"/api/vaults/{vault_id}")[1])
     assert stored["name"] == "Alice's renamed vault" and stored["archived"] is False
-    assert open(download.value.path()).read() == stored["uvfMetadataFile"]
+    # The template holds what the server wrote into the bucket: vault.uvf and the root directory.
+    bucket = web_stack.storage.admin_s3().list_objects_v2(Bucket=web_stack.storage.bucket(vault_id))
+    with zipfile.ZipFile(download.value.path()) as template:
+        assert template.read("vault.uvf").decode() == stored["uvfMetadataFile"]
+        dir_uvf = next(name for name in template.namelist() if name.endswith("/dir.uvf"))
+        assert dir_uvf in [o["Key"] for o in bucket["Contents"]]
+        in_bucket = web_stack.storage.admin_s3().get_object(Bucket=web_stack.storage.bucket(vault_id),
+                                                            Key=dir_uvf)["Body"].read()
+        # the same root directory id, sealed afresh (a new nonce): the same size, not the same bytes
+        assert template.read(dir_uvf)[:4] == in_bucket[:4] == b"uvf\x01"
+        assert len(template.read(dir_uvf)) == len(in_bucket)
     assert_nothing_secret_in_storage(page, account_key)
 
 

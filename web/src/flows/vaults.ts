@@ -14,7 +14,7 @@ import {
   type VaultDto,
   type VaultRole,
 } from "../api";
-import { DecryptionFailed, VaultKeys, VaultMetadata, rootDirectoryTemplate, vaultUvfOrigin } from "../crypto";
+import { DecryptionFailed, VaultKeys, VaultMetadata, b64urlDecode, rootDirectoryTemplate, vaultUvfOrigin } from "../crypto";
 import { FlowError, type Progress, type Unlocked } from "./keyring";
 
 export const PROTOCOL_S3STS = "S3STS";
@@ -107,6 +107,18 @@ export class VaultFlows {
   rename(vaultId: string, name: string, description: string): Promise<VaultDto> {
     if (name.trim() === "") throw new FlowError("Give the vault a name.", "name");
     return this.api.putVault(vaultId, { name: name.trim(), description: description.trim() });
+  }
+
+  /** The vault template (`<name>.zip`, as Hub offers one): vault.uvf and the root directory's
+   * `d/<h[0:2]>/<h[2:]>/dir.uvf`, the layout the server writes into a new bucket. */
+  async template(opened: OpenedVault): Promise<Blob> {
+    const [{ rootDirHash, dirUvf }, { strToU8, zipSync }] = await Promise.all([
+      rootDirectoryTemplate(opened.metadata), import("fflate")]); // loaded only when a template is asked for
+    const zip = zipSync({
+      "vault.uvf": strToU8(opened.vault.uvfMetadataFile ?? ""),
+      [`d/${rootDirHash.slice(0, 2)}/${rootDirHash.slice(2)}/dir.uvf`]: b64urlDecode(dirUvf),
+    });
+    return new Blob([new Uint8Array(zip)], { type: "application/zip" });
   }
 
   setArchived(vaultId: string, archived: boolean): Promise<VaultDto> {

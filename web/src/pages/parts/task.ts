@@ -29,9 +29,9 @@ export function useTask() {
   return { busy, step, error, field, run };
 }
 
-/** Offers text as a file to save (the account key, a recovery key, vault.uvf). */
-export function download(fileName: string, text: string, type = "text/plain"): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+/** Offers text or bytes as a file to save (the account key, a recovery key, a vault template). */
+export function download(fileName: string, content: string | Blob, type = "text/plain"): void {
+  const url = URL.createObjectURL(new Blob([content], { type }));
   const link = document.createElement("a");
   link.href = url;
   link.download = fileName;
