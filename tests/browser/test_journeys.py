@@ -236,6 +236,7 @@ def test_bob_cannot_see_alices_vault(web_stack, browser, context):
         expect(bob_page.get_by_test_id("error")).to_have_text("You are not a member of this vault.", timeout=SLOW)
         expect(bob_page.get_by_test_id("vault-details")).to_have_count(0)
         assert api(web_stack, bob, "GET", f"/api/vaults/{vault_id}")[0] == 403
+        assert_nothing_secret_in_storage(bob_page)
     finally:
         bob_context.close()
 
@@ -350,6 +351,7 @@ def test_a_vault_made_in_the_browser_opens_in_katta_and_one_made_with_katta_open
     expect(page.get_by_test_id("vault-bucket")).to_have_text(web_stack.storage.bucket(created["id"]), timeout=SLOW)
     expect(page.get_by_test_id("vault-storage")).to_have_text("Made with katta")
     assert serious_accessibility_violations(page) == []
+    assert_nothing_secret_in_storage(page, account_key)
 
 
 def test_my_account_shows_the_account_key_again_and_a_reset_starts_afresh_on_a_phone(web_stack, browser):
