@@ -275,7 +275,7 @@ def token_exchange_service():
 @_once
 def web_app():
     from chalicelib.webapp.site import WebApp
-    return WebApp(get_settings())
+    return WebApp(get_settings(), storage_endpoints=storage_profile_service().sts_endpoints)
 
 
 def reset() -> None:

@@ -304,3 +304,50 @@ def test_a_lost_success_message_is_read_from_the_server(live_stack, devices, mon
     assert "is linked to" in n.out.getvalue()
     code, out, err = devices.run("N", "init")
     assert code == 0 and "keys are unlocked" in out, err
+
+
+def new_device_showing_a_code(live_stack, user: str):  # type: ignore[no-untyped-def]
+    """A signed-in new device (as the browser is) that shows its code: the SDK's new-device side."""
+    from katta_client.linking import HttpRendezvous, LinkingSession
+
+    transport = HttpRendezvous(live_stack.api_url, live_stack.idp.mint(user))
+    return LinkingSession.start_new_device(transport, live_stack.api_url, timing=FAST)
+
+
+def test_link_scans_the_code_a_new_device_shows_and_shows_the_check_code_to_type_there(live_stack, devices):
+    from katta_client.crypto import DeviceKeys
+    from katta_client.linking import DeviceOffer
+
+    user = existing_with_keys(live_stack, devices, new_signed_in=False)
+    new = new_device_showing_a_code(live_stack, user)
+    e = devices.start("E", "device", "link", new.qr.to_text())
+    new.connect()  # E scanned: the channel stands, E named its server
+    new.confirm_check_code(e.wait_for(r"Check code: (\d\d)").group(1))  # the user types what E shows
+    device = DeviceKeys.create()
+    new.send_device_offer(DeviceOffer(device.device_id, device.encoded_public_key, "browser", "BROWSER"))
+    new.wait_for_outcome()
+    assert devices.finish() == {"E": 0}
+    assert 'Linked "browser"' in e.out.getvalue()
+    assert device_names(devices) == ["browser", "laptop"]
+
+
+def test_a_wrong_check_code_on_the_new_device_registers_nothing(live_stack, devices):
+    from katta_client.linking import CheckCodeMismatch
+
+    user = existing_with_keys(live_stack, devices, new_signed_in=False)
+    new = new_device_showing_a_code(live_stack, user)
+    e = devices.start("E", "--json", "device", "link", new.qr.to_text())
+    new.connect()
+    shown = e.wait_for(r"Check code: (\d\d)").group(1)
+    with pytest.raises(CheckCodeMismatch):
+        new.confirm_check_code("00" if shown != "00" else "01")
+    assert devices.finish() == {"E": 1}
+    one_line_error(e, "the new device cancelled")
+    assert device_names(devices) == ["laptop"]
+
+
+def test_link_refuses_a_code_shown_by_a_device_that_has_the_keys(live_stack, devices):
+    existing_with_keys(live_stack, devices, new_signed_in=False)
+    shown_by_existing = QrPayload(QrIntent.EXISTING_DEVICE, bytes(range(1, 33)), "r" * 43, live_stack.api_url).to_text()
+    code, _, err = devices.run("E", "device", "link", shown_by_existing)
+    assert code == 1 and "`katta device join`" in err

@@ -11,6 +11,7 @@ import pytest
 from chalicelib.settings import Settings, TrustedIssuer
 from chalicelib.webapp.site import WebApp
 from tests.support.app_client import app_client
+from tests.support.storage_world import STATIC_PROFILE, World
 from tests.support.tokens import ISSUER
 from tests.support.web_build import ASSET, INDEX, serve_fake_build
 
@@ -158,3 +159,17 @@ def test_every_call_of_the_web_app_is_a_route_this_server_offers():
     missing = [f"{m} {p}" for m, p in operations
                if m.lower() not in paths.get(shape(p), {}) or (m, shape(p)) in out_of_scope]
     assert missing == []
+
+
+def test_the_pages_may_call_the_sts_endpoints_of_live_s3_sts_profiles(client, issuer, monkeypatch, tmp_path):
+    """The browser creates a new vault's bucket through STS, as Katta's web client does."""
+    world = World(client, issuer)
+    serve_fake_build(monkeypatch, tmp_path / "dist")
+    world.profile(stsEndpoint="https://sts.storage.example:8443/")
+    world.profile(name="AWS", region="eu-central-1")  # no endpoint of its own: AWS's regional STS
+    archived = world.profile(name="old", stsEndpoint="https://old.example")
+    assert world.admin.call("PUT", f"/api/storageprofile/{archived['id']}", {"archived": True}).status_code == 204
+    world.admin.call("POST", "/api/storageprofile", {**STATIC_PROFILE, "stsEndpoint": "https://static.example"})
+    policy = world.client.http.get("/app/create-vault").headers["Content-Security-Policy"]
+    connect = next(d for d in policy.split("; ") if d.startswith("connect-src "))
+    assert connect == f"connect-src 'self' {IDP} https://sts.eu-central-1.amazonaws.com https://sts.storage.example:8443"

@@ -46,6 +46,12 @@ class StorageProfileService:
         chosen = [p for p in profiles if archived is None or p["archived"] == archived]
         return sorted(chosen, key=lambda p: (p["name"].lower(), p["id"]))
 
+    def sts_endpoints(self) -> list[str]:
+        """The STS endpoints of the live S3 STS profiles (AWS's regional one where a profile names
+        none): the web app calls them from the browser to create a vault's bucket, so its CSP names them."""
+        return [profile.get("stsEndpoint") or f"https://sts.{profile.get('region') or 'us-east-1'}.amazonaws.com"
+                for profile in self.listing(archived=False) if profile.get("protocol") == "S3STS"]
+
     def get(self, profile_id: str) -> dict[str, Any]:
         record = self._profiles.get(profile_id.lower())
         if record is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
+from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 from chalicelib import errors
@@ -32,9 +33,12 @@ COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-re
 
 
 class WebApp:
-    def __init__(self, settings: Settings, build: Path = BUILD) -> None:
+    def __init__(self, settings: Settings, build: Path = BUILD,
+                 storage_endpoints: Callable[[], Iterable[str]] = tuple) -> None:
         self._settings = settings
         self._build = build
+        # Read for every page: an admin's new storage profile is reachable from the next page load.
+        self._storage_endpoints = storage_endpoints
 
     def page(self, page: str | None = None, item: str | None = None) -> tuple[str, dict[str, str]]:
         """``index.html`` for the client-side route ``/app/<page>/<item>``; 404 for what is no route."""
@@ -53,29 +57,25 @@ class WebApp:
         return body, {"Content-Type": content_type, "Cache-Control": IMMUTABLE, **COMMON_HEADERS}
 
     def content_security_policy(self, framed_by: str = "'none'") -> str:
-        idp = " ".join(self.idp_origins())
+        idp_origins = self.idp_origins()
+        idp = " ".join(idp_origins)
         with_idp = f"'self' {idp}".rstrip()
+        # A new vault's bucket is made through STS from the browser (as Katta's web client does).
+        connect = " ".join(("'self'", *_origins((*idp_origins, *self._storage_endpoints()))))
         # oidc-client-ts renews tokens in a hidden iframe when the IdP gave no refresh token.
         frames = idp or "'none'"
         return "; ".join((
             "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
-            f"connect-src {with_idp}",
+            f"connect-src {connect}",
             f"frame-src {frames}",
             f"frame-ancestors {framed_by}", "base-uri 'none'", f"form-action {with_idp}",
             "object-src 'none'"))
 
     def idp_origins(self) -> list[str]:
         """The origins of the trusted issuers' endpoints a browser talks to (discovery, token, …)."""
-        origins: list[str] = []
-        for issuer in self._settings.trusted_issuers:
-            for url in (issuer.issuer, issuer.authorization_endpoint, issuer.token_endpoint,
-                        issuer.userinfo_endpoint, issuer.jwks_uri):
-                if url:
-                    parts = urlsplit(url)
-                    origin = f"{parts.scheme}://{parts.netloc}"
-                    if origin not in origins:
-                        origins.append(origin)
-        return origins
+        return _origins(url for issuer in self._settings.trusted_issuers
+                        for url in (issuer.issuer, issuer.authorization_endpoint, issuer.token_endpoint,
+                                    issuer.userinfo_endpoint, issuer.jwks_uri))
 
     def _index(self) -> str:
         try:
@@ -98,3 +98,15 @@ def _listing(folder: Path) -> frozenset[str]:
         return frozenset(p.name for p in folder.iterdir() if p.is_file())
     except FileNotFoundError:
         return frozenset()
+
+
+def _origins(urls: Iterable[str | None]) -> list[str]:
+    """The distinct origins of ``urls``, in order."""
+    origins: list[str] = []
+    for url in urls:
+        if url:
+            parts = urlsplit(url)
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if origin not in origins:
+                origins.append(origin)
+    return origins

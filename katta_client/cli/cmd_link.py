@@ -4,12 +4,15 @@ The device with the keys runs ``link``: it creates the rendezvous session (it is
 shows the QR code, asks for the check code shown on the new device and registers the new
 device's key. The new device runs ``join PAYLOAD``, signed in already or — MSC4108's sign-in
 through the other device — not yet: it then starts an RFC 8628 device authorization and the
-user approves it from the existing device. See docs/device-linking.md.
+user approves it from the existing device. Given the code a new device shows (a browser's),
+``link CODE`` scans it instead: this device shows the check code, the user types it there.
+See docs/device-linking.md.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Callable
 from urllib.parse import urlsplit
 
 from ..auth import DeviceCodeExpired, LoginDeclined, LoginError, store_login
@@ -19,7 +22,7 @@ from ..flows import (FlowError, adopt_linked_device, default_device_name, regist
                      unlock_with_device_key)
 from ..http import DeviceNotFound, KattaApiError
 from ..linking import (ChannelConflict, ChannelExpired, ChannelTampered, ChannelTimeout, CheckCodeMismatch,
-                       DeviceOffer, HttpRendezvous, LinkingError, LinkingRefused, LinkingSession, LoginProtocol,
+                       DeviceOffer, ExistingDeviceSession, HttpRendezvous, LinkingError, LinkingRefused, LinkingSession, LoginProtocol,
                        ProtocolViolation, QrIntent, QrPayload, QrPayloadError, Timing)
 from ..linking.messages import AUTHORIZATION_EXPIRED, DEVICE_AUTHORIZATION_GRANT, USER_CANCELLED
 from .context import Context
@@ -37,7 +40,12 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         description="Run on a device that has your keys. Shows a QR code (and its text form) for the new "
                     "device, asks for the check code the new device shows, and registers the new device "
                     "with your keys encrypted to its device key. If the new device is not signed in, it "
-                    "asks you to approve its sign-in first.")
+                    "asks you to approve its sign-in first. Given the CODE a new device shows (a browser), "
+                    "it scans that instead and shows the check code to type on the new device.")
+    link.add_argument("code", metavar="CODE", nargs="?",
+                      help="the text form of the QR code a new device shows (a browser's 'Show a code to scan'; "
+                           "'-' reads it from stdin): scan it instead of showing one, and show the check code "
+                           "to type there")
     link.add_argument("--check-code", metavar="NN",
                       help="the two-digit code shown on the new device (scripts; default: asked on the "
                            "terminal, or read as one line from stdin)")
@@ -62,14 +70,19 @@ def run_link(ctx: Context, args: argparse.Namespace) -> int:
         connection = unlock_with_device_key(ctx.api, ctx.keychain, ctx.server, user)
     except FlowError as exc:
         raise CliError(str(exc)) from None
-    transport = HttpRendezvous(ctx.server, ctx.session.access_token())
-    try:
-        session = LinkingSession.start_existing_device(transport, ctx.server, timing=TIMING)
-    except LinkingError as exc:
-        raise CliError(f"cannot open a linking session at {ctx.server}: {exc}") from None
-
-    _show_qr(ctx, session.qr, no_qr=args.no_qr)
-    signed_in_here = False
+    if args.code is not None:
+        # The new device showed the code (a browser does): this device scans it and shows the check code.
+        qr = _scanned_payload(ctx, args.code, QrIntent.NEW_DEVICE)
+        session = LinkingSession.scan_new_device(HttpRendezvous(ctx.server), qr, timing=TIMING)
+        steps = _scanned_steps
+    else:
+        transport = HttpRendezvous(ctx.server, ctx.session.access_token())
+        try:
+            session = LinkingSession.start_existing_device(transport, ctx.server, timing=TIMING)
+        except LinkingError as exc:
+            raise CliError(f"cannot open a linking session at {ctx.server}: {exc}") from None
+        _show_qr(ctx, session.qr, no_qr=args.no_qr)
+        steps = _shown_steps
     registered: list[DeviceOffer] = []
 
     def register_offer(o: DeviceOffer) -> None:
@@ -78,28 +91,7 @@ def run_link(ctx: Context, args: argparse.Namespace) -> int:
         registered.append(o)
 
     try:
-        session.connect()
-        request = session.receive_request()
-        if isinstance(request, DeviceOffer):
-            ctx.note(f"The new device \"{request.device_name}\" asks for your keys.")
-        else:
-            ctx.note("A new device that is not signed in asks for your keys.")
-        session.confirm_check_code(_read_check_code(args))
-        if isinstance(request, LoginProtocol):
-            try:
-                _check_sign_in_page(ctx, request)
-            except ProtocolViolation:
-                session.decline()
-                raise
-            grant = session.accept_sign_in()
-            ctx.note("To sign the new device in as you, open\n"
-                     f"    {grant.verification_uri_complete or grant.verification_uri}\n"
-                     + (f"and approve the code {grant.user_code} " if grant.user_code else "and approve it ")
-                     + "(this device never sees the new device's login).")
-            signed_in_here = True
-            request = session.receive_device_offer()
-        offer = request
-        session.register(register_offer)
+        offer, signed_in_here = steps(ctx, args, session, register_offer)
     except LinkingError as exc:
         if registered:  # only telling the new device failed: it checks with the server itself
             raise CliError(f"the new device was registered, but telling it so failed ({exc}); "
@@ -118,6 +110,51 @@ def run_link(ctx: Context, args: argparse.Namespace) -> int:
         ctx.out.print(f"Linked \"{offer.device_name}\" ({offer.device_id[:12]}…): it can now unlock your vaults.",
                       markup=False)
     return 0
+
+
+def _shown_steps(ctx: Context, args: argparse.Namespace, session: ExistingDeviceSession,
+                 register_offer: Callable[[DeviceOffer], None]) -> tuple[DeviceOffer, bool]:
+    """This device showed the code: the user types here the check code the new device shows."""
+    session.connect()
+    request = session.receive_request()
+    if isinstance(request, DeviceOffer):
+        ctx.note(f"The new device \"{request.device_name}\" asks for your keys.")
+    else:
+        ctx.note("A new device that is not signed in asks for your keys.")
+    session.confirm_check_code(_read_check_code(args))
+    signed_in_here = False
+    if isinstance(request, LoginProtocol):
+        try:
+            _check_sign_in_page(ctx, request)
+        except ProtocolViolation:
+            session.decline()
+            raise
+        grant = session.accept_sign_in()
+        ctx.note("To sign the new device in as you, open\n"
+                 f"    {grant.verification_uri_complete or grant.verification_uri}\n"
+                 + (f"and approve the code {grant.user_code} " if grant.user_code else "and approve it ")
+                 + "(this device never sees the new device's login).")
+        signed_in_here = True
+        request = session.receive_device_offer()
+    session.register(register_offer)
+    return request, signed_in_here
+
+
+def _scanned_steps(ctx: Context, args: argparse.Namespace, session: ExistingDeviceSession,
+                   register_offer: Callable[[DeviceOffer], None]) -> tuple[DeviceOffer, bool]:
+    """This device scanned the new device's code: it shows the check code, the user types it there,
+    and only then does the new device offer its key."""
+    ctx.note("Connecting to the new device…")
+    session.connect()
+    ctx.note(f"Check code: {session.check_code}  — type it on the new device.")
+    request = session.receive_request()
+    if isinstance(request, LoginProtocol):
+        # A device that shows a code opened the rendezvous signed in: a sign-in request is not its to make.
+        session.decline()
+        raise ProtocolViolation("the new device asked to be signed in, which a device showing a code never needs")
+    ctx.note(f"The new device \"{request.device_name}\" asks for your keys.")
+    session.register(register_offer)
+    return request, False
 
 
 def _show_qr(ctx: Context, qr: QrPayload, *, no_qr: bool) -> None:
@@ -216,16 +253,19 @@ def _registered_meanwhile(ctx: Context, user: str, device: DeviceKeys) -> bool:
     return True
 
 
-def _scanned_payload(ctx: Context, text: str) -> QrPayload:
+def _scanned_payload(ctx: Context, text: str, intent: QrIntent = QrIntent.EXISTING_DEVICE) -> QrPayload:
     if text == "-":
         text = sys.stdin.readline()
     try:
         qr = QrPayload.from_text(text)
     except QrPayloadError as exc:
         raise CliError(f"this is not a katta device-link code: {exc}") from None
-    if qr.intent is not QrIntent.EXISTING_DEVICE:
+    if qr.intent is not intent and intent is QrIntent.EXISTING_DEVICE:
         raise CliError("this code was shown by a new device; run `katta device link` on the device that has "
                        "your keys and give its code here")
+    if qr.intent is not intent:
+        raise CliError("this code was shown by a device that has your keys; run `katta device join` with it on "
+                       "the new device instead")
     if normalize_server(qr.base_url) != ctx.server:
         raise CliError(f"this code is for the server {qr.base_url}, but katta is set to {ctx.server}; "
                        f"nothing was sent. If you trust that server, run again with --server {qr.base_url}")

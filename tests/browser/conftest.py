@@ -43,15 +43,14 @@ def _web(stack: LiveStack) -> LiveStack:
 
 @pytest.fixture(scope="session")
 def web_stack() -> LiveStack:
-    """The shared live stack, serving the app."""
-    return _web(shared_live_stack())
+    """The shared live stack with its storage (SeaweedFS, an S3 STS profile), serving the app: one stack for
+    every page, vaults with buckets included."""
+    return _web(shared_live_stack(storage=True))
 
 
 @pytest.fixture(scope="session")
-def web_storage_stack() -> LiveStack:
-    """The shared live stack with SeaweedFS (vaults with buckets), serving the app."""
-    pytest.importorskip("devstack.seaweed")
-    return _web(shared_live_stack(storage=True))
+def web_storage_stack(web_stack) -> LiveStack:
+    return web_stack
 
 
 @pytest.fixture(scope="module")

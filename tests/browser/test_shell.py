@@ -40,7 +40,8 @@ def test_alice_signs_in_through_the_dev_idp_sees_her_name_and_signs_out(web_stac
     sign_in(page, web_stack, alice)
     signed_in = page.get_by_test_id("signed-in-as")
     expect(signed_in).to_have_text(f"Signed in as {stored_user(web_stack, alice)['name']}")
-    expect(page).to_have_url(web_stack.api_url + "/app/")  # the callback's code is gone from the address
+    # The callback's code is gone from the address; a new user goes on to set up their keys.
+    expect(page).to_have_url(web_stack.api_url + "/app/setup")
     assert serious_accessibility_violations(page) == []
     # Tokens in memory only: nothing of the session is in the browser's storage.
     stored = page.evaluate("() => JSON.stringify({...localStorage}) + JSON.stringify({...sessionStorage})")

@@ -23,5 +23,6 @@ def serve_fake_build(monkeypatch, folder: Path) -> Path:
     from chalicelib.webapp.site import WebApp
 
     build = fake_build(folder)
-    monkeypatch.setattr(deps, "web_app", lambda: WebApp(get_settings(), build))
+    monkeypatch.setattr(deps, "web_app",
+                        lambda: WebApp(get_settings(), build, deps.storage_profile_service().sts_endpoints))
     return build

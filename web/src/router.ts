@@ -6,17 +6,33 @@ import { CALLBACK_PAGE } from "./auth";
 import CallbackPage from "./pages/CallbackPage.vue";
 import HomePage from "./pages/HomePage.vue";
 import NotFoundPage from "./pages/NotFoundPage.vue";
+import { keyring } from "./flows";
 
 declare module "vue-router" {
   interface RouteMeta {
     /** The page's title, for the document title and for screen readers after navigation. */
     title: string;
+    /** The page needs the user's unlocked keys: without them the start page unlocks them first. */
+    needsKeys?: true;
   }
 }
+
+// The user's pages (keys, vaults, sharing, devices, account); loaded when first visited, so the
+// first page's JavaScript stays small.
+const userPages: RouteRecordRaw[] = [
+  { path: "/setup", name: "setup", component: () => import("./pages/SetupPage.vue"), meta: { title: "Set up your account" } },
+  { path: "/unlock", name: "unlock", component: () => import("./pages/UnlockPage.vue"), meta: { title: "Unlock your keys" } },
+  { path: "/vaults", name: "vaults", component: () => import("./pages/VaultsPage.vue"), meta: { title: "Vaults", needsKeys: true } },
+  { path: "/vaults/:vaultId", name: "vault", component: () => import("./pages/VaultPage.vue"), meta: { title: "Vault", needsKeys: true } },
+  { path: "/create-vault", name: "create-vault", component: () => import("./pages/CreateVaultPage.vue"), meta: { title: "Create a vault", needsKeys: true } },
+  { path: "/devices", name: "devices", component: () => import("./pages/DevicesPage.vue"), meta: { title: "My devices", needsKeys: true } },
+  { path: "/account", name: "account", component: () => import("./pages/AccountPage.vue"), meta: { title: "My account", needsKeys: true } },
+];
 
 export const routes: RouteRecordRaw[] = [
   { path: "/", name: "home", component: HomePage, meta: { title: "Katta" } },
   { path: `/${CALLBACK_PAGE}`, name: "callback", component: CallbackPage, meta: { title: "Signing in…" } },
+  ...userPages,
   // The admin's pages and the emergency council's, loaded only when opened (the first page stays small).
   { path: "/admin/users", name: "admin-users", component: () => import("./pages/admin/UsersPage.vue"), meta: { title: "Users" } },
   { path: "/admin/groups", name: "admin-groups", component: () => import("./pages/admin/GroupsPage.vue"), meta: { title: "Groups" } },
@@ -32,6 +48,7 @@ export const routes: RouteRecordRaw[] = [
 
 export function createAppRouter() {
   const router = createRouter({ history: createWebHistory(import.meta.env.BASE_URL), routes });
+  router.beforeEach((to) => (to.meta.needsKeys && keyring.unlocked === null ? { name: "home", query: { next: to.fullPath } } : true));
   router.afterEach((to, from) => {
     document.title = to.meta.title === "Katta" ? "Katta" : `${to.meta.title} · Katta`;
     // A new page is announced by moving focus to its content, as a page load would; not on the first.

@@ -8,6 +8,9 @@ export interface Operation {
   readonly path: string;
   /** Public routes get no bearer token (/api/config is read before signing in). */
   readonly public?: true;
+  /** Katta Serverless' own route, not in Katta's contract (device linking): tests/test_webapp.py
+   * checks it, like every route here, against this server's own document. */
+  readonly ours?: true;
 }
 
 export const OPERATIONS = {
@@ -24,17 +27,20 @@ export const OPERATIONS = {
   searchAuthorities: { method: "GET", path: "/api/authorities/search" },
   accessibleVaults: { method: "GET", path: "/api/vaults/accessible" },
   vault: { method: "GET", path: "/api/vaults/{vaultId}" },
+  deleteVault: { method: "DELETE", path: "/api/vaults/{vaultId}" },
   putVault: { method: "PUT", path: "/api/vaults/{vaultId}" },
   archiveVault: { method: "PUT", path: "/api/vaults/{vaultId}/archived" },
   vaultMembers: { method: "GET", path: "/api/vaults/{vaultId}/members" },
   addUserToVault: { method: "PUT", path: "/api/vaults/{vaultId}/users/{userId}" },
   addGroupToVault: { method: "PUT", path: "/api/vaults/{vaultId}/groups/{groupId}" },
   removeFromVault: { method: "DELETE", path: "/api/vaults/{vaultId}/authority/{authorityId}" },
+  pendingGrants: { method: "GET", path: "/api/vaults/users-requiring-access-grant" },
   usersRequiringAccessGrant: { method: "GET", path: "/api/vaults/{vaultId}/users-requiring-access-grant" },
   grantAccess: { method: "POST", path: "/api/vaults/{vaultId}/access-tokens" },
   accessToken: { method: "GET", path: "/api/vaults/{vaultId}/access-token" },
   vaultMetadata: { method: "GET", path: "/api/vaults/{vaultId}/uvf/vault.uvf" },
   storageProfiles: { method: "GET", path: "/api/storageprofile" },
+  s3Token: { method: "POST", path: "/api/storage/s3-token" },
   createStorage: { method: "PUT", path: "/api/storage/{vaultId}" },
   // The admin pages (web/src/pages/admin/): role admin, every other caller gets 403.
   billing: { method: "GET", path: "/api/billing" },
@@ -59,6 +65,11 @@ export const OPERATIONS = {
   approveRecovery: { method: "POST", path: "/api/emergency-access/{processId}/recovered-key-shares" },
   completeRecovery: { method: "DELETE", path: "/api/emergency-access/{processId}/complete" },
   abortRecovery: { method: "DELETE", path: "/api/emergency-access/{processId}/abort" },
+  // Device linking's rendezvous (docs/rendezvous.md): knowing a session's id is the credential.
+  createRendezvous: { method: "POST", path: "/api/rendezvous", ours: true },
+  readRendezvous: { method: "GET", path: "/api/rendezvous/{session_id}", public: true, ours: true },
+  writeRendezvous: { method: "PUT", path: "/api/rendezvous/{session_id}", public: true, ours: true },
+  endRendezvous: { method: "DELETE", path: "/api/rendezvous/{session_id}", public: true, ours: true },
 } as const satisfies Record<string, Operation>;
 
 export type OperationName = keyof typeof OPERATIONS;

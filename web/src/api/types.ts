@@ -75,6 +75,56 @@ export interface VaultDto {
   requiredEmergencyKeyShares?: number;
 }
 
+/** What `PUT /api/vaults/{vaultId}` takes: a new vault, or a changed name, description or state. */
+export interface VaultInput {
+  name: string;
+  description?: string;
+  archived?: boolean;
+  uvfMetadataFile?: string;
+  uvfKeySet?: string;
+}
+
+/** The user keys as `PUT /api/users/me` takes them (first sign-in, or the ECDSA key added later). */
+export interface UserKeysInput {
+  ecdhPublicKey?: string;
+  ecdsaPublicKey?: string;
+  privateKeys?: string;
+  setupCode?: string;
+}
+
+/** A device as `PUT /api/devices/{deviceId}` registers it. */
+export interface DeviceInput {
+  id: string;
+  name: string;
+  type: DeviceType;
+  publicKey: string;
+  userPrivateKey: string;
+}
+
+/** `GET /api/vaults/users-requiring-access-grant`: vault id to the ids of users awaiting a grant. */
+export type PendingGrants = Record<string, string[]>;
+
+export interface TrustedUserDto {
+  trustedUserId: string;
+  signatureChain: string[];
+}
+
+/** A storage profile as the API sends it: one definition, with the admin's calls (./admin). */
+export type { StorageProfileDto } from "./admin";
+
+/** `PUT /api/storage/{vaultId}`: the bucket's template and the caller's create-bucket credentials. */
+export interface CreateBucketInput {
+  vaultId: string;
+  storageConfigId: string;
+  vaultUvf: string;
+  dirUvf: string;
+  rootDirHash: string;
+  awsAccessKey: string;
+  awsSecretKey: string;
+  sessionToken: string;
+  region: string;
+}
+
 export interface VaultDtoWithRole {
   id: string;
   name: string;
@@ -111,4 +161,17 @@ export interface SettingsDto {
   defaultRequiredEmergencyKeyShares?: number;
   defaultMinMembers?: number;
   allowChoosingEmergencyCouncil?: boolean;
+}
+
+/** A rendezvous session as read: its payload and the token the next write must name. */
+export interface RendezvousState {
+  data: string;
+  sequence_token: string;
+  expires_in_ms: number;
+}
+
+export interface RendezvousCreated {
+  id: string;
+  sequence_token: string;
+  expires_in_ms: number;
 }

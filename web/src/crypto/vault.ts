@@ -18,6 +18,7 @@ import { InvalidFormat, InvalidKey } from "./errors";
 import { isJsonObject, jsonObject, randomBytes, type JsonObject } from "./encoding";
 import {
   checkKeyPair,
+  encodePrivateKey,
   generateKeyPair,
   importPrivateKey,
   jwkThumbprint,
@@ -120,6 +121,12 @@ export class VaultKeys {
 
   recoveryKeyId(): Promise<string> {
     return recoveryKeyId(this.recoveryPublicKey);
+  }
+
+  /** The recovery private key as base64 PKCS#8, for the owner to keep offline (owners only). */
+  recoveryKeyText(): Promise<string> {
+    if (this.recoveryPrivateKey === undefined) throw new InvalidKey("only owners hold the recovery key");
+    return encodePrivateKey(this.recoveryPrivateKey);
   }
 
   /** uvf/jwks.json: the public recovery key only. */
