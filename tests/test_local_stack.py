@@ -99,7 +99,8 @@ def check_foundation() -> None:
     # The web app, from the API's origin, with a policy that lets it reach this IdP and nothing else.
     app = requests.get(f"{API}/", timeout=10)
     assert app.url == f"{API}/app/" and app.status_code == 200
-    assert "connect-src 'self' http://127.0.0.1:8180;" in app.headers["Content-Security-Policy"]
+    # The IdP's origin, then the S3 STS profile's endpoint (the browser creates buckets through STS).
+    assert "connect-src 'self' http://127.0.0.1:8180 " in app.headers["Content-Security-Policy"]
 
     token = password_token("alice")
     me = requests.get(f"{API}/api/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
