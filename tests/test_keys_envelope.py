@@ -152,6 +152,27 @@ def test_another_instances_rotation_is_found_on_an_unknown_version(rings, clock)
     assert rings.open("secrets", record, ALICE) == b"from v2"
 
 
+def test_a_version_rotated_in_just_after_a_reload_still_opens(rings, clock):
+    # The race the key-ring soak found: an instance that had just reloaded for one new version
+    # refused the next one, another instance's rotation seconds later, as tampered.
+    other = make_rings(clock)
+    rings.seal("secrets", b"x", ALICE)
+    for version in (2, 3):
+        other.rotate("secrets")
+        record = other.seal("secrets", b"v%d" % version, ALICE).record
+        clock.advance(1)
+        assert rings.open("secrets", record, ALICE) == b"v%d" % version
+
+
+def test_a_version_the_ring_never_had_is_tampered_after_one_reload(rings, calls):
+    good = rings.seal("secrets", b"x", ALICE).record
+    forged = good[:3] + (7).to_bytes(4, "big") + good[7:]
+    calls.watch("dynamodb")
+    with pytest.raises(TamperedRecord, match="names version 7"):
+        rings.open("secrets", forged, ALICE)
+    assert calls.calls["dynamodb.Query"] == 1
+
+
 def test_the_floor_refuses_older_versions_with_a_distinct_error(rings, clock):
     old = rings.seal("secrets", b"old", ALICE)
     rings.rotate("secrets")

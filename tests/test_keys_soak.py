@@ -151,9 +151,6 @@ def test_a_short_seeded_soak_of_one_ring_by_several_instances(kms_key, atomic_it
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="known bug it found (issue 16 left open): an instance that refreshed its ring "
-                   "within key_ring_refresh_cooldown_seconds refuses, as tampered, a record of a version another "
-                   "instance rotated in since")
 def test_a_long_seeded_soak_of_one_ring_by_several_instances(kms_key, atomic_items):
     soak(seed=int(os.environ.get("KATTA_KEYRING_SOAK_SEED", "2")),
          ops=int(os.environ.get("KATTA_KEYRING_SOAK_OPS", "150")))

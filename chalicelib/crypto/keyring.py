@@ -69,7 +69,6 @@ class KeyRings:
         self._clock = clock
         self._rings: dict[str, tuple[Ring, float]] = {}
         self._keys: dict[tuple[str, int], tuple[bytes, float]] = {}
-        self._last_refresh: dict[str, float] = {}
         self._create_lock = threading.Lock()
 
     # -- records -----------------------------------------------------------------------------
@@ -87,8 +86,10 @@ class KeyRings:
             current = self._cached_ring(ring)
         except UnknownRing:
             raise TamperedRecord(ring, "the ring does not exist here") from None
-        if version not in current.versions and version >= current.min_decryption_version:
-            current = self._refresh_once(ring) or current  # maybe rotated by another instance
+        if version > current.latest:
+            # Records are the server's own data, so a newer version is another instance's rotation
+            # this copy predates, not a probe to ration: one consistent reload settles it.
+            current = self._load(ring)
         if version < current.min_decryption_version:
             raise VersionRetired(ring, version, current.min_decryption_version)
         if version not in current.versions:
@@ -237,13 +238,6 @@ class KeyRings:
             raise UnknownRing(ring)
         self._rings[ring] = (loaded, self._clock())
         return loaded
-
-    def _refresh_once(self, ring: str) -> Ring | None:
-        now = self._clock()
-        if now - self._last_refresh.get(ring, float("-inf")) < self._settings.key_ring_refresh_cooldown_seconds:
-            return None
-        self._last_refresh[ring] = now
-        return self._load(ring)
 
     def _ring_for_sealing(self, ring: str) -> Ring:
         try:
