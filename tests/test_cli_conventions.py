@@ -207,3 +207,14 @@ def test_usage_errors_are_exit_2_without_a_traceback(capsys):
                  ["admin", "settings", "set", "--emergency-access", "maybe"], ["vault"], ["vault", "use"]):
         assert main(argv) == 2, argv
         assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_unique_start_of_an_option_is_the_option_as_before(capsys):
+    assert parse(["sync", "up", "--dry", "./site", "/site"]).args.dry_run is True
+    assert parse(["--js", "--serv", "https://katta.test", "vault", "list", "--ro", "OWNER"]).settings["json"] is True
+    assert parse(["--serv=https://katta.test", "vault", "list"]).settings["server"] == "https://katta.test"
+    assert parse(["emergency", "setup", "--coun", "bob", "carol", "--thr", "2"]).args.council == ["bob", "carol"]
+    # A group's value is no subcommand, and a subcommand's options are its own.
+    assert parse(["--server", "https://katta.test", "--js", "admin", "users", "list", "--sea", "x"]).args.search == "x"
+    assert main(["vault", "create", "X", "--c", "bob"]) == 2  # --council or --config-dir: ambiguous
+    assert "No such option '--c'" in capsys.readouterr().err

@@ -134,6 +134,28 @@ def _spread(command: click.Command, ctx: click.Context, args: list[str]) -> list
     return result
 
 
+def _whole_names(command: click.Command, args: list[str]) -> list[str]:
+    """A unique start of a long option as the option (``--dry`` for ``--dry-run``), as argparse took
+    it. A group looks only at its own options, before the subcommand's name."""
+    options = {opt: p for p in command.params if isinstance(p, click.Option)
+               for opt in (*p.opts, *p.secondary_opts) if opt.startswith("--")}
+    result: list[str] = []
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--" or (isinstance(command, click.Group) and not arg.startswith("-")):
+            return [*result, arg, *rest]
+        name, equals, value = arg.partition("=")
+        if name.startswith("--") and name not in options:
+            starting = [opt for opt in options if opt.startswith(name)]
+            name = starting[0] if len(starting) == 1 else name
+        result.append(name + equals + value)
+        option = options.get(name)
+        if isinstance(command, click.Group) and option is not None and not option.is_flag and not equals and rest:
+            result.append(rest.pop(0))  # its value, not the subcommand
+    return result
+
+
 class OnOff(click.ParamType):
     name = "on|off"
 
@@ -164,7 +186,7 @@ class _Conventions:
         self.root = root
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, _spread(self, ctx, args))  # type: ignore[misc, arg-type]
+        return super().parse_args(ctx, _spread(self, ctx, _whole_names(self, args)))  # type: ignore[misc, arg-type]
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_options(ctx, formatter)  # type: ignore[misc]
