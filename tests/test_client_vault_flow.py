@@ -234,3 +234,21 @@ def test_many_files_roles_and_names_on_the_live_stack(world, tmp_path):
     members = ok(katta(stack, a_cfg, "--json", "vault", "members", "team files")).json()  # owners only
     assert {m["name"].casefold() for m in members} >= {world["alice"], world["bob"]}
     one_line_error(katta(stack, a_cfg, "vault", "add", world["alice"]), "is you")
+
+
+def test_a_member_is_added_by_e_mail(world, tmp_path):
+    """`katta vault add bob@example.org` (issue 19): the whole address, in any case; a part of it is
+    nobody's, and says how a colleague becomes known."""
+    stack = world["stack"]
+    dave = stack.new_user("dave")
+    cfg = tmp_path / "dave"
+    ok(katta(stack, cfg, "login", "--username", dave, "--password", dave))
+    me = ok(katta(stack, cfg, "--json", "whoami")).json()
+    ok(katta(stack, cfg, "init"))
+    one_line_error(katta(stack, world["a_cfg"], "vault", "add", f"{dave}@katta"), "no user or group named")
+    added = ok(katta(stack, world["a_cfg"], "--json", "vault", "add", f"{dave.upper()}@Katta.Local",
+                     "--vault", "Team files")).json()
+    assert added["added"]["id"] == me["id"] and added["role"] == "MEMBER"
+    granted = ok(katta(stack, world["a_cfg"], "--json", "vault", "grant", dave, "--vault", "Team files")).json()
+    assert [g["id"] for g in granted["granted"]] == [me["id"]]
+    assert ok(katta(stack, cfg, "--json", "ls", "--vault", world["vault"]["id"])).code == 0

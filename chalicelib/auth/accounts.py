@@ -104,7 +104,7 @@ class AccountService:
             raise Forbidden("this account is disabled")
         # The profile follows the identity provider on every request, so Hub's body-less
         # ``PUT /api/users/me`` (its sign-in sync) finds nothing left to do.
-        if (user.get("name"), user.get("email"), user.get("pictureUrl")) != (name, email, picture):
+        if self._users.profile_differs(user, name, email, picture):
             self._users.update_profile(user_id, name, email, picture)
         return Principal(user_id, issuer.issuer, subject, roles, groups, name, email, user)
 

@@ -13,6 +13,7 @@ Aggregate / item           pk                           sk                      
 user                       ``USER#<userId>``             ``PROFILE``                            ``AUTHORITIES`` / ``USER#<name lower>#<id>``
 device                     ``USER#<userId>``             ``DEVICE#<deviceId>``
 SCIM userName claim        ``USERNAME#<name lower>``     ``USERNAME``
+user e-mail (search)       ``EMAIL#<email lower>``       ``USER#<userId>``
 device id claim            ``DEVICE#<deviceId>``         ``OWNER``
 web-of-trust signature     ``USER#<signerId>``           ``TRUST#<signedUserId>``
 group                      ``GROUP#<groupId>``           ``PROFILE``                            ``AUTHORITIES`` / ``GROUP#<name lower>#<id>``
@@ -56,6 +57,11 @@ IPv6 /64) and minute by a conditional ADD.
 A caller's access token, vault and direct memberships are ONE BatchGetItem
 (with the user item); a user's tokens (account reset) one Query on gsi1
 ``TOKENS#<id>``; all vaults (admin) one Query on gsi1 ``VAULTS``.
+The users with an e-mail address are one Query on ``EMAIL#<email>`` (Limit) and a
+BatchGetItem of their profiles; an index item left by an address changed since is
+told apart by the profile, which is the truth (``indexedEmail`` on the profile says
+which address has its index item, so a profile written before the index gets one
+at the user's next sign-in).
 
 Key management: a key ring (head and versions) or a POP ring (``use`` is
 ``sig`` or ``enc``) is one Query; the re-wrap job finds the records below a ring

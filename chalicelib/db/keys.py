@@ -65,6 +65,16 @@ def user_name(name: str) -> tuple[str, str]:
     return f"USERNAME#{name.lower()}", "USERNAME"
 
 
+def user_email(email: str, user_id: str) -> tuple[str, str]:
+    """A user's e-mail in the exact-address search (any case); an address may be several users'."""
+    return f"EMAIL#{email.lower()}", f"USER#{user_id}"
+
+
+def users_with_email(email: str) -> str:
+    """The partition of every user an e-mail address was indexed for."""
+    return f"EMAIL#{email.lower()}"
+
+
 DEVICE_PREFIX = "DEVICE#"
 
 

@@ -125,8 +125,11 @@ class GroupService:
         return [public_user_dto(u) for u in users] + [group_dto(g) for g in groups]
 
     def search(self, query: str, with_member_size: bool) -> list[dict[str, Any]]:
-        """Users and groups whose name starts with ``query`` (case-insensitive)."""
-        found = [public_user_dto(u) for u in self._users.search(query, MAX_SEARCH_RESULTS)] + \
+        """Users and groups whose name starts with ``query``, and users whose e-mail is exactly
+        ``query`` (both case-insensitive): a part of an address finds nobody by it."""
+        by_email = self._users.with_email(query, MAX_SEARCH_RESULTS) if "@" in query else []
+        users = {u["id"]: u for u in (*by_email, *self._users.search(query, MAX_SEARCH_RESULTS))}
+        found = [public_user_dto(u) for u in users.values()] + \
             [group_dto(g) for g in self._groups.search(query, MAX_SEARCH_RESULTS)]
         result = []
         for dto in found[:MAX_SEARCH_RESULTS]:

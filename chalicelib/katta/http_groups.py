@@ -79,7 +79,8 @@ def get_authorities(principal):
 
 
 @route(bp, "/api/authorities/search", role="user", doc=Operation(
-    "users and groups whose name starts with the query (case-insensitive, at most 50)", "bearer",
+    "users and groups whose name starts with the query, and users whose e-mail is the query "
+    "(case-insensitive, at most 50)", "bearer",
     {200: "list[AuthorityDto]"}, query="AuthoritySearchQuery", tags=AUTHORITIES))
 def search_authorities(principal):
     query = (query_param(bp.current_request, "query") or "").strip()

@@ -12,11 +12,14 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import click
 
 from .context import Context
 from .errors import CliError
 from .output import fields, table
+from .parsing import Command, Group, OnOff, Variadic, handled_by
 from .vault_session import run_explained
 
 _ID = re.compile(r"[-_.a-zA-Z0-9]{1,255}")  # the contract's authority ids
@@ -28,93 +31,6 @@ SETTINGS = {
     "default_threshold": "defaultRequiredEmergencyKeyShares", "min_members": "defaultMinMembers",
     "owners_choose_council": "allowChoosingEmergencyCouncil",
 }
-
-
-def _on_off(text: str) -> bool:
-    if text not in ("on", "off"):
-        raise argparse.ArgumentTypeError(f"must be on or off, not {text!r}")
-    return text == "on"
-
-
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    admin = subparsers.add_parser("admin", parents=[common], help="hub administration (role admin)")
-    groups_of = admin.add_subparsers(dest="admin_command", metavar="AREA", required=True)
-
-    settings = groups_of.add_parser("settings", parents=[common], help="the hub's settings")
-    settings_commands = settings.add_subparsers(dest="settings_command", metavar="COMMAND", required=True)
-    settings_commands.add_parser("show", parents=[common], help="show the settings").set_defaults(
-        handler=run_explained(run_settings_show))
-    change = settings_commands.add_parser("set", parents=[common], help="change some settings (others stay)")
-    change.add_argument("--wot-max-depth", type=int, metavar="N", help="web of trust: longest signature chain")
-    change.add_argument("--wot-id-verify-len", type=int, metavar="N", help="web of trust: id characters to compare")
-    change.add_argument("--automatic-access-grant", type=_on_off, metavar="on|off")
-    change.add_argument("--trust-threshold", type=int, metavar="N", help="automatic grant: trust level needed")
-    change.add_argument("--allow-grant-override", type=_on_off, metavar="on|off",
-                        help="owners may override the automatic grant per vault")
-    change.add_argument("--emergency-access", type=_on_off, metavar="on|off")
-    change.add_argument("--council", metavar="USER", nargs="*", help="the hub's emergency council (none: empty)")
-    change.add_argument("--default-threshold", type=int, metavar="N", help="council members a recovery needs")
-    change.add_argument("--min-members", type=int, metavar="N", help="smallest council an owner may choose")
-    change.add_argument("--owners-choose-council", type=_on_off, metavar="on|off",
-                        help="owners seat their own council instead of the hub's")
-    change.set_defaults(handler=run_explained(run_settings_set))
-
-    users = groups_of.add_parser("users", parents=[common], help="user accounts")
-    user_commands = users.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
-    listing = user_commands.add_parser("list", parents=[common], help="list users")
-    listing.add_argument("--search", metavar="TEXT", help="only users whose name, email or id contains TEXT")
-    listing.set_defaults(handler=run_explained(run_users_list))
-    for name, help_text in (("enable", "let a user sign in again"),
-                            ("disable", "refuse a user every request (keys and vault access stay stored)")):
-        command = user_commands.add_parser(name, parents=[common], help=help_text)
-        command.add_argument("who", metavar="USER")
-        command.set_defaults(handler=run_explained(run_users_enable), enabled=name == "enable")
-
-    groups = groups_of.add_parser("groups", parents=[common], help="groups")
-    group_commands = groups.add_subparsers(dest="groups_command", metavar="COMMAND", required=True)
-    group_commands.add_parser("list", parents=[common], help="list groups").set_defaults(
-        handler=run_explained(run_groups_list))
-    show = group_commands.add_parser("show", parents=[common], help="a group's members and vaults")
-    show.add_argument("group", metavar="GROUP")
-    show.set_defaults(handler=run_explained(run_groups_show))
-    create = group_commands.add_parser("create", parents=[common], help="create a group")
-    create.add_argument("name", metavar="NAME")
-    create.set_defaults(handler=run_explained(run_groups_create))
-    rename = group_commands.add_parser("rename", parents=[common], help="rename a group")
-    rename.add_argument("group", metavar="GROUP")
-    rename.add_argument("name", metavar="NAME")
-    rename.set_defaults(handler=run_explained(run_groups_rename))
-    delete = group_commands.add_parser("delete", parents=[common], help="delete a group")
-    delete.add_argument("group", metavar="GROUP")
-    delete.set_defaults(handler=run_explained(run_groups_delete))
-    for name in ("add", "remove"):
-        command = group_commands.add_parser(name, parents=[common], help=f"{name} a user {'to' if name == 'add' else 'from'} a group")
-        command.add_argument("group", metavar="GROUP")
-        command.add_argument("who", metavar="USER")
-        command.set_defaults(handler=run_explained(run_groups_member), add=name == "add")
-
-    audit = groups_of.add_parser("audit", parents=[common], help="one page of the audit log")
-    audit.add_argument("--since", metavar="ISO8601", help="from (default: 30 days ago)")
-    audit.add_argument("--until", metavar="ISO8601", help="to, exclusive (default: now)")
-    audit.add_argument("--type", metavar="TYPE", nargs="+", default=[], help="only these event types")
-    audit.add_argument("--page-size", type=int, default=20, metavar="N", help="events per page (1 to 100)")
-    audit.add_argument("--after", type=int, metavar="ID", help="the next page: the last id of the previous one")
-    audit.add_argument("--order", choices=("desc", "asc"), default="desc")
-    audit.add_argument("--service", action="store_true", help="this service's own log (keys, storage, tokens)")
-    audit.set_defaults(handler=run_explained(run_audit))
-
-    storage = groups_of.add_parser("storage", parents=[common], help="storage profiles")
-    storage_commands = storage.add_subparsers(dest="storage_command", metavar="COMMAND", required=True)
-    profiles = storage_commands.add_parser("list", parents=[common], help="list storage profiles")
-    profiles.add_argument("--archived", type=_on_off, metavar="on|off", help="only archived (on) or live (off)")
-    profiles.set_defaults(handler=run_explained(run_storage_list))
-    new = storage_commands.add_parser("create", parents=[common], help="create a storage profile (S3 static or STS)")
-    new.add_argument("definition", metavar="FILE.json", type=Path,
-                     help="the profile as the contract's StorageProfileS3StaticDto or StorageProfileS3STSDto")
-    new.set_defaults(handler=run_explained(run_storage_create))
-    archive = storage_commands.add_parser("archive", parents=[common], help="archive a profile: no new vaults on it")
-    archive.add_argument("profile_id", metavar="PROFILE_ID")
-    archive.set_defaults(handler=run_explained(run_storage_archive))
 
 
 def _emit(ctx: Context, value: Any) -> bool:
@@ -306,3 +222,120 @@ def run_storage_archive(ctx: Context, args: argparse.Namespace) -> int:
         ctx.out.print(f"Archived storage profile {args.profile_id}: existing vaults keep it, no new vault "
                       "can choose it.", markup=False)
     return 0
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+def _user_argument(name: str = "who") -> click.Argument:
+    return click.Argument([name], metavar="USER", help="the user: id, name, e-mail address or unique start of the name")
+
+
+def _group_argument() -> click.Argument:
+    return click.Argument(["group"], metavar="GROUP", help="the group: id or name")
+
+
+def _admin(name: str, handler: Callable[[Context, argparse.Namespace], int], summary: str, examples: tuple[str, ...],
+           params: tuple[click.Parameter, ...] = (), help: str | None = None, **fixed: Any) -> Command:
+    """An admin command: its failures explained, its help the summary unless said otherwise."""
+    return Command(name, callback=handled_by(run_explained(handler), **fixed), params=list(params),
+                   short_help=summary, help=help or summary[0].upper() + summary[1:] + ".", examples=examples)
+
+
+def _number(option: str, help: str) -> click.Option:
+    return click.Option([option], type=int, metavar="N", help=help)
+
+
+def _switch(option: str, help: str) -> click.Option:
+    return click.Option([option], type=OnOff(), metavar="on|off", help=help)
+
+
+settings = Group("settings", short_help="the hub's settings", help="The hub's settings: web of trust, automatic "
+                 "access grants, emergency access.",
+                 examples=("katta admin settings show", "katta admin settings set --emergency-access on"), commands=[
+    _admin("show", run_settings_show, "show the settings", ("katta admin settings show",
+                                                           "katta admin settings show --json")),
+    _admin("set", run_settings_set, "change some settings (others stay)", (
+        "katta admin settings set --wot-max-depth 3 --wot-id-verify-len 2",
+        "katta admin settings set --emergency-access on --council bob carol dave --default-threshold 2",
+        "katta admin settings set --council"), params=(
+        _number("--wot-max-depth", "web of trust: longest signature chain"),
+        _number("--wot-id-verify-len", "web of trust: id characters to compare"),
+        _switch("--automatic-access-grant", "grant access automatically to members the web of trust vouches for"),
+        _number("--trust-threshold", "automatic grant: trust level needed"),
+        _switch("--allow-grant-override", "owners may override the automatic grant per vault"),
+        _switch("--emergency-access", "let vaults have an emergency council"),
+        Variadic(["--council"], metavar="USER…", empty_ok=True,
+                 help="the hub's emergency council (given without users: none)"),
+        _number("--default-threshold", "council members a recovery needs"),
+        _number("--min-members", "smallest council an owner may choose"),
+        _switch("--owners-choose-council", "owners seat their own council instead of the hub's"),
+    )),
+])
+
+users = Group("users", short_help="user accounts", help="User accounts: list them, disable and enable them.",
+              examples=("katta admin users list", "katta admin users disable bob"), commands=[
+    _admin("list", run_users_list, "list users", ("katta admin users list", "katta admin users list --search example.org"),
+           params=(click.Option(["--search"], metavar="TEXT",
+                                help="only users whose name, email or id contains TEXT"),)),
+    _admin("enable", run_users_enable, "let a user sign in again", ("katta admin users enable bob",),
+           params=(_user_argument(),), enabled=True),
+    _admin("disable", run_users_enable, "refuse a user every request (keys and vault access stay stored)",
+           ("katta admin users disable bob", "katta admin users disable bob@example.org"),
+           params=(_user_argument(),), enabled=False),
+])
+
+groups = Group("groups", short_help="groups", help="Groups: create, rename and delete them, add and remove members.",
+               examples=("katta admin groups list", "katta admin groups create Engineering",
+                         "katta admin groups add Engineering bob"), commands=[
+    _admin("list", run_groups_list, "list groups", ("katta admin groups list", "katta admin groups list --json")),
+    _admin("show", run_groups_show, "a group's members and vaults", ("katta admin groups show Engineering",),
+           params=(_group_argument(),), help="Show a group's members and vaults."),
+    _admin("create", run_groups_create, "create a group", ("katta admin groups create Engineering",),
+           params=(click.Argument(["name"], metavar="NAME", help="the new group's name"),)),
+    _admin("rename", run_groups_rename, "rename a group", ("katta admin groups rename Engineering R&D",),
+           params=(_group_argument(), click.Argument(["name"], metavar="NAME", help="the group's new name"))),
+    _admin("delete", run_groups_delete, "delete a group", ("katta admin groups delete Engineering",),
+           params=(_group_argument(),)),
+    _admin("add", run_groups_member, "add a user to a group", ("katta admin groups add Engineering bob",
+                                                              "katta admin groups add Engineering bob@example.org"),
+           params=(_group_argument(), _user_argument()), add=True),
+    _admin("remove", run_groups_member, "remove a user from a group", ("katta admin groups remove Engineering bob",),
+           params=(_group_argument(), _user_argument()), add=False),
+])
+
+storage = Group("storage", short_help="storage profiles", help="Storage profiles: where new vaults keep their files.",
+                examples=("katta admin storage list", "katta admin storage create profile.json"), commands=[
+    _admin("list", run_storage_list, "list storage profiles", ("katta admin storage list",
+                                                               "katta admin storage list --archived off"),
+           params=(_switch("--archived", "only archived (on) or live (off)"),)),
+    _admin("create", run_storage_create, "create a storage profile (S3 static or STS)",
+           ("katta admin storage create profile.json",), params=(
+               click.Argument(["definition"], metavar="FILE.json", type=click.Path(path_type=Path),
+                              help="the profile as the contract's StorageProfileS3StaticDto or StorageProfileS3STSDto"),)),
+    _admin("archive", run_storage_archive, "archive a profile: no new vaults on it",
+           ("katta admin storage archive 0f1e2d3c-4b5a-4968-8776-655443322110",),
+           params=(click.Argument(["profile_id"], metavar="PROFILE_ID", help="the profile's id"),)),
+])
+
+admin = Group("admin", short_help="hub administration (role admin)",
+              help="What an admin does in Hub's admin pages, scriptable (--json prints the API's answer). Every "
+                   "command needs the admin role.",
+              examples=("katta admin users list", "katta admin audit --type VAULT_CREATE --since 2026-01-01",
+                        "katta admin storage list --json"), commands=[
+    settings, users, groups,
+    _admin("audit", run_audit, "one page of the audit log", (
+        "katta admin audit", "katta admin audit --type VAULT_CREATE VAULT_MEMBER_ADD --since 2026-01-01",
+        "katta admin audit --order asc --page-size 100 --after 1234", "katta admin audit --service"), params=(
+        click.Option(["--since"], metavar="ISO8601", help="from (default: 30 days ago)"),
+        click.Option(["--until"], metavar="ISO8601", help="to, exclusive (default: now)"),
+        Variadic(["--type"], metavar="TYPE…", default=[], help="only these event types"),
+        click.Option(["--page-size"], type=int, default=20, metavar="N", help="events per page (1 to 100)"),
+        click.Option(["--after"], type=int, metavar="ID", help="the next page: the last id of the previous one"),
+        click.Option(["--order"], type=click.Choice(("desc", "asc")), default="desc",
+                     help="newest first (desc, the default) or oldest first"),
+        click.Option(["--service"], is_flag=True, help="this service's own log (keys, storage, tokens)"),
+    ), help="One page of the audit log: type and period filters; --after follows the last id of the previous page."),
+    storage,
+])
+
+COMMANDS = (admin,)

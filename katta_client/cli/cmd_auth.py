@@ -6,39 +6,20 @@ import getpass
 import os
 import sys
 import webbrowser
+from typing import Any
+
+import click
 
 from ..auth import DeviceAuthorization, LoginSession, TokenSet, store_login
 from .context import Context
 from .errors import CliError
 from .output import fields
+from .parsing import Command, Invocation, handled_by
 
 PASSWORD_ENV = "KATTA_PASSWORD"
 USERNAME_ENV = "KATTA_USERNAME"
 #: The fields of /api/users/me that hold the user's private keys, encrypted: printed only with --with-keys.
 WRAPPED_KEYS = ("privateKeys", "setupCode")
-
-
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    login = subparsers.add_parser(
-        "login", parents=[common], help="sign in to the server's identity provider",
-        description="Sign in. Default: the browser (authorization code + PKCE on a loopback redirect). "
-                    "--device: for machines without a browser. --password / $KATTA_PASSWORD: the "
-                    "password grant (the local stack's dev IdP; scripts).")
-    mode = login.add_mutually_exclusive_group()
-    mode.add_argument("--device", action="store_true", help="device authorization: approve on another device")
-    mode.add_argument("--password", nargs="?", const="", default=None, metavar="PASSWORD",
-                      help=f"password grant; without a value the password comes from ${PASSWORD_ENV} or a prompt")
-    login.add_argument("--username", help=f"user name for the password grant (default: ${USERNAME_ENV} or a prompt)")
-    login.add_argument("--no-browser", action="store_true", help="print the sign-in URL, do not open a browser")
-    login.set_defaults(handler=run_login)
-
-    logout = subparsers.add_parser("logout", parents=[common], help="sign out and forget this server's tokens")
-    logout.set_defaults(handler=run_logout)
-
-    whoami = subparsers.add_parser("whoami", parents=[common], help="show the signed-in user (GET /api/users/me)")
-    whoami.add_argument("--with-keys", action="store_true",
-                        help="with --json, also print the wrapped private keys and setup code (ciphertext)")
-    whoami.set_defaults(handler=run_whoami)
 
 
 def run_login(ctx: Context, args: argparse.Namespace) -> int:
@@ -120,3 +101,38 @@ def run_whoami(ctx: Context, args: argparse.Namespace) -> int:
         ("User keys", "set up" if me.get("ecdhPublicKey") else "not set up (run `katta init`)"),
     )))
     return 0
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+def _login(**params: Any) -> Invocation:
+    if params["device"] and params["password"] is not None:
+        raise click.UsageError("--device and --password exclude each other")
+    return handled_by(run_login)(**params)
+
+
+login = Command("login", callback=_login, short_help="sign in to the server's identity provider", params=[
+    click.Option(["--device"], is_flag=True, help="device authorization: approve on another device"),
+    click.Option(["--password"], is_flag=False, flag_value="", default=None, metavar="PASSWORD",
+                 help=f"password grant; without a value the password comes from ${PASSWORD_ENV} or a prompt"),
+    click.Option(["--username"], help=f"user name for the password grant (default: ${USERNAME_ENV} or a prompt)"),
+    click.Option(["--no-browser"], is_flag=True, help="print the sign-in URL, do not open a browser"),
+], help="Sign in. Default: the browser (authorization code + PKCE on a loopback redirect). --device: for "
+        "machines without a browser. --password / $KATTA_PASSWORD: the password grant (the local stack's "
+        "dev IdP; scripts).", examples=(
+    "katta login", "katta login --device", "katta login --username alice --password alice",
+    "KATTA_PASSWORD=… katta --json login --username alice"))
+
+logout = Command("logout", callback=handled_by(run_logout),
+                 short_help="sign out and forget this server's tokens",
+                 help="Sign out: revoke the session at the identity provider and forget this server's tokens.",
+                 examples=("katta logout", "katta --server https://katta.example.org logout"))
+
+whoami = Command("whoami", callback=handled_by(run_whoami), params=[
+    click.Option(["--with-keys"], is_flag=True,
+                 help="with --json, also print the wrapped private keys and setup code (ciphertext)"),
+], short_help="show the signed-in user (GET /api/users/me)",
+    help="Show the signed-in user (GET /api/users/me) and whether their keys are set up.",
+    examples=("katta whoami", "katta whoami --json", "katta whoami --json --with-keys"))
+
+COMMANDS = (login, logout, whoami)

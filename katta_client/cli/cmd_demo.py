@@ -13,25 +13,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import click
+
 from .context import Context
 from .errors import CliError
+from .parsing import Command, handled_by
 from .vault_session import explained
 
 GREETING = "Hello {member}! This file was encrypted by {owner}'s client; the server never saw its key.\n"
-
-
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    demo = subparsers.add_parser(
-        "demo", parents=[common], help="run the whole Katta sequence for two dev users (local stack)",
-        description="Log in two dev-IdP users, set up their keys and devices, create a vault and its bucket "
-                    "through STS, add and grant the second user, write a file as the first and read it as "
-                    "the second. Printed step by step. Meant for the local stack (scripts/run-local).")
-    demo.add_argument("--owner", default="alice", help="the user who creates the vault (default: alice)")
-    demo.add_argument("--member", default="bob", help="the user who is granted access (default: bob)")
-    demo.add_argument("--reset", action="store_true",
-                      help="reset a user whose keys this demo's configuration does not hold (deletes their "
-                           "keys, devices and vault access on the server)")
-    demo.set_defaults(handler=run_demo)
 
 
 class Steps:
@@ -161,3 +150,20 @@ def run_demo(ctx: Context, args: argparse.Namespace) -> int:
 class _Reset(Exception):
     """The account was reset; open the connection again (it now creates keys)."""
 
+
+# -- the command ----------------------------------------------------------------------------------
+
+demo = Command("demo", callback=handled_by(run_demo), params=[
+    click.Option(["--owner"], default="alice", help="the user who creates the vault (default: alice)"),
+    click.Option(["--member"], default="bob", help="the user who is granted access (default: bob)"),
+    click.Option(["--reset"], is_flag=True,
+                 help="reset a user whose keys this demo's configuration does not hold (deletes their "
+                      "keys, devices and vault access on the server)"),
+], short_help="run the whole Katta sequence for two dev users (local stack)",
+    help="Log in two dev-IdP users, set up their keys and devices, create a vault and its bucket "
+         "through STS, add and grant the second user, write a file as the first and read it as "
+         "the second. Printed step by step. Meant for the local stack (scripts/run-local).",
+    examples=("katta --server http://127.0.0.1:8000 demo", "katta demo --owner carol --member dave --reset",
+              "katta demo --json"))
+
+COMMANDS = (demo,)

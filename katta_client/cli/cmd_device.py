@@ -3,21 +3,13 @@ from __future__ import annotations
 
 import argparse
 
+import click
+
 from . import cmd_link
 from .context import Context
 from .errors import CliError
 from .output import table
-
-
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    device = subparsers.add_parser("device", parents=[common], help="this user's devices")
-    commands = device.add_subparsers(dest="device_command", metavar="COMMAND", required=True)
-    listing = commands.add_parser("list", parents=[common], help="list your registered devices")
-    listing.set_defaults(handler=run_list)
-    remove = commands.add_parser("remove", parents=[common], help="remove a device (it loses access to your keys)")
-    remove.add_argument("device_id", metavar="DEVICE_ID", help="device id, or a unique prefix of it")
-    remove.set_defaults(handler=run_remove)
-    cmd_link.register(commands, common)
+from .parsing import Command, Group, handled_by
 
 
 def _this_device_id(ctx: Context) -> str | None:
@@ -66,3 +58,20 @@ def run_remove(ctx: Context, args: argparse.Namespace) -> int:
     else:
         ctx.out.print(f"Removed device {ids[0]}.", markup=False)
     return 0
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+device = Group("device", short_help="this user's devices", help="Your registered devices: list, remove, link a new one.",
+               examples=("katta device list", "katta device link", "katta device join \"$CODE\""), commands=[
+    Command("list", callback=handled_by(run_list), short_help="list your registered devices",
+            help="List your registered devices; * marks this one.",
+            examples=("katta device list", "katta device list --json")),
+    Command("remove", callback=handled_by(run_remove), params=[
+        click.Argument(["device_id"], metavar="DEVICE_ID", help="device id, or a unique prefix of it"),
+    ], short_help="remove a device (it loses access to your keys)",
+        help="Remove a device: it loses access to your keys.", examples=("katta device remove 3F2A9C",)),
+    *cmd_link.COMMANDS,
+])
+
+COMMANDS = (device,)

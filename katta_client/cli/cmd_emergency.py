@@ -8,51 +8,24 @@ from __future__ import annotations
 
 import argparse
 
+import click
+
 from .context import Context
 from .errors import CliError
 from .output import table
-from .vault_session import add_vault_option, connect, run_explained, unlock_selected
+from .parsing import Command, Group, Variadic, handled_by
+from .vault_session import connect, run_explained, unlock_selected, vault_option
 
 KINDS = ("CHANGE_PERMISSIONS", "COUNCIL_CHANGE")
 
 
-def add_council_options(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
-    parser.add_argument(f"--{prefix}council", metavar="USER", nargs="+", default=[],
-                        help="council members: user ids, names or unique starts of names")
-    parser.add_argument(f"--{prefix}threshold", metavar="N", type=int, default=0,
-                        help="how many council members must approve a recovery (2 or more)")
-
-
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    emergency = subparsers.add_parser("emergency", parents=[common], help="emergency access: recover a vault "
-                                      "whose owners are gone, with its council")
-    commands = emergency.add_subparsers(dest="emergency_command", metavar="COMMAND", required=True)
-    listing = commands.add_parser("list", parents=[common], help="the vaults you can help recover, and their "
-                                  "open recoveries")
-    listing.set_defaults(handler=run_explained(run_list))
-    setup = commands.add_parser("setup", parents=[common], help="seat a vault's council (owners)")
-    add_council_options(setup)
-    add_vault_option(setup)
-    setup.set_defaults(handler=run_explained(run_setup))
-    start = commands.add_parser("start", parents=[common], help="start recovering a vault (council members)")
-    start.add_argument("vault_id", metavar="VAULT_ID")
-    start.add_argument("--type", choices=KINDS, default=KINDS[0],
-                       help="a new owner (default) or a new council")
-    start.add_argument("--reason", default="", help="why: shown to the other council members")
-    start.add_argument("--no-approve", action="store_true", help="start without approving it yourself")
-    start.set_defaults(handler=run_explained(run_start))
-    approve = commands.add_parser("approve", parents=[common], help="approve a recovery with your key share")
-    approve.add_argument("process_id", metavar="PROCESS_ID")
-    approve.set_defaults(handler=run_explained(run_approve))
-    complete = commands.add_parser("complete", parents=[common], help="recover the vault and make the change")
-    complete.add_argument("process_id", metavar="PROCESS_ID")
-    complete.add_argument("--new-owner", metavar="USER", nargs="+", default=[],
-                          help="who becomes owner (CHANGE_PERMISSIONS)")
-    add_council_options(complete, prefix="new-")
-    complete.set_defaults(handler=run_explained(run_complete))
-    abort = commands.add_parser("abort", parents=[common], help="abort a recovery")
-    abort.add_argument("process_id", metavar="PROCESS_ID")
-    abort.set_defaults(handler=run_explained(run_abort))
+def council_options(prefix: str = "") -> list[click.Option]:
+    return [
+        Variadic([f"--{prefix}council"], metavar="USER…", default=[],
+                 help="council members: user ids, names or unique starts of names"),
+        click.Option([f"--{prefix}threshold"], metavar="N", type=int, default=0,
+                     help="how many council members must approve a recovery (2 or more)"),
+    ]
 
 
 def _uuid(value: str, what: str) -> str:
@@ -162,3 +135,55 @@ def run_abort(ctx: Context, args: argparse.Namespace) -> int:
     else:
         ctx.out.print(f"Aborted recovery {process_id}.", markup=False)
     return 0
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+def _process_argument() -> click.Argument:
+    return click.Argument(["process_id"], metavar="PROCESS_ID", help="the recovery's id (see `katta emergency list`)")
+
+
+emergency = Group("emergency", short_help="emergency access: recover a vault whose owners are gone, with its council",
+                  help="A vault's emergency council and its recoveries: an owner seats a council; when the owners "
+                       "are gone, council members start, approve and complete a recovery.",
+                  examples=("katta emergency list", "katta emergency setup --vault Projects --council bob carol --threshold 2",
+                            "katta emergency start 2b1f0c3e-5d6a-4c1e-9f0a-0d7c2e4b8a11 --reason 'alice left'"), commands=[
+    Command("list", callback=handled_by(run_explained(run_list)),
+            short_help="the vaults you can help recover, and their open recoveries",
+            help="The vaults whose council you sit on, and their open recoveries.",
+            examples=("katta emergency list", "katta emergency list --json")),
+    Command("setup", callback=handled_by(run_explained(run_setup)), params=[*council_options(), vault_option()],
+            short_help="seat a vault's council (owners)",
+            help="Seat a vault's emergency council (owners): any THRESHOLD of its members can recover the vault.",
+            examples=("katta emergency setup --council bob carol dave --threshold 2",
+                      "katta emergency setup --vault Projects --council bob carol --threshold 2")),
+    Command("start", callback=handled_by(run_explained(run_start)), params=[
+        click.Argument(["vault_id"], metavar="VAULT_ID", help="the vault to recover (its id)"),
+        click.Option(["--type"], type=click.Choice(KINDS), default=KINDS[0],
+                     help="a new owner (default) or a new council"),
+        click.Option(["--reason"], default="", help="why: shown to the other council members"),
+        click.Option(["--no-approve"], is_flag=True, help="start without approving it yourself"),
+    ], short_help="start recovering a vault (council members)",
+        help="Start recovering a vault (council members); it is approved with your key share unless --no-approve.",
+        examples=("katta emergency start 2b1f0c3e-5d6a-4c1e-9f0a-0d7c2e4b8a11 --reason 'alice left'",
+                  "katta emergency start 2b1f0c3e-5d6a-4c1e-9f0a-0d7c2e4b8a11 --type COUNCIL_CHANGE")),
+    Command("approve", callback=handled_by(run_explained(run_approve)), params=[_process_argument()],
+            short_help="approve a recovery with your key share",
+            help="Approve a recovery with your key share.",
+            examples=("katta emergency approve 7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",)),
+    Command("complete", callback=handled_by(run_explained(run_complete)), params=[
+        _process_argument(),
+        Variadic(["--new-owner"], metavar="USER…", default=[], help="who becomes owner (CHANGE_PERMISSIONS)"),
+        *council_options(prefix="new-"),
+    ], short_help="recover the vault and make the change",
+        help="Recover the vault once enough council members approved, and make the change: a new owner "
+             "(CHANGE_PERMISSIONS) or a new council (COUNCIL_CHANGE).",
+        examples=("katta emergency complete 7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f --new-owner carol",
+                  "katta emergency complete 7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f --new-council bob carol dave "
+                  "--new-threshold 2")),
+    Command("abort", callback=handled_by(run_explained(run_abort)), params=[_process_argument()],
+            short_help="abort a recovery", help="Abort a recovery.",
+            examples=("katta emergency abort 7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",)),
+])
+
+COMMANDS = (emergency,)

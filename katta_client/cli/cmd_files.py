@@ -11,70 +11,14 @@ if TYPE_CHECKING:
     from ..sync import Action
     from ..vaults import UnlockedVault
 
+import click
+
 from ..crypto import ciphertext_size
 from .context import Context
 from .errors import CliError
 from .output import table
-from .vault_session import add_vault_option, progress_bar, run_explained, unlock_selected
-
-
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    ls = subparsers.add_parser("ls", parents=[common], help="list a directory of the vault")
-    ls.add_argument("path", metavar="PATH", nargs="?", default="/")
-    add_vault_option(ls)
-    ls.set_defaults(handler=run_explained(run_ls))
-
-    put = subparsers.add_parser("put", parents=[common], help="encrypt a local file into the vault")
-    put.add_argument("local", metavar="LOCAL", type=Path)
-    put.add_argument("remote", metavar="REMOTE", help="vault path; a directory (or a path ending in /) "
-                                                      "keeps the local name")
-    put.add_argument("-r", "--recursive", action="store_true",
-                     help="LOCAL is a directory: store it and everything in it")
-    add_vault_option(put)
-    put.set_defaults(handler=run_explained(run_put))
-
-    get = subparsers.add_parser("get", parents=[common], help="decrypt a vault file to a local file")
-    get.add_argument("remote", metavar="REMOTE")
-    get.add_argument("local", metavar="LOCAL", type=Path, help="local file, or a directory to keep the name")
-    get.add_argument("-r", "--recursive", action="store_true",
-                     help="REMOTE is a directory: fetch it and everything in it")
-    add_vault_option(get)
-    get.set_defaults(handler=run_explained(run_get))
-
-    mkdir = subparsers.add_parser("mkdir", parents=[common], help="create a directory in the vault")
-    mkdir.add_argument("path", metavar="PATH")
-    add_vault_option(mkdir)
-    mkdir.set_defaults(handler=run_explained(run_mkdir))
-
-    mv = subparsers.add_parser("mv", parents=[common], help="move or rename a file or directory in the vault")
-    mv.add_argument("source", metavar="SOURCE")
-    mv.add_argument("target", metavar="TARGET", help="new path; an existing directory (or a path ending in /) "
-                                                     "keeps the name")
-    add_vault_option(mv)
-    mv.set_defaults(handler=run_explained(run_mv))
-
-    sync = subparsers.add_parser(
-        "sync", parents=[common], help="make one directory hold another's files: changed files only",
-        description="A file is changed when its size differs or its source is newer, to the second "
-                    "(content is encrypted with fresh nonces: no hash can be compared).")
-    directions = sync.add_subparsers(dest="sync_direction", metavar="DIRECTION", required=True)
-    up = directions.add_parser("up", parents=[common], help="local directory → vault directory")
-    up.add_argument("local", metavar="LOCAL_DIR", type=Path)
-    up.add_argument("remote", metavar="REMOTE_DIR")
-    down = directions.add_parser("down", parents=[common], help="vault directory → local directory")
-    down.add_argument("remote", metavar="REMOTE_DIR")
-    down.add_argument("local", metavar="LOCAL_DIR", type=Path)
-    for parser, handler in ((up, run_sync_up), (down, run_sync_down)):
-        parser.add_argument("--dry-run", action="store_true", help="print what would change; change nothing")
-        parser.add_argument("--delete", action="store_true",
-                            help="also delete what the target holds and the source does not")
-        add_vault_option(parser)
-        parser.set_defaults(handler=run_explained(handler))
-
-    rm = subparsers.add_parser("rm", parents=[common], help="delete a file or an empty directory")
-    rm.add_argument("path", metavar="PATH")
-    add_vault_option(rm)
-    rm.set_defaults(handler=run_explained(run_rm))
+from .parsing import Command, Group, handled_by
+from .vault_session import progress_bar, run_explained, unlock_selected, vault_option
 
 
 def _files(ctx: Context, args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -262,3 +206,82 @@ def run_rm(ctx: Context, args: argparse.Namespace) -> int:
         ctx.out.print(f"Removed {'directory' if kind == 'dir' else 'file'} {args.path} from {unlocked.name}.",
                       markup=False)
     return 0
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+LOCAL_PATH = click.Path(path_type=Path)
+
+
+def _sync_options() -> list[click.Option]:
+    return [click.Option(["--dry-run"], is_flag=True, help="print what would change; change nothing"),
+            click.Option(["--delete"], is_flag=True, help="also delete what the target holds and the source does not"),
+            vault_option()]
+
+
+COMMANDS = (
+    Command("ls", callback=handled_by(run_explained(run_ls)), params=[
+        click.Argument(["path"], metavar="PATH", required=False, default="/",
+                       help="the vault directory (default: its root)"),
+        vault_option(),
+    ], short_help="list a directory of the vault", help="List a directory of the vault.",
+        examples=("katta ls", "katta ls /reports --vault Projects", "katta ls / --json")),
+    Command("put", callback=handled_by(run_explained(run_put)), params=[
+        click.Argument(["local"], metavar="LOCAL", type=LOCAL_PATH, help="the local file (a directory with -r)"),
+        click.Argument(["remote"], metavar="REMOTE",
+                       help="vault path; a directory (or a path ending in /) keeps the local name"),
+        click.Option(["-r", "--recursive"], is_flag=True, help="LOCAL is a directory: store it and everything in it"),
+        vault_option(),
+    ], short_help="encrypt a local file into the vault",
+        help="Encrypt a local file (or, with -r, a directory) into the vault, with a progress bar.",
+        examples=("katta put report.pdf /", "katta put report.pdf /reports/2026.pdf --vault Projects",
+                  "katta put -r photos /")),
+    Command("get", callback=handled_by(run_explained(run_get)), params=[
+        click.Argument(["remote"], metavar="REMOTE", help="the vault file (a directory with -r)"),
+        click.Argument(["local"], metavar="LOCAL", type=LOCAL_PATH,
+                       help="local file, or a directory to keep the name"),
+        click.Option(["-r", "--recursive"], is_flag=True, help="REMOTE is a directory: fetch it and everything in it"),
+        vault_option(),
+    ], short_help="decrypt a vault file to a local file",
+        help="Decrypt a vault file (or, with -r, a directory) to a local one, authenticated, with a progress bar.",
+        examples=("katta get /report.pdf .", "katta get /reports/2026.pdf copy.pdf --vault Projects",
+                  "katta get -r /photos ~/Pictures")),
+    Command("mkdir", callback=handled_by(run_explained(run_mkdir)), params=[
+        click.Argument(["path"], metavar="PATH", help="the new directory's vault path"),
+        vault_option(),
+    ], short_help="create a directory in the vault", help="Create a directory in the vault.",
+        examples=("katta mkdir /reports", "katta mkdir /reports/2026 --vault Projects")),
+    Command("mv", callback=handled_by(run_explained(run_mv)), params=[
+        click.Argument(["source"], metavar="SOURCE", help="the file or directory to move"),
+        click.Argument(["target"], metavar="TARGET",
+                       help="new path; an existing directory (or a path ending in /) keeps the name"),
+        vault_option(),
+    ], short_help="move or rename a file or directory in the vault",
+        help="Move or rename a file or directory in the vault.",
+        examples=("katta mv /report.pdf /reports/", "katta mv /drafts /archive/drafts-2026")),
+    Group("sync", short_help="make one directory hold another's files: changed files only",
+          help="Make one directory hold another's files: changed files only. A file is changed when its size "
+               "differs or its source is newer, to the second (content is encrypted with fresh nonces: no "
+               "hash can be compared).",
+          examples=("katta sync up ./site /site --dry-run", "katta sync down /site ./site --delete"), commands=[
+        Command("up", callback=handled_by(run_explained(run_sync_up)), params=[
+            click.Argument(["local"], metavar="LOCAL_DIR", type=LOCAL_PATH, help="the local directory (the source)"),
+            click.Argument(["remote"], metavar="REMOTE_DIR", help="the vault directory (the target)"),
+            *_sync_options(),
+        ], short_help="local directory → vault directory",
+            help="Local directory → vault directory: upload what changed.",
+            examples=("katta sync up ./site /site", "katta sync up ./site /site --delete --dry-run")),
+        Command("down", callback=handled_by(run_explained(run_sync_down)), params=[
+            click.Argument(["remote"], metavar="REMOTE_DIR", help="the vault directory (the source)"),
+            click.Argument(["local"], metavar="LOCAL_DIR", type=LOCAL_PATH, help="the local directory (the target)"),
+            *_sync_options(),
+        ], short_help="vault directory → local directory",
+            help="Vault directory → local directory: download what changed.",
+            examples=("katta sync down /site ./site", "katta sync down /site ./site --delete --vault Projects")),
+    ]),
+    Command("rm", callback=handled_by(run_explained(run_rm)), params=[
+        click.Argument(["path"], metavar="PATH", help="the file or empty directory"),
+        vault_option(),
+    ], short_help="delete a file or an empty directory", help="Delete a file or an empty directory of the vault.",
+        examples=("katta rm /report.pdf", "katta rm /drafts --vault Projects")),
+)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import click
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -27,39 +29,11 @@ from ..linking import (ChannelConflict, ChannelExpired, ChannelTampered, Channel
 from ..linking.messages import AUTHORIZATION_EXPIRED, DEVICE_AUTHORIZATION_GRANT, USER_CANCELLED
 from .context import Context
 from .errors import CliError
+from .parsing import Command, handled_by
 
 #: How long each side waits and how often it looks; tests shorten the polling here.
 TIMING = Timing()
 NOTHING_REGISTERED = "nothing was registered"
-
-
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Adds ``link`` and ``join`` to the ``katta device`` subcommands."""
-    link = commands.add_parser(
-        "link", parents=[common], help="add a new device: show a QR code for it to scan",
-        description="Run on a device that has your keys. Shows a QR code (and its text form) for the new "
-                    "device, asks for the check code the new device shows, and registers the new device "
-                    "with your keys encrypted to its device key. If the new device is not signed in, it "
-                    "asks you to approve its sign-in first. Given the CODE a new device shows (a browser), "
-                    "it scans that instead and shows the check code to type on the new device.")
-    link.add_argument("code", metavar="CODE", nargs="?",
-                      help="the text form of the QR code a new device shows (a browser's 'Show a code to scan'; "
-                           "'-' reads it from stdin): scan it instead of showing one, and show the check code "
-                           "to type there")
-    link.add_argument("--check-code", metavar="NN",
-                      help="the two-digit code shown on the new device (scripts; default: asked on the "
-                           "terminal, or read as one line from stdin)")
-    link.add_argument("--no-qr", action="store_true", help="print only the text form of the QR code")
-    link.set_defaults(handler=run_link)
-
-    join = commands.add_parser(
-        "join", parents=[common], help="set up this device from one that has your keys",
-        description="Run on the new device with the text form of the QR code that `katta device link` "
-                    "shows ('-' reads it from stdin). Shows a check code to type on the other device. "
-                    "If this device is not signed in, the other device lets you approve its sign-in.")
-    join.add_argument("payload", metavar="PAYLOAD", help="the QR code's text form, or '-' for stdin")
-    join.add_argument("--device-name", help="name of this device (default: the host name)")
-    join.set_defaults(handler=run_join)
 
 
 # -- the existing device -----------------------------------------------------------------------
@@ -342,3 +316,35 @@ def _link_failure(exc: LinkingError, other: str, outcome: str, cancelled_hint: s
     else:
         why = str(exc)
     return CliError(f"device linking failed: {why}; {outcome}")
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+link = Command("link", callback=handled_by(run_link), params=[
+    click.Argument(["code"], metavar="CODE", required=False,
+                   help="the text form of the QR code a new device shows (a browser's 'Show a code to scan'; "
+                        "'-' reads it from stdin): scan it instead of showing one, and show the check code "
+                        "to type there"),
+    click.Option(["--check-code"], metavar="NN",
+                 help="the two-digit code shown on the new device (scripts; default: asked on the "
+                      "terminal, or read as one line from stdin)"),
+    click.Option(["--no-qr"], is_flag=True, help="print only the text form of the QR code"),
+], short_help="add a new device: show a QR code for it to scan",
+    help="Run on a device that has your keys. Shows a QR code (and its text form) for the new "
+         "device, asks for the check code the new device shows, and registers the new device "
+         "with your keys encrypted to its device key. If the new device is not signed in, it "
+         "asks you to approve its sign-in first. Given the CODE a new device shows (a browser), "
+         "it scans that instead and shows the check code to type on the new device.",
+    examples=("katta device link", "katta device link --no-qr --check-code 42", "katta device link - < code.txt"))
+
+join = Command("join", callback=handled_by(run_join), params=[
+    click.Argument(["payload"], metavar="PAYLOAD", help="the QR code's text form, or '-' for stdin"),
+    click.Option(["--device-name"], help="name of this device (default: the host name)"),
+], short_help="set up this device from one that has your keys",
+    help="Run on the new device with the text form of the QR code that `katta device link` "
+         "shows ('-' reads it from stdin). Shows a check code to type on the other device. "
+         "If this device is not signed in, the other device lets you approve its sign-in.",
+    examples=("katta --server https://katta.example.org device join \"$CODE\"",
+              "katta device join - --device-name desktop < code.txt"))
+
+COMMANDS = (link, join)

@@ -5,25 +5,11 @@ import argparse
 import getpass
 import sys
 
+import click
+
 from .context import Context
 from .errors import CliError
-
-
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    init = subparsers.add_parser(
-        "init", parents=[common], help="set up your keys on this device (creates them on first use)",
-        description="Open the connection: unlock your user keys with this device's key; if the server does "
-                    "not know this device, recover them with your account key and register the device; "
-                    "if you have no keys yet, create them and show the new account key once.")
-    recover = subparsers.add_parser(
-        "recover", parents=[common], help="register this device using your account key",
-        description="For an account that already has keys: recover them with the account key and register "
-                    "this device.")
-    for parser in (init, recover):
-        parser.add_argument("--device-name", help="name of this device (default: the host name)")
-        parser.add_argument("--account-key", help="the account key, for scripts (default: a prompt without echo)")
-    init.set_defaults(handler=run_init, create_user_keys=True)
-    recover.set_defaults(handler=run_init, create_user_keys=False)
+from .parsing import Command, handled_by
 
 
 def _ask_account_key(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -65,3 +51,25 @@ def run_init(ctx: Context, args: argparse.Namespace) -> int:
     else:
         ctx.out.print(f"This device ({connection.device_id[:12]}…) is set up; your keys are unlocked.", markup=False)
     return 0
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+def _device_options() -> list[click.Option]:
+    return [click.Option(["--device-name"], help="name of this device (default: the host name)"),
+            click.Option(["--account-key"], help="the account key, for scripts (default: a prompt without echo)")]
+
+
+init = Command("init", callback=handled_by(run_init, create_user_keys=True), params=_device_options(),
+               short_help="set up your keys on this device (creates them on first use)",
+               help="Open the connection: unlock your user keys with this device's key; if the server does "
+                    "not know this device, recover them with your account key and register the device; "
+                    "if you have no keys yet, create them and show the new account key once.",
+               examples=("katta init", "katta init --device-name laptop", "katta --json init"))
+recover = Command("recover", callback=handled_by(run_init, create_user_keys=False), params=_device_options(),
+                  short_help="register this device using your account key",
+                  help="For an account that already has keys: recover them with the account key and register "
+                       "this device.",
+                  examples=("katta recover", "katta recover --device-name desktop --account-key \"$ACCOUNT_KEY\""))
+
+COMMANDS = (init, recover)

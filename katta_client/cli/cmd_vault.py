@@ -7,31 +7,14 @@ from __future__ import annotations
 import argparse
 import uuid
 
+import click
+
 from . import cmd_vault_keys
 from .context import Context
 from .errors import CliError
 from .output import fields, table
+from .parsing import Command, Group, handled_by
 from .vault_session import run_explained, selected_vault
-
-
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    vault = subparsers.add_parser("vault", parents=[common], help="vaults you can access")
-    commands = vault.add_subparsers(dest="vault_command", metavar="COMMAND", required=True)
-    listing = commands.add_parser("list", parents=[common], help="list the vaults you can access")
-    listing.add_argument("--role", choices=("MEMBER", "OWNER"), help="only vaults where you have this role")
-    listing.set_defaults(handler=run_list)
-    show = commands.add_parser("show", parents=[common], help="show one vault")
-    _vault_argument(show)
-    show.set_defaults(handler=run_explained(run_show))
-    members = commands.add_parser("members", parents=[common], help="list a vault's members")
-    _vault_argument(members)
-    members.set_defaults(handler=run_explained(run_members))
-    cmd_vault_keys.add_commands(commands, common)
-
-
-def _vault_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("vault", metavar="NAME|ID", nargs="?",
-                        help="the vault, as every command names it (default: the current one)")
 
 
 def vault_id(value: str) -> str:
@@ -80,3 +63,30 @@ def run_members(ctx: Context, args: argparse.Namespace) -> int:
         (m.get("id"), m.get("name"), m.get("type"), m.get("vaultRole"),
          "yes" if m.get("ecdhPublicKey") else ("" if m.get("type") == "GROUP" else "no")) for m in members)))
     return 0
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+def _vault_argument() -> click.Argument:
+    return click.Argument(["vault"], metavar="NAME|ID", required=False,
+                          help="the vault, as every command names it (default: the current one)")
+
+
+vault = Group("vault", short_help="vaults you can access",
+              help="Vaults you can access: list and show them; create, share, grant, archive and unlock them.",
+              examples=("katta vault list", "katta vault create Projects", "katta vault add bob@example.org",
+                        "katta vault grant"), commands=[
+    Command("list", callback=handled_by(run_list), params=[
+        click.Option(["--role"], type=click.Choice(("MEMBER", "OWNER")), help="only vaults where you have this role"),
+    ], short_help="list the vaults you can access", help="List the vaults you can access, with your role in each.",
+        examples=("katta vault list", "katta vault list --role OWNER", "katta vault list --json")),
+    Command("show", callback=handled_by(run_explained(run_show)), params=[_vault_argument()],
+            short_help="show one vault", help="Show one vault.",
+            examples=("katta vault show", "katta vault show Projects --json")),
+    Command("members", callback=handled_by(run_explained(run_members)), params=[_vault_argument()],
+            short_help="list a vault's members", help="List a vault's members, their roles and whether they have keys.",
+            examples=("katta vault members", "katta vault members Projects")),
+    *cmd_vault_keys.COMMANDS,
+])
+
+COMMANDS = (vault,)

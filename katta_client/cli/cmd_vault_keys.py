@@ -1,66 +1,20 @@
 """``katta vault create|use|add|remove|grant|archive|unlock``: the commands that need vault keys.
 
-``cmd_vault`` owns the ``vault`` group and calls :func:`add_commands` to put these beside
-``list|show|members``.
+``cmd_vault`` owns the ``vault`` group and puts :data:`COMMANDS` beside ``list|show|members``.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 
-from .cmd_emergency import add_council_options
+import click
+
+from .cmd_emergency import council_options
 from .context import Context
 from .errors import CliError
 from .output import fields, table
-from .vault_session import (
-    CurrentVaults,
-    add_vault_option,
-    connect,
-    run_explained,
-    selected_vault,
-    unlock_selected,
-)
-
-
-def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    create = commands.add_parser("create", parents=[common], help="create a vault, its keys and its bucket")
-    create.add_argument("name", metavar="NAME")
-    create.add_argument("--description", default="", help="a description shown to members")
-    create.add_argument("--profile", metavar="ID", help="storage profile id (default: the first S3 STS profile)")
-    create.add_argument("--region", help="bucket region (default: the profile's default region)")
-    add_council_options(create)
-    create.set_defaults(handler=run_explained(run_create))
-
-    use = commands.add_parser("use", parents=[common], help="make a vault the current one for later commands")
-    use.add_argument("vault", metavar="NAME|ID")
-    use.set_defaults(handler=run_explained(run_use))
-
-    add = commands.add_parser("add", parents=[common], help="add a user or group as a member")
-    add.add_argument("who", metavar="USER", help="user or group: id, name, or unique start of the name")
-    add.add_argument("--owner", action="store_true", help="add as OWNER instead of MEMBER")
-    add_vault_option(add)
-    add.set_defaults(handler=run_explained(run_add))
-
-    remove = commands.add_parser("remove", parents=[common], help="remove a direct member")
-    remove.add_argument("who", metavar="USER")
-    add_vault_option(remove)
-    remove.set_defaults(handler=run_explained(run_remove))
-
-    grant = commands.add_parser("grant", parents=[common],
-                                help="give members their access token (default: everyone awaiting one)")
-    grant.add_argument("who", metavar="USER", nargs="*")
-    add_vault_option(grant)
-    grant.set_defaults(handler=run_explained(run_grant))
-
-    archive = commands.add_parser("archive", parents=[common], help="archive a vault (no more access)")
-    archive.add_argument("--undo", action="store_true", help="reactivate an archived vault")
-    add_vault_option(archive)
-    archive.set_defaults(handler=run_explained(run_archive))
-
-    unlock = commands.add_parser("unlock", parents=[common],
-                                 help="check that you can unlock a vault and show what was unlocked")
-    add_vault_option(unlock)
-    unlock.set_defaults(handler=run_explained(run_unlock))
+from .parsing import Command, handled_by
+from .vault_session import CurrentVaults, connect, run_explained, selected_vault, unlock_selected, vault_option
 
 
 def run_create(ctx: Context, args: argparse.Namespace) -> int:
@@ -183,3 +137,56 @@ def run_unlock(ctx: Context, args: argparse.Namespace) -> int:
         ("Bucket", f"{storage.get('defaultPath')} (profile {storage.get('provider')})"),
     )))
     return 0
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+COMMANDS = (
+    Command("create", callback=handled_by(run_explained(run_create)), params=[
+        click.Argument(["name"], metavar="NAME", help="the vault's name"),
+        click.Option(["--description"], default="", help="a description shown to members"),
+        click.Option(["--profile"], metavar="ID", help="storage profile id (default: the first S3 STS profile)"),
+        click.Option(["--region"], help="bucket region (default: the profile's default region)"),
+        *council_options(),
+    ], short_help="create a vault, its keys and its bucket",
+        help="Create a vault: its keys, vault.uvf, your own access token and its bucket (through STS); "
+             "it becomes the current vault.",
+        examples=("katta vault create Projects", "katta vault create Projects --description 'team files' --region eu-west-1",
+                  "katta vault create Payroll --council bob carol --threshold 2")),
+    Command("use", callback=handled_by(run_explained(run_use)), params=[
+        click.Argument(["vault"], metavar="NAME|ID", help="the vault to make the current one"),
+    ], short_help="make a vault the current one for later commands",
+        help="Make a vault the current one: later commands use it without --vault.",
+        examples=("katta vault use Projects", "katta vault use 2b1f0c3e-5d6a-4c1e-9f0a-0d7c2e4b8a11")),
+    Command("add", callback=handled_by(run_explained(run_add)), params=[
+        click.Argument(["who"], metavar="USER",
+                       help="user or group: id, name, e-mail address, or unique start of the name"),
+        click.Option(["--owner"], is_flag=True, help="add as OWNER instead of MEMBER"),
+        vault_option(),
+    ], short_help="add a user or group as a member",
+        help="Add a user or group as a member (then `katta vault grant` gives them the vault key).",
+        examples=("katta vault add bob", "katta vault add bob@example.org", "katta vault add Engineering --owner",
+                  "katta vault add carol --vault Projects")),
+    Command("remove", callback=handled_by(run_explained(run_remove)), params=[
+        click.Argument(["who"], metavar="USER", help="the member: id, name, or unique start of the name"),
+        vault_option(),
+    ], short_help="remove a direct member", help="Remove a direct member (the vault key is not rotated).",
+        examples=("katta vault remove bob", "katta vault remove Engineering --vault Projects")),
+    Command("grant", callback=handled_by(run_explained(run_grant)), params=[
+        click.Argument(["who"], metavar="USER", nargs=-1,
+                       help="only these members (default: everyone awaiting access)"),
+        vault_option(),
+    ], short_help="give members their access token (default: everyone awaiting one)",
+        help="Give members their access token: the vault key encrypted to each member's key (default: "
+             "everyone awaiting one).",
+        examples=("katta vault grant", "katta vault grant bob carol --vault Projects")),
+    Command("archive", callback=handled_by(run_explained(run_archive)), params=[
+        click.Option(["--undo"], is_flag=True, help="reactivate an archived vault"),
+        vault_option(),
+    ], short_help="archive a vault (no more access)", help="Archive a vault: nobody can access it until reactivated.",
+        examples=("katta vault archive --vault Projects", "katta vault archive --undo --vault Projects")),
+    Command("unlock", callback=handled_by(run_explained(run_unlock)), params=[vault_option()],
+            short_help="check that you can unlock a vault and show what was unlocked",
+            help="Check that you can unlock a vault and show what was unlocked (nothing is stored on disk).",
+            examples=("katta vault unlock", "katta vault unlock --vault Projects --json")),
+)

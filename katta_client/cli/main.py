@@ -1,67 +1,75 @@
-"""Argument parsing, dispatch, and the one place that turns failures into messages and exit codes.
+"""The command tree (click), and the one place that turns failures into messages and exit codes.
 
 Exit codes: 0 success, 1 a failure the message explains, 2 a usage error, 130 interrupted.
 No traceback reaches the user unless ``KATTA_DEBUG=1``.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import traceback
-from pathlib import Path
+from importlib import metadata
 from typing import Optional, Sequence
 
+import click
+
 from ..auth import LoginError
-from ..config import DEFAULT_SERVER, ConfigError, default_config_dir
-from ..http import DEFAULT_MAX_WAIT, KattaApiError
+from ..config import ConfigError, default_config_dir
+from ..http import KattaApiError
 from ..keychain import KeychainError
 from . import cmd_admin, cmd_auth, cmd_demo, cmd_device, cmd_emergency, cmd_files, cmd_setup, cmd_vault
 from .context import Context
 from .errors import CliError
+from .parsing import Group, Invocation, command
 
-#: Each module registers its commands; later issues add modules here (files, linking, demo).
+#: Each module lists its top-level commands and groups in ``COMMANDS``.
 COMMAND_MODULES = (cmd_auth, cmd_setup, cmd_device, cmd_vault, cmd_emergency, cmd_admin, cmd_files, cmd_demo)
+SHELLS = ("bash", "zsh", "fish")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
-    """The global options; on subcommands they default to SUPPRESS so either position works."""
-    def default(value: object) -> object:
-        return value if defaults else argparse.SUPPRESS
-
-    parser.add_argument("--server", metavar="URL", default=default(os.environ.get("KATTA_SERVER", DEFAULT_SERVER)),
-                        help=f"the Katta server (default: $KATTA_SERVER or {DEFAULT_SERVER})")
-    parser.add_argument("--config-dir", metavar="DIR", type=Path, default=default(None),
-                        help="configuration directory (default: $KATTA_CONFIG_DIR or ~/.config/katta)")
-    parser.add_argument("--json", action="store_true", default=default(False),
-                        help="print results as JSON")
-    parser.add_argument("--retry-max-wait", metavar="SECONDS", type=_seconds,
-                        default=default(os.environ.get("KATTA_RETRY_MAX_WAIT", DEFAULT_MAX_WAIT)),
-                        help="longest a request waits in all for retries after timeouts and 503s "
-                             f"(default: $KATTA_RETRY_MAX_WAIT or {DEFAULT_MAX_WAIT:g}; 0: no retries)")
-
-
-def _seconds(text: str) -> float:
+def version() -> str:
     try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds from 0 to 3600, not {text!r}")
-    return value
+        return metadata.version("katta-client")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="katta", description="Katta client: zero-knowledge vault keys.")
-    _global_options(parser, defaults=True)
-    common = argparse.ArgumentParser(add_help=False)
-    _global_options(common, defaults=False)
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMAND_MODULES:
-        module.register(subparsers, common)
-    return parser
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"katta {version()}")
+        ctx.exit(EXIT_OK)
+
+
+cli = Group("katta", root=True, help="Katta client: zero-knowledge vault keys.", examples=(
+    "katta login", "katta init", "katta vault create Projects", "katta put report.pdf /",
+    "katta --server https://katta.example.org --json vault list"))
+cli.params.append(click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
+                               callback=_print_version, help="print the version of katta and exit"))
+
+
+@command("completion", short_help="print the shell completion script", examples=(
+    "katta completion bash > ~/.local/share/bash-completion/completions/katta",
+    "katta completion zsh > \"${fpath[1]}/_katta\"",
+    "katta completion fish > ~/.config/fish/completions/katta.fish"),
+    help="Print the script that completes katta's commands and options in SHELL; install it where "
+         "the shell reads completions (the examples), or `eval \"$(katta completion bash)\"` in the "
+         "shell's start-up file.")
+@click.argument("shell", type=click.Choice(SHELLS), help="bash, zsh or fish")
+def completion(shell: str) -> int:
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # the choice admits only click's own shells
+    click.echo(completer(cli, {}, "katta", "_KATTA_COMPLETE").source())
+    return EXIT_OK
+
+
+for _module in COMMAND_MODULES:
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+cli.add_command(completion)
 
 
 def _error(message: str) -> int:
@@ -70,14 +78,21 @@ def _error(message: str) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2)
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        parsed = cli.main(list(argv) if argv is not None else None, prog_name="katta", standalone_mode=False)
+    except click.ClickException as exc:  # a usage error (2)
+        exc.show()
+        return exc.exit_code
+    except click.Abort:  # Ctrl-C while click read the command line
+        print("katta: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not isinstance(parsed, Invocation):  # --help, --version, completion
+        return parsed if isinstance(parsed, int) else EXIT_OK
+    settings = parsed.settings
     try:
-        context = Context(args.server, args.config_dir or default_config_dir(), args.json, args.retry_max_wait)
-        return args.handler(context, args) or EXIT_OK
+        context = Context(settings["server"], settings["config_dir"] or default_config_dir(), settings["json"],
+                          settings["retry_max_wait"])
+        return parsed.handler(context, parsed.args) or EXIT_OK
     except (CliError, KattaApiError, LoginError, KeychainError, ConfigError) as exc:
         return _error(str(exc))
     except KeyboardInterrupt:

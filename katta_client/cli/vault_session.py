@@ -11,6 +11,8 @@ import contextlib
 import sys
 from typing import Any, Callable, Iterator, Optional
 
+import click
+
 from ..config import JsonObjectFile
 from .context import Context
 from .errors import CliError
@@ -18,9 +20,8 @@ from .errors import CliError
 VAULTS_FILE = "vaults.json"
 
 
-def add_vault_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--vault", metavar="NAME|ID",
-                        help="the vault (default: the current one, see `katta vault use`)")
+def vault_option() -> click.Option:
+    return click.Option(["--vault"], metavar="NAME|ID", help="the vault (default: the current one, see `katta vault use`)")
 
 
 @contextlib.contextmanager
