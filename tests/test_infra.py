@@ -126,3 +126,9 @@ def test_every_metric_the_code_counts_has_a_place_on_the_dashboard_and_the_error
     assert [m for m in sorted(counted) if f'\\"{m}\\"' not in dashboard] == []
     alarmed = {r["Properties"]["MetricName"] for r in found.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert {"ServerErrors", "Unavailable", "AuditWriteFailures", "ReadThrottleEvents", "WriteThrottleEvents"} <= alarmed
+    on_functions = {(r["Properties"]["MetricName"], r["Properties"]["Dimensions"][0]["Value"]["Ref"])
+                    for r in found.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+                    and r["Properties"]["Namespace"] == "AWS/Lambda"}
+    functions = {name for name, r in found.items() if r["Type"] == "AWS::Serverless::Function"}
+    # What never reached our code (a crash, a timeout, a throttled invocation) has no metric of ours.
+    assert {("Errors", f) for f in functions} | {("Throttles", "APIHandler")} <= on_functions
