@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from chalicelib import deps
 from katta_client.crypto import DecryptionFailed, KeyMismatch, VaultKeys, VaultMetadata
 from katta_client.crypto import jwe as client_jwe
 from katta_client.crypto.ec import public_key_from_jwk
@@ -62,7 +63,8 @@ def _share_of(member: Member, vault_id: str) -> str:
     return _recoverable(member, vault_id)["emergencyKeyShares"][member.id]
 
 
-def _start(starter: Member, vault_id: str, people, *, approve: bool = True) -> tuple[str, dict]:
+def _start(starter: Member, vault_id: str, people, *, approve: bool = True,
+           kind: str = "CHANGE_PERMISSIONS") -> tuple[str, dict]:
     process_id = new_vault_id()
     public_key, private_keys = new_process_key({people[m].id: people[m].keys.ecdh_public for m in COUNCIL})
     shares = {people[m].id: {"processPrivateKey": private_keys[people[m].id]} for m in COUNCIL}
@@ -70,7 +72,7 @@ def _start(starter: Member, vault_id: str, people, *, approve: bool = True) -> t
         shares[starter.id]["recoveredKeyShare"] = recover_share(_share_of(starter, vault_id),
                                                                 starter.client_keys.ecdh_private_key, public_key)
     required = _recoverable(starter, vault_id)["requiredEmergencyKeyShares"]
-    process = {"id": process_id, "vaultId": vault_id, "type": "CHANGE_PERMISSIONS", "requiredKeyShares": required,
+    process = {"id": process_id, "vaultId": vault_id, "type": kind, "requiredKeyShares": required,
                "details": json.dumps({"newOwners": ["erin"]}), "processPublicKey": public_key,
                "recoveredKeyShares": shares}
     response = starter.call("PUT", f"/api/emergency-access/{process_id}", process)
@@ -318,3 +320,71 @@ def test_deleting_a_vault_takes_its_council_and_processes_with_it(people):
     assert body(bob.get("/api/vaults/recoverable")) == []
     assert body(bob.get("/api/emergency-access")) == []
     assert bob.call("DELETE", f"/api/emergency-access/{process_id}/abort").status_code == 404
+    assert list(deps.table().query_all(f"VAULT#{vault_id}")) == []  # the open process's hold on its type too
+
+
+def test_a_vault_has_one_open_process_of_each_type(people):
+    bob, carol = people["bob"], people["carol"]
+    vault_id, _ = _vault(people)
+    first, process = _start(bob, vault_id, people)
+    second = new_vault_id()
+    refused = carol.call("PUT", f"/api/emergency-access/{second}", {**process, "id": second, "recoveredKeyShares": {
+        m: {"processPrivateKey": s["processPrivateKey"]} for m, s in process["recoveredKeyShares"].items()}})
+    # The contract lists 400, 401 and 403 for this route: a state that forbids the start is a 403.
+    assert refused.status_code == 403, refused.body
+    assert body(refused)["detail"] == (f"type: a CHANGE_PERMISSIONS recovery of this vault is open already ({first}): "
+                                       "complete or abort it first")
+    assert [p["id"] for p in body(carol.get(f"/api/emergency-access/{vault_id}"))] == [first]
+    assert bob.call("PUT", f"/api/emergency-access/{first}", process).status_code == 204  # the same start twice
+    council_change, _ = _start(carol, vault_id, people, kind="COUNCIL_CHANGE")  # another type: its own process
+    assert carol.call("DELETE", f"/api/emergency-access/{first}/abort").status_code == 204
+    again, _ = _start(carol, vault_id, people)  # the first closed: the type is free again
+    assert {p["id"] for p in body(bob.get(f"/api/emergency-access/{vault_id}"))} == {council_change, again}
+    assert audit_types().count("EMERGENCY_ACCESS_RECOVERY_STARTED") == 3
+
+
+def _approved(people, vault_id: str, kind: str) -> str:
+    """A process of ``kind`` started by bob and approved by carol: the threshold reached."""
+    process_id, process = _start(people["bob"], vault_id, people, kind=kind)
+    carol = people["carol"]
+    assert carol.call("POST", f"/api/emergency-access/{process_id}/recovered-key-shares",
+                      _approval(carol, vault_id, process)).status_code == 204
+    return process_id
+
+
+def test_an_approved_council_change_reseats_the_council_and_does_nothing_else(people):
+    bob, erin = people["bob"], people["erin"]
+    vault_id, keys = _vault(people)
+    _approved(people, vault_id, "COUNCIL_CHANGE")
+    vault = body(bob.get(f"/api/vaults/{vault_id}"))
+    put = {k: vault[k] for k in ("id", "name", "archived")}
+    for refused in (bob.call("PUT", f"/api/vaults/{vault_id}/users/{erin.id}?role=OWNER"),
+                    bob.call("POST", f"/api/vaults/{vault_id}/access-tokens",
+                             {erin.id: keys.encrypt_for_user(erin.keys.ecdh_public, owner=True)}),
+                    bob.call("PUT", f"/api/vaults/{vault_id}",
+                             {**put, "uvfMetadataFile": keys.encrypt_metadata(VaultMetadata.create())}),
+                    bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "name": "Mine now"})):
+        assert refused.status_code == 403, refused.body
+    council = {people[m].id: people[m].keys.ecdh_public for m in ("carol", "dave", "erin")}
+    reseated = bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "requiredEmergencyKeyShares": 2,
+                        "emergencyKeyShares": split_recovery_key(keys.recovery_private_key, 2, council)})
+    assert reseated.status_code == 200, reseated.body
+    assert set(body(erin.get("/api/vaults/recoverable"))[0]["emergencyKeyShares"]) == set(council)
+    assert body(people["alice"].get(f"/api/vaults/{vault_id}"))["name"] == "Rescue"
+
+
+def test_an_approved_change_of_permissions_may_not_reseat_the_council_or_rename(people):
+    bob, erin = people["bob"], people["erin"]
+    vault_id, keys = _vault(people)
+    _approved(people, vault_id, "CHANGE_PERMISSIONS")
+    vault = body(bob.get(f"/api/vaults/{vault_id}"))
+    put = {k: vault[k] for k in ("id", "name", "archived")}
+    council = {people[m].id: people[m].keys.ecdh_public for m in ("carol", "dave", "erin")}
+    for refused in (bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "requiredEmergencyKeyShares": 2,
+                             "emergencyKeyShares": split_recovery_key(keys.recovery_private_key, 2, council)}),
+                    bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "name": "Mine now"}),
+                    bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "archived": True})):
+        assert refused.status_code == 403, refused.body
+    assert set(body(bob.get("/api/vaults/recoverable"))[0]["emergencyKeyShares"]) == {
+        people[m].id for m in COUNCIL}
+    assert bob.call("PUT", f"/api/vaults/{vault_id}/users/{erin.id}?role=OWNER").status_code == 201
