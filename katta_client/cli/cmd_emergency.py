@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                        help="a new owner (default) or a new council")
     start.add_argument("--reason", default="", help="why: shown to the other council members")
     start.add_argument("--no-approve", action="store_true", help="start without approving it yourself")
+    add_council_options(start, prefix="new-")  # COUNCIL_CHANGE: the council the others approve
     start.set_defaults(handler=run_explained(run_start))
     approve = commands.add_parser("approve", parents=[common], help="approve a recovery with your key share")
     approve.add_argument("process_id", metavar="PROCESS_ID")
@@ -111,12 +112,18 @@ def _report_council(ctx: Context, vault) -> int:  # type: ignore[no-untyped-def]
 
 
 def run_start(ctx: Context, args: argparse.Namespace) -> int:
-    from ..emergency import start_recovery
+    from ..emergency import COUNCIL_CHANGE, council_change_details, resolve_council, start_recovery
 
     connection = connect(ctx)
-    details = {"reason": args.reason} if args.reason else None
+    details: dict = {"reason": args.reason} if args.reason else {}
+    if args.type == COUNCIL_CHANGE:
+        if not args.new_council or args.new_threshold < 2:
+            raise CliError("a council change names the new council: --new-council USER… --new-threshold N (2 or more)")
+        details.update(council_change_details(resolve_council(ctx.api, args.new_council), args.new_threshold))
+    elif args.new_council or args.new_threshold:
+        raise CliError("--new-council and --new-threshold belong to --type COUNCIL_CHANGE")
     process = start_recovery(ctx.api, connection.user_keys, connection.user["id"], _uuid(args.vault_id, "vault"),
-                             kind=args.type, details=details, approve=not args.no_approve)
+                             kind=args.type, details=details or None, approve=not args.no_approve)
     if ctx.json_output:
         ctx.emit_json({"process": process["id"], "vault": process["vaultId"], "type": process["type"]})
     else:
