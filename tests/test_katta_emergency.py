@@ -7,6 +7,8 @@ import base64
 import json
 
 import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
 
 from chalicelib import deps
 from katta_client.crypto import DecryptionFailed, KeyMismatch, VaultKeys, VaultMetadata
@@ -388,3 +390,48 @@ def test_an_approved_change_of_permissions_may_not_reseat_the_council_or_rename(
     assert set(body(bob.get("/api/vaults/recoverable"))[0]["emergencyKeyShares"]) == {
         people[m].id for m in COUNCIL}
     assert bob.call("PUT", f"/api/vaults/{vault_id}/users/{erin.id}?role=OWNER").status_code == 201
+
+
+def _hub_signed_process_info(member: Member, process: dict) -> str:
+    """What Hub's web client signs when it adds a share: the process's type and details, by the member."""
+    key = ECKey.import_key(member.keys.ecdsa)
+    payload = {"iss": member.id, "sub": process["id"], "iat": 1767225600, "type": process["type"],
+               "details": process["details"]}
+    return jwt.encode({"alg": "ES384", "typ": "JWT"}, payload, key, algorithms=["ES384"])
+
+
+def test_a_process_in_hub_web_clients_shape_is_stored_and_answered_as_it_was_sent(people):
+    """Hub's web client (emergency access, 2026) sends ``details`` as a JSON object in its own names, the
+    members' shares as ``unrecoveredKeyShare`` and a signed process info with each approval; Katta's contract
+    has ``details`` as text. Both are served: each comes back in the shape it was sent."""
+    bob, carol, erin = people["bob"], people["carol"], people["erin"]
+    vault_id, keys = _vault(people)
+    vault = _recoverable(bob, vault_id)
+    public_key, private_keys = new_process_key({people[m].id: people[m].keys.ecdh_public for m in COUNCIL})
+    process = {"id": new_vault_id(), "vaultId": vault_id, "type": "CHANGE_PERMISSIONS",
+               "details": {"newOwnerIds": [erin.id], "newMemberIds": []},
+               "requiredKeyShares": 2, "processPublicKey": public_key,
+               "recoveredKeyShares": {people[m].id: {"unrecoveredKeyShare": vault["emergencyKeyShares"][people[m].id],
+                                                     "processPrivateKey": private_keys[people[m].id]} for m in COUNCIL}}
+    mine = process["recoveredKeyShares"][bob.id]
+    mine.update(recoveredKeyShare=recover_share(mine["unrecoveredKeyShare"], bob.client_keys.ecdh_private_key, public_key),
+                signedProcessInfo=_hub_signed_process_info(bob, process))
+    started = bob.call("PUT", f"/api/emergency-access/{process['id']}", process)
+    assert started.status_code == 204, started.body
+    assert bob.call("PUT", f"/api/emergency-access/{process['id']}", process).status_code == 204  # the same twice
+    stored = _process(carol, vault_id, process["id"])
+    assert stored["details"] == {"newOwnerIds": [erin.id], "newMemberIds": []}
+    assert stored["recoveredKeyShares"][bob.id] == mine
+    # carol approves as Hub's client does: her whole entry back, with her share and signature added.
+    theirs = {**stored["recoveredKeyShares"][carol.id]}
+    theirs.update(recoveredKeyShare=recover_share(theirs["unrecoveredKeyShare"], carol.client_keys.ecdh_private_key,
+                                                  public_key), signedProcessInfo=_hub_signed_process_info(carol, stored))
+    assert carol.call("POST", f"/api/emergency-access/{process['id']}/recovered-key-shares", theirs).status_code == 204
+    recovered = _combine(bob, _process(bob, vault_id, process["id"]), keys.recovery_public_key)
+    assert recovered.private_numbers() == keys.recovery_private_key.private_numbers()
+    # Katta's own shape stays text; details that are neither text nor an object are refused, naming the field.
+    text_id, _ = _start(carol, vault_id, people, kind="COUNCIL_CHANGE")
+    assert _process(bob, vault_id, text_id)["details"] == json.dumps({"newOwners": ["erin"]})
+    for wrong in ([1], 7, {"x" * 17_000: 1}):
+        refused = bob.call("PUT", f"/api/emergency-access/{new_vault_id()}", {**process, "id": None, "details": wrong})
+        assert refused.status_code == 400 and body(refused)["errors"][0]["field"] == "details", refused.body

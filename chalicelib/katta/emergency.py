@@ -15,6 +15,7 @@ of a process's state (closed, already approved, too few approvals, another proce
 """
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.audit import catalogue
@@ -50,6 +51,8 @@ def recovering(contents: VaultContents, user_id: str, process_type: str | None =
 
 def process_dto(process: dict[str, Any]) -> dict[str, Any]:
     dto = {k: process[k] for k in ("id", "vaultId", "type", "details", "processPublicKey") if process.get(k)}
+    if process.get("detailsAsObject"):
+        dto["details"] = json.loads(process["details"])
     dto["requiredKeyShares"] = int(process["requiredKeyShares"])
     dto["recoveredKeyShares"] = {m: dict(share) for m, share in process["recoveredKeyShares"].items()}
     return dto
@@ -146,7 +149,9 @@ class EmergencyAccessService:
         process = {"id": process_id, "vaultId": dto.vaultId.lower(), "type": dto.type.value,
                    "requiredKeyShares": required, "processPublicKey": dto.processPublicKey,
                    "recoveredKeyShares": shares, "initiator": principal.user_id, "status": OPEN}
-        if dto.details:
+        if isinstance(dto.details, dict) and dto.details:
+            process.update(details=json.dumps(dto.details, separators=(",", ":")), detailsAsObject=True)
+        elif dto.details:
             process["details"] = dto.details
         return process
 
