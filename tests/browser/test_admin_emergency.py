@@ -10,6 +10,7 @@ completes it with the CLI, combining the browser's share.
 """
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -19,7 +20,7 @@ from katta_client.cli.context import Context
 from tests.browser.conftest import serious_accessibility_violations
 from tests.browser.test_admin_pages import nav
 from tests.browser.test_shell import sign_in, stored_user
-from tests.test_client_vault_flow import file_keychain, katta, ok  # noqa: F401 — a fixture
+from tests.test_client_vault_flow import file_keychain, katta, ok, one_line_error  # noqa: F401 — a fixture
 
 pytestmark = pytest.mark.slow  # a live stack with SeaweedFS, a browser and the CLI
 
@@ -101,6 +102,63 @@ def test_two_of_three_recover_a_vault_between_the_browser_and_the_cli(web_storag
     done = ok(katta(stack, carol_cfg, "--json", "emergency", "complete", started, "--new-owner", dave)).json()
     assert done == {"process": started, "vault": vault["id"], "completed": True}
     assert _open_processes(stack, bob_cfg) == []
+
+
+def test_the_council_changes_its_seats_in_the_browser_and_the_new_council_recovers(web_storage_stack, page, tmp_path):
+    """bob starts a council change in the browser (to carol, erin and frank), carol approves it with the CLI, bob
+    completes it in the browser (the shares split anew there); then erin and frank recover the vault with the
+    CLI for gus, who reads its file, and bob, off the council, starts nothing."""
+    stack = web_storage_stack
+    _, ada, _ = _signed_in(stack, tmp_path, "ada", roles=("user", "admin"), init=False)
+    _, alice, _ = _signed_in(stack, tmp_path, "alice", roles=("user", "create-vaults"))
+    bob, bob_cfg, bob_key = _signed_in(stack, tmp_path, "bob")
+    (carol, carol_cfg, _), (dave, _, _), (erin, erin_cfg, _), (frank, frank_cfg, _), (gus, gus_cfg, _) = (
+        _signed_in(stack, tmp_path, name) for name in ("carol", "dave", "erin", "frank", "gus"))
+    ok(katta(stack, ada, "admin", "settings", "set", "--emergency-access", "on", "--default-threshold", "2",
+             "--min-members", "3", "--owners-choose-council", "on"))
+    vault = ok(katta(stack, alice, "--json", "vault", "create", "Handover", "--council", bob, carol, dave,
+                     "--threshold", "2")).json()
+    secret = tmp_path / "deeds.txt"
+    secret.write_bytes(os.urandom(2048))
+    ok(katta(stack, alice, "put", str(secret), "/deeds.txt"))
+
+    sign_in(page, stack, bob)
+    nav(page, "Emergency access")
+    _unlock(page, bob_key)
+    names = {user: stored_user(stack, user)["name"] for user in (carol, erin, frank)}
+    page.get_by_label("New council of Handover, comma-separated").fill(", ".join(names.values()))
+    page.get_by_label("Approvals needed (new council)").fill("2")
+    page.get_by_role("button", name="Start council change of Handover").click()
+    expect(page.get_by_test_id("status")).to_contain_text("The council change of Handover started with your approval")
+    processes = page.get_by_role("list", name="Open recoveries")
+    expect(processes).to_contain_text("new council")
+    expect(processes).to_contain_text("1 of 2 approvals")
+    expect(processes.get_by_role("button", name="Complete council change")).to_have_count(0)  # not before the threshold
+    # One open council change per vault: a second start is refused with the API's reason.
+    page.get_by_label("New council of Handover, comma-separated").fill(", ".join(names.values()))
+    page.get_by_role("button", name="Start council change of Handover").click()
+    expect(page.get_by_role("alert")).to_contain_text("a COUNCIL_CHANGE recovery of this vault is open already")
+
+    (process,) = _open_processes(stack, carol_cfg)
+    assert json.loads(process["details"]) == {"newCouncilMemberIds": [stored_user(stack, u)["id"] for u in names],
+                                              "newRequiredKeyShares": 2}
+    ok(katta(stack, carol_cfg, "emergency", "approve", process["id"]))
+    page.get_by_role("button", name="Refresh").click()
+    expect(processes).to_contain_text("2 of 2 approvals")
+    page.get_by_role("button", name="Complete council change").click()
+    expect(page.get_by_test_id("status")).to_have_text(
+        "The council of Handover is changed: only the new council's key shares count now.")
+    expect(page.get_by_text("You are on no vault's emergency council.")).to_be_visible()  # bob is off it
+    assert serious_accessibility_violations(page) == []
+
+    Context(stack.api_url, alice, False, 0).api.reset_me()  # alice lost her account key
+    one_line_error(katta(stack, bob_cfg, "emergency", "start", vault["id"]), "not on the emergency council")
+    started = ok(katta(stack, erin_cfg, "--json", "emergency", "start", vault["id"])).json()["process"]
+    ok(katta(stack, frank_cfg, "emergency", "approve", started))
+    ok(katta(stack, erin_cfg, "emergency", "complete", started, "--new-owner", gus))  # the browser's shares combine
+    copy = tmp_path / "copy.txt"
+    ok(katta(stack, gus_cfg, "get", "--vault", vault["id"], "/deeds.txt", str(copy)))
+    assert copy.read_bytes() == secret.read_bytes()
 
 
 def test_a_wrong_account_key_unlocks_nothing_and_a_non_member_sees_no_vault(web_storage_stack, page, tmp_path):
