@@ -345,21 +345,27 @@ def test_a_vault_has_one_open_process_of_each_type(people):
     assert audit_types().count("EMERGENCY_ACCESS_RECOVERY_STARTED") == 3
 
 
-def _approved(people, vault_id: str, kind: str) -> str:
-    """A process of ``kind`` started by bob and approved by carol: the threshold reached."""
+def _approved(people, kind: str) -> tuple[str, VaultKeys, dict]:
+    """alice's vault, a process of ``kind`` started by bob and approved by carol (the threshold reached), and
+    the body of a PUT that changes nothing."""
+    vault_id, keys = _vault(people)
     process_id, process = _start(people["bob"], vault_id, people, kind=kind)
     carol = people["carol"]
     assert carol.call("POST", f"/api/emergency-access/{process_id}/recovered-key-shares",
                       _approval(carol, vault_id, process)).status_code == 204
-    return process_id
+    vault = body(people["bob"].get(f"/api/vaults/{vault_id}"))
+    return vault_id, keys, {k: vault[k] for k in ("id", "name", "archived")}
+
+
+def _new_council(people, keys: VaultKeys) -> dict:
+    shares = split_recovery_key(keys.recovery_private_key, 2,
+                                {people[m].id: people[m].keys.ecdh_public for m in ("carol", "dave", "erin")})
+    return {"requiredEmergencyKeyShares": 2, "emergencyKeyShares": shares}
 
 
 def test_an_approved_council_change_reseats_the_council_and_does_nothing_else(people):
     bob, erin = people["bob"], people["erin"]
-    vault_id, keys = _vault(people)
-    _approved(people, vault_id, "COUNCIL_CHANGE")
-    vault = body(bob.get(f"/api/vaults/{vault_id}"))
-    put = {k: vault[k] for k in ("id", "name", "archived")}
+    vault_id, keys, put = _approved(people, "COUNCIL_CHANGE")
     for refused in (bob.call("PUT", f"/api/vaults/{vault_id}/users/{erin.id}?role=OWNER"),
                     bob.call("POST", f"/api/vaults/{vault_id}/access-tokens",
                              {erin.id: keys.encrypt_for_user(erin.keys.ecdh_public, owner=True)}),
@@ -367,23 +373,17 @@ def test_an_approved_council_change_reseats_the_council_and_does_nothing_else(pe
                              {**put, "uvfMetadataFile": keys.encrypt_metadata(VaultMetadata.create())}),
                     bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "name": "Mine now"})):
         assert refused.status_code == 403, refused.body
-    council = {people[m].id: people[m].keys.ecdh_public for m in ("carol", "dave", "erin")}
-    reseated = bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "requiredEmergencyKeyShares": 2,
-                        "emergencyKeyShares": split_recovery_key(keys.recovery_private_key, 2, council)})
+    council = _new_council(people, keys)
+    reseated = bob.call("PUT", f"/api/vaults/{vault_id}", {**put, **council})
     assert reseated.status_code == 200, reseated.body
-    assert set(body(erin.get("/api/vaults/recoverable"))[0]["emergencyKeyShares"]) == set(council)
+    assert body(erin.get("/api/vaults/recoverable"))[0]["emergencyKeyShares"].keys() == council["emergencyKeyShares"].keys()
     assert body(people["alice"].get(f"/api/vaults/{vault_id}"))["name"] == "Rescue"
 
 
 def test_an_approved_change_of_permissions_may_not_reseat_the_council_or_rename(people):
     bob, erin = people["bob"], people["erin"]
-    vault_id, keys = _vault(people)
-    _approved(people, vault_id, "CHANGE_PERMISSIONS")
-    vault = body(bob.get(f"/api/vaults/{vault_id}"))
-    put = {k: vault[k] for k in ("id", "name", "archived")}
-    council = {people[m].id: people[m].keys.ecdh_public for m in ("carol", "dave", "erin")}
-    for refused in (bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "requiredEmergencyKeyShares": 2,
-                             "emergencyKeyShares": split_recovery_key(keys.recovery_private_key, 2, council)}),
+    vault_id, keys, put = _approved(people, "CHANGE_PERMISSIONS")
+    for refused in (bob.call("PUT", f"/api/vaults/{vault_id}", {**put, **_new_council(people, keys)}),
                     bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "name": "Mine now"}),
                     bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "archived": True})):
         assert refused.status_code == 403, refused.body

@@ -33,6 +33,17 @@ def _signed_in(stack, root, name: str, roles=("user",), *, init: bool = True):
     return user, config, account_key
 
 
+def _vault_with_a_council(stack, ada, alice, name: str, council, tmp_path) -> tuple[dict, bytes]:
+    """Emergency access on (two of at least three), alice's vault with ``council`` and a file in it."""
+    ok(katta(stack, ada, "admin", "settings", "set", "--emergency-access", "on", "--default-threshold", "2",
+             "--min-members", "3", "--owners-choose-council", "on"))
+    vault = ok(katta(stack, alice, "--json", "vault", "create", name, "--council", *council, "--threshold", "2")).json()
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(os.urandom(4096))
+    ok(katta(stack, alice, "put", str(secret), "/secret.txt"))
+    return vault, secret.read_bytes()
+
+
 def _open_processes(stack, config) -> list[dict]:
     return ok(katta(stack, config, "--json", "emergency", "list")).json()["processes"]
 
@@ -51,13 +62,7 @@ def test_two_of_three_recover_a_vault_between_the_browser_and_the_cli(web_storag
     carol, carol_cfg, _ = _signed_in(stack, tmp_path, "carol")
     dave, _, _ = _signed_in(stack, tmp_path, "dave")
     erin, erin_cfg, _ = _signed_in(stack, tmp_path, "erin")
-    ok(katta(stack, ada, "admin", "settings", "set", "--emergency-access", "on", "--default-threshold", "2",
-             "--min-members", "3", "--owners-choose-council", "on"))
-    vault = ok(katta(stack, alice, "--json", "vault", "create", "Rescue", "--council", bob, carol, dave,
-                     "--threshold", "2")).json()
-    secret = tmp_path / "will.txt"
-    secret.write_bytes(os.urandom(4096))
-    ok(katta(stack, alice, "put", str(secret), "/will.txt"))
+    vault, secret = _vault_with_a_council(stack, ada, alice, "Rescue", (bob, carol, dave), tmp_path)
     Context(stack.api_url, alice, False, 0).api.reset_me()  # alice lost her account key: her keys are gone
 
     sign_in(page, stack, bob)
@@ -87,8 +92,8 @@ def test_two_of_three_recover_a_vault_between_the_browser_and_the_cli(web_storag
     expect(page.get_by_text("No recovery is under way.")).to_be_visible()
 
     copy = tmp_path / "copy.txt"
-    ok(katta(stack, erin_cfg, "get", "--vault", vault["id"], "/will.txt", str(copy)))  # vault.uvf re-keyed in the browser
-    assert copy.read_bytes() == secret.read_bytes()
+    ok(katta(stack, erin_cfg, "get", "--vault", vault["id"], "/secret.txt", str(copy)))  # vault.uvf re-keyed in the browser
+    assert copy.read_bytes() == secret
     assert ok(katta(stack, erin_cfg, "--json", "vault", "unlock", "--vault", vault["id"])).json()["owner"] is True
 
     # The other way round: the CLI's process, the browser's approval, combined by the CLI.
@@ -114,13 +119,7 @@ def test_the_council_changes_its_seats_in_the_browser_and_the_new_council_recove
     bob, bob_cfg, bob_key = _signed_in(stack, tmp_path, "bob")
     (carol, carol_cfg, _), (dave, _, _), (erin, erin_cfg, _), (frank, frank_cfg, _), (gus, gus_cfg, _) = (
         _signed_in(stack, tmp_path, name) for name in ("carol", "dave", "erin", "frank", "gus"))
-    ok(katta(stack, ada, "admin", "settings", "set", "--emergency-access", "on", "--default-threshold", "2",
-             "--min-members", "3", "--owners-choose-council", "on"))
-    vault = ok(katta(stack, alice, "--json", "vault", "create", "Handover", "--council", bob, carol, dave,
-                     "--threshold", "2")).json()
-    secret = tmp_path / "deeds.txt"
-    secret.write_bytes(os.urandom(2048))
-    ok(katta(stack, alice, "put", str(secret), "/deeds.txt"))
+    vault, secret = _vault_with_a_council(stack, ada, alice, "Handover", (bob, carol, dave), tmp_path)
 
     sign_in(page, stack, bob)
     nav(page, "Emergency access")
@@ -157,8 +156,8 @@ def test_the_council_changes_its_seats_in_the_browser_and_the_new_council_recove
     ok(katta(stack, frank_cfg, "emergency", "approve", started))
     ok(katta(stack, erin_cfg, "emergency", "complete", started, "--new-owner", gus))  # the browser's shares combine
     copy = tmp_path / "copy.txt"
-    ok(katta(stack, gus_cfg, "get", "--vault", vault["id"], "/deeds.txt", str(copy)))
-    assert copy.read_bytes() == secret.read_bytes()
+    ok(katta(stack, gus_cfg, "get", "--vault", vault["id"], "/secret.txt", str(copy)))
+    assert copy.read_bytes() == secret
 
 
 def test_a_wrong_account_key_unlocks_nothing_and_a_non_member_sees_no_vault(web_storage_stack, page, tmp_path):
