@@ -92,7 +92,9 @@ def start_recovery(api: KattaApi, user_keys: UserKeys, my_id: str, vault_id: str
     vault = _recoverable(api, vault_id)
     council = list(vault.get("emergencyKeyShares") or {})
     public_key, private_keys = new_process_key(council_keys(api, council))
-    shares: dict[str, RecoveredKeyShareDto] = {m: {"processPrivateKey": private_keys[m]} for m in council}
+    # Each member's share travels with the process too: Hub's web client approves from there.
+    shares: dict[str, RecoveredKeyShareDto] = {
+        m: {"processPrivateKey": private_keys[m], "unrecoveredKeyShare": vault["emergencyKeyShares"][m]} for m in council}
     if approve:
         shares[my_id]["recoveredKeyShare"] = recover_share(vault["emergencyKeyShares"][my_id],
                                                            user_keys.ecdh_private_key, public_key)
@@ -133,13 +135,38 @@ def recover_vault_keys(api: KattaApi, user_keys: UserKeys, my_id: str,
     return vault, VaultKeys(fresh.member_key, recovery_public, recovery_key)
 
 
+def process_details(process: RecoveryProcessDto) -> dict[str, Any]:
+    """``details`` as JSON text (Katta's contract) or the object Hub's web client sends; {} for free text."""
+    details: Any = process.get("details") or {}
+    if isinstance(details, str):
+        try:
+            details = json.loads(details)
+        except ValueError:
+            return {}
+    return details if isinstance(details, dict) else {}
+
+
+def council_change_details(new_council: Sequence[str], new_threshold: int) -> dict[str, Any]:
+    """A COUNCIL_CHANGE's details in Hub's names: the council the approvers agree to seat."""
+    return {"newCouncilMemberIds": list(new_council), "newRequiredKeyShares": new_threshold}
+
+
 def complete_recovery(api: KattaApi, user_keys: UserKeys, my_id: str, process_id: str, *,
                       new_owners: Sequence[str] = (), new_council: Sequence[str] = (),
                       new_threshold: int = 0) -> RecoveryProcessDto:
-    """Carries out the process's change with the recovered key, then completes the process."""
+    """Carries out the process's change with the recovered key, then completes the process. A council
+    change seats the council its start named (``new_council`` only for a start that named none)."""
     process = _process(api, process_id)
-    vault, keys = recover_vault_keys(api, user_keys, my_id, process)
     vault_id = process["vaultId"]
+    if process["type"] == COUNCIL_CHANGE:
+        named = process_details(process)
+        if named.get("newCouncilMemberIds"):
+            wanted = council_change_details(new_council, new_threshold)
+            if new_council and wanted != {k: named.get(k) for k in wanted}:
+                raise VaultError("the council change was approved for another council: complete it without "
+                                 "--new-council, or start a new one")
+            new_council, new_threshold = named["newCouncilMemberIds"], int(named.get("newRequiredKeyShares") or 0)
+    vault, keys = recover_vault_keys(api, user_keys, my_id, process)
     if process["type"] == COUNCIL_CHANGE:
         if not new_council or new_threshold < 2:
             raise VaultError("a council change needs the new council and its threshold (2 or more)")

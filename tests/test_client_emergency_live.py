@@ -7,6 +7,7 @@ a stranger cannot approve, a member cannot approve twice, and too few approvals 
 """
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -88,3 +89,54 @@ def test_two_of_three_recover_a_vault_whose_owner_lost_her_keys(tmp_path):
     assert sorted(e["type"] for e in mine) == ["EMERGENCY_ACCESS_RECOVERY_APPROVED"] * 2 + [
         "EMERGENCY_ACCESS_RECOVERY_COMPLETED", "EMERGENCY_ACCESS_RECOVERY_STARTED"]
     assert alice_name not in {e.get("councilMemberId") for e in mine}
+
+
+def test_the_council_changes_its_own_seats_and_only_the_new_council_recovers(tmp_path):
+    """bob, carol and dave (two required) hand the vault to a new council of carol, erin and frank: bob starts
+    a COUNCIL_CHANGE naming it (what carol approves), bob completes it; later alice loses her keys and erin
+    and frank recover the vault for gus, while bob and dave, off the council, can start nothing."""
+    stack = shared_live_stack(storage=True)
+    _, ada = _signed_in(stack, tmp_path, "ada", roles=("user", "admin"), init=False)
+    _, alice = _signed_in(stack, tmp_path, "alice", roles=("user", "create-vaults"))
+    people = {name: _signed_in(stack, tmp_path, name) for name in ("bob", "carol", "dave", "erin", "frank", "gus")}
+    name, config = ({n: user for n, (user, _) in people.items()}, {n: cfg for n, (_, cfg) in people.items()})
+    ok(katta(stack, ada, "admin", "settings", "set", "--emergency-access", "on", "--default-threshold", "2",
+             "--min-members", "3", "--owners-choose-council", "on"))
+    vault = ok(katta(stack, alice, "--json", "vault", "create", "Handover", "--council", name["bob"], name["carol"],
+                     name["dave"], "--threshold", "2")).json()
+    secret = tmp_path / "deeds.txt"
+    secret.write_bytes(os.urandom(2048))
+    ok(katta(stack, alice, "put", str(secret), "/deeds.txt"))
+
+    new_council = ("--new-council", name["carol"], name["erin"], name["frank"], "--new-threshold", "2")
+    one_line_error(katta(stack, config["bob"], "emergency", "start", vault["id"], "--type", "COUNCIL_CHANGE"),
+                   "names the new council")
+    change = ok(katta(stack, config["bob"], "--json", "emergency", "start", vault["id"], "--type", "COUNCIL_CHANGE",
+                      "--reason", "bob and dave are leaving", *new_council)).json()
+    assert change["type"] == "COUNCIL_CHANGE"
+    (listed,) = ok(katta(stack, config["carol"], "--json", "emergency", "list")).json()["processes"]
+    assert json.loads(listed["details"])["newRequiredKeyShares"] == 2  # what carol approves, in Hub's names
+    one_line_error(katta(stack, config["bob"], "emergency", "complete", change["process"]), "1 of the 2")
+    ok(katta(stack, config["carol"], "emergency", "approve", change["process"]))
+    one_line_error(katta(stack, config["bob"], "emergency", "complete", change["process"], "--new-council",
+                         name["bob"], name["erin"], name["frank"], "--new-threshold", "2"), "another council")
+    # Approved, the council change acts on the council only: bob may not hand out ownership meanwhile.
+    one_line_error(katta(stack, config["bob"], "vault", "add", name["gus"], "--vault", vault["id"], "--owner"),
+                   "owner")
+    done = ok(katta(stack, config["bob"], "--json", "emergency", "complete", change["process"])).json()
+    assert done == {"process": change["process"], "vault": vault["id"], "completed": True}
+    seated = ok(katta(stack, alice, "--json", "vault", "show", vault["id"])).json()
+    assert set(seated["emergencyKeyShares"]) == {Context(stack.api_url, config[n], False, 0).api.get_me()["id"]
+                                                 for n in ("carol", "erin", "frank")}
+    assert seated["requiredEmergencyKeyShares"] == 2
+
+    Context(stack.api_url, alice, False, 0).api.reset_me()  # alice lost her account key
+    for gone in ("bob", "dave"):  # off the council: no vault to recover, no recovery to start
+        assert ok(katta(stack, config[gone], "--json", "emergency", "list")).json() == {"vaults": [], "processes": []}
+        one_line_error(katta(stack, config[gone], "emergency", "start", vault["id"]), "not on the emergency council")
+    process = ok(katta(stack, config["erin"], "--json", "emergency", "start", vault["id"])).json()["process"]
+    ok(katta(stack, config["frank"], "emergency", "approve", process))
+    ok(katta(stack, config["erin"], "emergency", "complete", process, "--new-owner", name["gus"]))
+    copy = tmp_path / "copy.txt"
+    ok(katta(stack, config["gus"], "get", "--vault", vault["id"], "/deeds.txt", str(copy)))  # the new shares held
+    assert copy.read_bytes() == secret.read_bytes()

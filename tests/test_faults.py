@@ -284,7 +284,7 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     # another one (409, 403: already approved); a close that loses its race finds the process changed.
     ("PUT", "/api/emergency-access/{id}"): Scenario(
         "PUT", "carol", lambda h: f"/api/emergency-access/{h.new_vault}", 204,
-        body=lambda h: katta_world.recovery_start(h.world, h.world.vault_id).model_dump(exclude_none=True),
+        body=lambda h: katta_world.recovery_start(h.world, h.world.vault_id, kind="COUNCIL_CHANGE").model_dump(exclude_none=True),
         on_condition=(204, 409)),
     ("POST", "/api/emergency-access/{processId}/recovered-key-shares"): Scenario(
         "POST", "frank", lambda h: f"/api/emergency-access/{h.world.process_id}/recovered-key-shares", 204,

@@ -136,7 +136,7 @@ ROUTES = [
     Route("GET", "/api/emergency-access/{vaultId}", lambda w: f"/api/emergency-access/{w.vault_id}", everyone(200)),
     # Only the council (carol, the non-member, here) starts, approves and ends a vault's recovery.
     Route("PUT", "/api/emergency-access/{processId}", lambda w: f"/api/emergency-access/{w.new_vault}",
-          {"non_member": 204}, body=lambda w: katta_world.recovery_start(w, w.vault_id).model_dump(exclude_none=True)),
+          {"non_member": 204}, body=lambda w: katta_world.recovery_start(w, w.vault_id, kind="COUNCIL_CHANGE").model_dump(exclude_none=True)),
     Route("POST", "/api/emergency-access/{processId}/recovered-key-shares",
           lambda w: f"/api/emergency-access/{w.process_id}/recovered-key-shares", {"non_member": 204},
           body=lambda w: {"recoveredKeyShare": w.carols_share}),

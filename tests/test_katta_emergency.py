@@ -7,7 +7,10 @@ import base64
 import json
 
 import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
 
+from chalicelib import deps
 from katta_client.crypto import DecryptionFailed, KeyMismatch, VaultKeys, VaultMetadata
 from katta_client.crypto import jwe as client_jwe
 from katta_client.crypto.ec import public_key_from_jwk
@@ -62,7 +65,8 @@ def _share_of(member: Member, vault_id: str) -> str:
     return _recoverable(member, vault_id)["emergencyKeyShares"][member.id]
 
 
-def _start(starter: Member, vault_id: str, people, *, approve: bool = True) -> tuple[str, dict]:
+def _start(starter: Member, vault_id: str, people, *, approve: bool = True,
+           kind: str = "CHANGE_PERMISSIONS") -> tuple[str, dict]:
     process_id = new_vault_id()
     public_key, private_keys = new_process_key({people[m].id: people[m].keys.ecdh_public for m in COUNCIL})
     shares = {people[m].id: {"processPrivateKey": private_keys[people[m].id]} for m in COUNCIL}
@@ -70,7 +74,7 @@ def _start(starter: Member, vault_id: str, people, *, approve: bool = True) -> t
         shares[starter.id]["recoveredKeyShare"] = recover_share(_share_of(starter, vault_id),
                                                                 starter.client_keys.ecdh_private_key, public_key)
     required = _recoverable(starter, vault_id)["requiredEmergencyKeyShares"]
-    process = {"id": process_id, "vaultId": vault_id, "type": "CHANGE_PERMISSIONS", "requiredKeyShares": required,
+    process = {"id": process_id, "vaultId": vault_id, "type": kind, "requiredKeyShares": required,
                "details": json.dumps({"newOwners": ["erin"]}), "processPublicKey": public_key,
                "recoveredKeyShares": shares}
     response = starter.call("PUT", f"/api/emergency-access/{process_id}", process)
@@ -318,3 +322,116 @@ def test_deleting_a_vault_takes_its_council_and_processes_with_it(people):
     assert body(bob.get("/api/vaults/recoverable")) == []
     assert body(bob.get("/api/emergency-access")) == []
     assert bob.call("DELETE", f"/api/emergency-access/{process_id}/abort").status_code == 404
+    assert list(deps.table().query_all(f"VAULT#{vault_id}")) == []  # the open process's hold on its type too
+
+
+def test_a_vault_has_one_open_process_of_each_type(people):
+    bob, carol = people["bob"], people["carol"]
+    vault_id, _ = _vault(people)
+    first, process = _start(bob, vault_id, people)
+    second = new_vault_id()
+    refused = carol.call("PUT", f"/api/emergency-access/{second}", {**process, "id": second, "recoveredKeyShares": {
+        m: {"processPrivateKey": s["processPrivateKey"]} for m, s in process["recoveredKeyShares"].items()}})
+    # The contract lists 400, 401 and 403 for this route: a state that forbids the start is a 403.
+    assert refused.status_code == 403, refused.body
+    assert body(refused)["detail"] == (f"type: a CHANGE_PERMISSIONS recovery of this vault is open already ({first}): "
+                                       "complete or abort it first")
+    assert [p["id"] for p in body(carol.get(f"/api/emergency-access/{vault_id}"))] == [first]
+    assert bob.call("PUT", f"/api/emergency-access/{first}", process).status_code == 204  # the same start twice
+    council_change, _ = _start(carol, vault_id, people, kind="COUNCIL_CHANGE")  # another type: its own process
+    assert carol.call("DELETE", f"/api/emergency-access/{first}/abort").status_code == 204
+    again, _ = _start(carol, vault_id, people)  # the first closed: the type is free again
+    assert {p["id"] for p in body(bob.get(f"/api/emergency-access/{vault_id}"))} == {council_change, again}
+    assert audit_types().count("EMERGENCY_ACCESS_RECOVERY_STARTED") == 3
+
+
+def _approved(people, kind: str) -> tuple[str, VaultKeys, dict]:
+    """alice's vault, a process of ``kind`` started by bob and approved by carol (the threshold reached), and
+    the body of a PUT that changes nothing."""
+    vault_id, keys = _vault(people)
+    process_id, process = _start(people["bob"], vault_id, people, kind=kind)
+    carol = people["carol"]
+    assert carol.call("POST", f"/api/emergency-access/{process_id}/recovered-key-shares",
+                      _approval(carol, vault_id, process)).status_code == 204
+    vault = body(people["bob"].get(f"/api/vaults/{vault_id}"))
+    return vault_id, keys, {k: vault[k] for k in ("id", "name", "archived")}
+
+
+def _new_council(people, keys: VaultKeys) -> dict:
+    shares = split_recovery_key(keys.recovery_private_key, 2,
+                                {people[m].id: people[m].keys.ecdh_public for m in ("carol", "dave", "erin")})
+    return {"requiredEmergencyKeyShares": 2, "emergencyKeyShares": shares}
+
+
+def test_an_approved_council_change_reseats_the_council_and_does_nothing_else(people):
+    bob, erin = people["bob"], people["erin"]
+    vault_id, keys, put = _approved(people, "COUNCIL_CHANGE")
+    for refused in (bob.call("PUT", f"/api/vaults/{vault_id}/users/{erin.id}?role=OWNER"),
+                    bob.call("POST", f"/api/vaults/{vault_id}/access-tokens",
+                             {erin.id: keys.encrypt_for_user(erin.keys.ecdh_public, owner=True)}),
+                    bob.call("PUT", f"/api/vaults/{vault_id}",
+                             {**put, "uvfMetadataFile": keys.encrypt_metadata(VaultMetadata.create())}),
+                    bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "name": "Mine now"})):
+        assert refused.status_code == 403, refused.body
+    council = _new_council(people, keys)
+    reseated = bob.call("PUT", f"/api/vaults/{vault_id}", {**put, **council})
+    assert reseated.status_code == 200, reseated.body
+    assert body(erin.get("/api/vaults/recoverable"))[0]["emergencyKeyShares"].keys() == council["emergencyKeyShares"].keys()
+    assert body(people["alice"].get(f"/api/vaults/{vault_id}"))["name"] == "Rescue"
+
+
+def test_an_approved_change_of_permissions_may_not_reseat_the_council_or_rename(people):
+    bob, erin = people["bob"], people["erin"]
+    vault_id, keys, put = _approved(people, "CHANGE_PERMISSIONS")
+    for refused in (bob.call("PUT", f"/api/vaults/{vault_id}", {**put, **_new_council(people, keys)}),
+                    bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "name": "Mine now"}),
+                    bob.call("PUT", f"/api/vaults/{vault_id}", {**put, "archived": True})):
+        assert refused.status_code == 403, refused.body
+    assert set(body(bob.get("/api/vaults/recoverable"))[0]["emergencyKeyShares"]) == {
+        people[m].id for m in COUNCIL}
+    assert bob.call("PUT", f"/api/vaults/{vault_id}/users/{erin.id}?role=OWNER").status_code == 201
+
+
+def _hub_signed_process_info(member: Member, process: dict) -> str:
+    """What Hub's web client signs when it adds a share: the process's type and details, by the member."""
+    key = ECKey.import_key(member.keys.ecdsa)
+    payload = {"iss": member.id, "sub": process["id"], "iat": 1767225600, "type": process["type"],
+               "details": process["details"]}
+    return jwt.encode({"alg": "ES384", "typ": "JWT"}, payload, key, algorithms=["ES384"])
+
+
+def test_a_process_in_hub_web_clients_shape_is_stored_and_answered_as_it_was_sent(people):
+    """Hub's web client (emergency access, 2026) sends ``details`` as a JSON object in its own names, the
+    members' shares as ``unrecoveredKeyShare`` and a signed process info with each approval; Katta's contract
+    has ``details`` as text. Both are served: each comes back in the shape it was sent."""
+    bob, carol, erin = people["bob"], people["carol"], people["erin"]
+    vault_id, keys = _vault(people)
+    vault = _recoverable(bob, vault_id)
+    public_key, private_keys = new_process_key({people[m].id: people[m].keys.ecdh_public for m in COUNCIL})
+    process = {"id": new_vault_id(), "vaultId": vault_id, "type": "CHANGE_PERMISSIONS",
+               "details": {"newOwnerIds": [erin.id], "newMemberIds": []},
+               "requiredKeyShares": 2, "processPublicKey": public_key,
+               "recoveredKeyShares": {people[m].id: {"unrecoveredKeyShare": vault["emergencyKeyShares"][people[m].id],
+                                                     "processPrivateKey": private_keys[people[m].id]} for m in COUNCIL}}
+    mine = process["recoveredKeyShares"][bob.id]
+    mine.update(recoveredKeyShare=recover_share(mine["unrecoveredKeyShare"], bob.client_keys.ecdh_private_key, public_key),
+                signedProcessInfo=_hub_signed_process_info(bob, process))
+    started = bob.call("PUT", f"/api/emergency-access/{process['id']}", process)
+    assert started.status_code == 204, started.body
+    assert bob.call("PUT", f"/api/emergency-access/{process['id']}", process).status_code == 204  # the same twice
+    stored = _process(carol, vault_id, process["id"])
+    assert stored["details"] == {"newOwnerIds": [erin.id], "newMemberIds": []}
+    assert stored["recoveredKeyShares"][bob.id] == mine
+    # carol approves as Hub's client does: her whole entry back, with her share and signature added.
+    theirs = {**stored["recoveredKeyShares"][carol.id]}
+    theirs.update(recoveredKeyShare=recover_share(theirs["unrecoveredKeyShare"], carol.client_keys.ecdh_private_key,
+                                                  public_key), signedProcessInfo=_hub_signed_process_info(carol, stored))
+    assert carol.call("POST", f"/api/emergency-access/{process['id']}/recovered-key-shares", theirs).status_code == 204
+    recovered = _combine(bob, _process(bob, vault_id, process["id"]), keys.recovery_public_key)
+    assert recovered.private_numbers() == keys.recovery_private_key.private_numbers()
+    # Katta's own shape stays text; details that are neither text nor an object are refused, naming the field.
+    text_id, _ = _start(carol, vault_id, people, kind="COUNCIL_CHANGE")
+    assert _process(bob, vault_id, text_id)["details"] == json.dumps({"newOwners": ["erin"]})
+    for wrong in ([1], 7, {"x" * 17_000: 1}):
+        refused = bob.call("PUT", f"/api/emergency-access/{new_vault_id()}", {**process, "id": None, "details": wrong})
+        assert refused.status_code == 400 and body(refused)["errors"][0]["field"] == "details", refused.body

@@ -147,6 +147,11 @@ def recovery(vault_id: str, process_id: str) -> tuple[str, str]:
     return f"VAULT#{vault_id}", f"{RECOVERY_PREFIX}{process_id}"
 
 
+def open_recovery(vault_id: str, process_type: str) -> tuple[str, str]:
+    """The one open recovery process of a vault and type: held from its start until it is closed."""
+    return f"VAULT#{vault_id}", f"OPEN_RECOVERY#{process_type}"
+
+
 def recovery_vault(process_id: str) -> tuple[str, str]:
     """Which vault a recovery process belongs to (its routes name only the process)."""
     return f"{RECOVERY_PREFIX}{process_id}", "VAULT"

@@ -2,7 +2,8 @@
 
 A process item holds what its council members wrote, opaque to the server: the process public key and,
 per member, the process private key encrypted to them and (once they approve) their key share
-re-encrypted to the process key. ``status`` is ``OPEN`` until the process is completed or aborted.
+re-encrypted to the process key. ``status`` is ``OPEN`` until the process is completed or aborted; while
+it is, an item per vault and process type names it, so that a second start of that type fails its condition.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class RecoveryRepository:
         pointer_pk, pointer_sk = keys.recovery_vault(process["id"])
         transaction.put({"pk": pointer_pk, "sk": pointer_sk, "vaultId": process["vaultId"]},
                         condition="attribute_not_exists(pk)")
+        open_pk, open_sk = keys.open_recovery(process["vaultId"], process["type"])
+        transaction.put({"pk": open_pk, "sk": open_sk, "processId": process["id"]}, condition="attribute_not_exists(pk)")
         return transaction.put({"pk": pk, "sk": sk, **process, "status": OPEN}, condition="attribute_not_exists(pk)")
 
     def approve(self, transaction: Transaction, vault_id: str, process_id: str, member_id: str,
@@ -45,8 +48,10 @@ class RecoveryRepository:
             condition="#status = :open AND attribute_exists(#shares.#member)"
                       " AND attribute_not_exists(#shares.#member.recoveredKeyShare)")
 
-    def close(self, transaction: Transaction, vault_id: str, process_id: str, status: str,
+    def close(self, transaction: Transaction, vault_id: str, process: dict[str, Any], status: str,
               closed_by: str) -> Transaction:
+        transaction.delete(*keys.open_recovery(vault_id, process["type"]))
+        process_id = process["id"]
         return transaction.update(*keys.recovery(vault_id, process_id), "SET #status = :status, closedBy = :by",
                                   values={":status": status, ":by": closed_by, ":open": OPEN},
                                   names={"#status": "status"}, condition="#status = :open")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from chalicelib.db import keys
+from chalicelib.db.recoveries import OPEN
 from chalicelib.db.table import GSI1, Table, Transaction, record
 from chalicelib.db.updates import set_or_remove
 
@@ -179,10 +180,13 @@ class VaultRepository:
     def remove_council_seat(self, transaction: Transaction, vault_id: str, user_id: str) -> Transaction:
         return transaction.delete(*keys.council_member(vault_id, user_id))
 
-    def delete_recovery(self, transaction: Transaction, vault_id: str, process_id: str) -> Transaction:
-        """A recovery process and its pointer, with the vault they belong to."""
-        transaction.delete(*keys.recovery_vault(process_id))
-        return transaction.delete(*keys.recovery(vault_id, process_id))
+    def delete_recovery(self, transaction: Transaction, vault_id: str, process: dict[str, Any]) -> Transaction:
+        """A recovery process and its pointer (and, while it is open, its hold on its type), with the vault
+        they belong to."""
+        transaction.delete(*keys.recovery_vault(process["id"]))
+        if process["status"] == OPEN:
+            transaction.delete(*keys.open_recovery(vault_id, process["type"]))
+        return transaction.delete(*keys.recovery(vault_id, process["id"]))
 
     def delete_token(self, transaction: Transaction, vault_id: str, user_id: str) -> Transaction:
         return transaction.delete(*keys.vault_token(vault_id, user_id))

@@ -5,14 +5,17 @@ a JWE to that member (``emergencyKeyShares``, written with the vault). To recove
 member starts a process with a fresh process key pair: the public key in the clear, the private key
 encrypted to every member. Each member who approves re-encrypts their share to the process key. Once
 ``requiredKeyShares`` members approved, any of them combines the shares in their client and acts for
-the vault's owners (``recovering``) until the process is completed or aborted.
+the vault's owners in the process's change only (``recovering``: the members and vault.uvf for
+``CHANGE_PERMISSIONS``, the council for ``COUNCIL_CHANGE``) until the process is completed or aborted. A
+vault has at most one open process of each type.
 
 The server relays ciphertext and counts approvals; it never sees a share, a key or the secret. Refusals
-of a process's state (closed, already approved, too few approvals) are 403s: the contract lists no 409
-for these routes, and Hub's clients read 403 as "not allowed".
+of a process's state (closed, already approved, too few approvals, another process of the type open) are
+403s: the contract lists no 409 for these routes, and Hub's clients read 403 as "not allowed".
 """
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.audit import catalogue
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from chalicelib.katta.hub_settings import HubSettingsService
 
 COMPLETED, ABORTED = "COMPLETED", "ABORTED"
+CHANGE_PERMISSIONS, COUNCIL_CHANGE = "CHANGE_PERMISSIONS", "COUNCIL_CHANGE"
 # What a start stores of each member's part; the approval adds recoveredKeyShare and signedProcessInfo.
 _START_FIELDS = ("processPrivateKey", "unrecoveredKeyShare", "recoveredKeyShare", "signedProcessInfo")
 
@@ -38,14 +42,17 @@ def approvals(process: dict[str, Any]) -> int:
     return sum(1 for share in process["recoveredKeyShares"].values() if share.get("recoveredKeyShare"))
 
 
-def recovering(contents: VaultContents, user_id: str) -> bool:
-    """Whether the user is a member of an open process of the vault that enough members approved."""
-    return any(p["status"] == OPEN and user_id in p["recoveredKeyShares"]
+def recovering(contents: VaultContents, user_id: str, process_type: str | None = None) -> bool:
+    """Whether the user is a member of an open process of the vault (of ``process_type``, if given) that
+    enough members approved."""
+    return any(p["status"] == OPEN and user_id in p["recoveredKeyShares"] and process_type in (None, p["type"])
                and approvals(p) >= int(p["requiredKeyShares"]) for p in contents.recoveries.values())
 
 
 def process_dto(process: dict[str, Any]) -> dict[str, Any]:
     dto = {k: process[k] for k in ("id", "vaultId", "type", "details", "processPublicKey") if process.get(k)}
+    if process.get("detailsAsObject"):
+        dto["details"] = json.loads(process["details"])
     dto["requiredKeyShares"] = int(process["requiredKeyShares"])
     dto["recoveredKeyShares"] = {m: dict(share) for m, share in process["recoveredKeyShares"].items()}
     return dto
@@ -105,9 +112,12 @@ class EmergencyAccessService:
             self._transactions.commit(transaction)
         except ConditionFailed:
             stored = self._recoveries.get(process["vaultId"], process_id)
-            if stored is None or stored["status"] != OPEN or {**stored, "status": OPEN} != {**process, "status": OPEN}:
-                raise Conflict("a recovery process with this id exists already") from None
-            # The same start twice: it is there, as asked.
+            if stored is not None and stored["status"] == OPEN and stored == process:
+                return  # the same start twice: it is there, as asked
+            if stored is None:
+                # Another start of this type came first.
+                self._refuse_second(self._vaults.contents(process["vaultId"]), process)
+            raise Conflict("a recovery process with this id exists already") from None
 
     def _new_process(self, principal: Principal, process_id: str, dto: RecoveryProcessInput,
                      contents: VaultContents) -> dict[str, Any]:
@@ -135,12 +145,23 @@ class EmergencyAccessService:
             if member != principal.user_id and (share.recoveredKeyShare or share.signedProcessInfo):
                 raise BadRequest(f"recoveredKeyShares.{member}: only that member can approve for themselves")
             shares[member] = _share(share, _START_FIELDS)
+        self._refuse_second(contents, {"id": process_id, "type": dto.type.value})
         process = {"id": process_id, "vaultId": dto.vaultId.lower(), "type": dto.type.value,
                    "requiredKeyShares": required, "processPublicKey": dto.processPublicKey,
                    "recoveredKeyShares": shares, "initiator": principal.user_id, "status": OPEN}
-        if dto.details:
+        if isinstance(dto.details, dict) and dto.details:
+            process.update(details=json.dumps(dto.details, separators=(",", ":")), detailsAsObject=True)
+        elif dto.details:
             process["details"] = dto.details
         return process
+
+    @staticmethod
+    def _refuse_second(contents: VaultContents, process: dict[str, Any]) -> None:
+        """One open process per vault and type: a second would ask the council to approve two changes at once."""
+        for other in contents.recoveries.values():
+            if other["status"] == OPEN and other["type"] == process["type"] and other["id"] != process["id"]:
+                raise Forbidden(f"type: a {process['type']} recovery of this vault is open already ({other['id']}): "
+                                "complete or abort it first")
 
     def approve(self, principal: Principal, process_id: str, dto: RecoveredKeyShareInput,
                 ip_address: str | None = None) -> None:
@@ -188,8 +209,7 @@ class EmergencyAccessService:
             return  # the same request twice
         if process["status"] != OPEN:
             raise Forbidden(f"the recovery process is {process['status'].lower()}: it accepts nothing more")
-        transaction = self._recoveries.close(Transaction(), process["vaultId"], process["id"], status,
-                                             principal.user_id)
+        transaction = self._recoveries.close(Transaction(), process["vaultId"], process, status, principal.user_id)
         self._audit.record(transaction, event, processId=process["id"], councilMemberId=principal.user_id)
         try:
             self._transactions.commit(transaction)

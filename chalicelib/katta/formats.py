@@ -14,7 +14,7 @@ import json
 import re
 import time
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -81,6 +81,16 @@ def json_document(value: str) -> str:
         raise ValueError("must be a JSON document") from None
     if not isinstance(parsed, dict):
         raise ValueError("must be a JSON object")
+    return value
+
+
+def process_details(value: object) -> str | dict[str, Any] | None:
+    """Text in Katta's contract; Hub's web client sends the JSON object itself, which must fit as text too."""
+    if value is not None and not isinstance(value, (str, dict)):
+        raise ValueError("must be JSON text or a JSON object")
+    if isinstance(value, dict) and len(json.dumps(value, separators=(",", ":"))) > MAX_PROCESS_DETAILS_CHARS \
+            or isinstance(value, str) and len(value) > MAX_PROCESS_DETAILS_CHARS:
+        raise ValueError(f"must be at most {MAX_PROCESS_DETAILS_CHARS} characters as JSON")
     return value
 
 
@@ -207,7 +217,7 @@ class RecoveryProcessInput(_Input):
     id: VaultId | None = None
     vaultId: VaultId
     type: RecoveryType
-    details: Annotated[str, StringConstraints(max_length=MAX_PROCESS_DETAILS_CHARS)] | None = None
+    details: Annotated[Any, AfterValidator(process_details)] = None  # answered in the shape it came in
     requiredKeyShares: int | None = Field(default=None, ge=2, le=MAX_COUNCIL_MEMBERS)
     processPublicKey: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PUBLIC_KEY_CHARS)]
     recoveredKeyShares: dict[AuthorityId, RecoveredKeyShareInput] = Field(min_length=1,

@@ -19,7 +19,7 @@ from chalicelib.audit import catalogue
 from chalicelib.auth import Principal
 from chalicelib.errors import ActionRequired, BadRequest, Conflict, Forbidden, Gone, NotFound, ServiceUnavailable
 from chalicelib.katta import access
-from chalicelib.katta.emergency import recovering
+from chalicelib.katta.emergency import CHANGE_PERMISSIONS, COUNCIL_CHANGE, recovering
 from chalicelib.katta.hub_settings import MIN_EMERGENCY_KEY_SHARES
 from chalicelib.katta.formats import MAX_TOKENS_PER_REQUEST, AuthorityType, Role, VaultInput, epoch_of, instant
 from chalicelib.db.table import ConditionFailed, Transaction
@@ -137,10 +137,11 @@ class VaultService:
         self._require_owner(principal, contents)
         return contents
 
-    def _require_owner(self, principal: Principal, contents: VaultContents) -> None:
-        """An owner, or a council member of a recovery process its threshold of members approved: they
-        act for the owners until the process is completed or aborted."""
-        if not recovering(contents, principal.user_id):
+    def _require_owner(self, principal: Principal, contents: VaultContents,
+                       recovery: str | None = CHANGE_PERMISSIONS) -> None:
+        """An owner, or a council member of a ``recovery`` process its threshold of members approved: they act
+        for the owners in that process's change (members and vault.uvf, or the council) until it is closed."""
+        if recovery is None or not recovering(contents, principal.user_id, recovery):
             self._access.require_owner(contents.members, principal)
 
     def _is_member(self, principal: Principal, contents: VaultContents) -> bool:
@@ -235,8 +236,14 @@ class VaultService:
         council_changed = dto.emergencyKeyShares is not None and (
             dto.emergencyKeyShares != (vault.get("emergencyKeyShares") or {})
             or (dto.requiredEmergencyKeyShares or 0) != int(vault.get("requiredEmergencyKeyShares", 0)))
-        if renamed or rekeyed or council_changed or not principal.has_role("admin"):
-            self._require_owner(principal, contents)
+        admin = principal.has_role("admin")
+        # Name, description and archiving are no recovery's to change (archiving is an admin's too).
+        if renamed or (not admin and (archived != bool(vault.get("archived")) or not (rekeyed or council_changed))):
+            self._require_owner(principal, contents, recovery=None)
+        if rekeyed:
+            self._require_owner(principal, contents, CHANGE_PERMISSIONS)
+        if council_changed:
+            self._require_owner(principal, contents, COUNCIL_CHANGE)
         changes = {"name": dto.name, "description": dto.description, "archived": archived}
         if rekeyed:
             changes["uvfMetadataFile"] = dto.uvfMetadataFile
@@ -312,8 +319,8 @@ class VaultService:
                  for authority_id in contents.members if authority_id != kept]
         steps += [lambda tx, u=user_id: self._vaults.delete_token(tx, vault_id, u) for user_id in contents.tokens]
         steps += [lambda tx, u=user_id: self._vaults.remove_council_seat(tx, vault_id, u) for user_id in contents.council]
-        steps += [lambda tx, p=process_id: self._vaults.delete_recovery(tx, vault_id, p)
-                  for process_id in contents.recoveries]
+        steps += [lambda tx, p=process: self._vaults.delete_recovery(tx, vault_id, p)
+                  for process in contents.recoveries.values()]
         final = Transaction()
         remove_member(final, kept)
         self._vaults.delete(final, vault_id)

@@ -84,12 +84,18 @@ def _report_council(ctx: Context, vault) -> int:  # type: ignore[no-untyped-def]
 
 
 def run_start(ctx: Context, args: argparse.Namespace) -> int:
-    from ..emergency import start_recovery
+    from ..emergency import COUNCIL_CHANGE, council_change_details, resolve_council, start_recovery
 
     connection = connect(ctx)
-    details = {"reason": args.reason} if args.reason else None
+    details: dict = {"reason": args.reason} if args.reason else {}
+    if args.type == COUNCIL_CHANGE:
+        if not args.new_council or args.new_threshold < 2:
+            raise CliError("a council change names the new council: --new-council USER… --new-threshold N (2 or more)")
+        details.update(council_change_details(resolve_council(ctx.api, args.new_council), args.new_threshold))
+    elif args.new_council or args.new_threshold:
+        raise CliError("--new-council and --new-threshold belong to --type COUNCIL_CHANGE")
     process = start_recovery(ctx.api, connection.user_keys, connection.user["id"], _uuid(args.vault_id, "vault"),
-                             kind=args.type, details=details, approve=not args.no_approve)
+                             kind=args.type, details=details or None, approve=not args.no_approve)
     if ctx.json_output:
         ctx.emit_json({"process": process["id"], "vault": process["vaultId"], "type": process["type"]})
     else:
@@ -163,10 +169,12 @@ emergency = Group("emergency", short_help="emergency access: recover a vault who
                      help="a new owner (default) or a new council"),
         click.Option(["--reason"], default="", help="why: shown to the other council members"),
         click.Option(["--no-approve"], is_flag=True, help="start without approving it yourself"),
+        *council_options(prefix="new-"),  # COUNCIL_CHANGE: the council the others approve
     ], short_help="start recovering a vault (council members)",
         help="Start recovering a vault (council members); it is approved with your key share unless --no-approve.",
         examples=("katta emergency start 2b1f0c3e-5d6a-4c1e-9f0a-0d7c2e4b8a11 --reason 'alice left'",
-                  "katta emergency start 2b1f0c3e-5d6a-4c1e-9f0a-0d7c2e4b8a11 --type COUNCIL_CHANGE")),
+                  "katta emergency start 2b1f0c3e-5d6a-4c1e-9f0a-0d7c2e4b8a11 --type COUNCIL_CHANGE "
+                  "--new-council carol dave erin --new-threshold 2")),
     Command("approve", callback=handled_by(run_explained(run_approve)), params=[_process_argument()],
             short_help="approve a recovery with your key share",
             help="Approve a recovery with your key share.",

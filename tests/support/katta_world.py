@@ -84,12 +84,14 @@ def build() -> World:
 COUNCIL = ("carol", "frank")
 
 
-def recovery_start(world: World, vault_id: str, *, approve: str | None = None) -> RecoveryProcessInput:
-    """A start of a recovery process by carol for the council; ``approve``: her share, given at once."""
+def recovery_start(world: World, vault_id: str, *, approve: str | None = None,
+                   kind: str = "CHANGE_PERMISSIONS") -> RecoveryProcessInput:
+    """A start of a recovery process by carol for the council; ``approve``: her share, given at once. A vault
+    has one open process of each type: a second start on a vault with one open is of the other ``kind``."""
     shares = {world.id(u): {"processPrivateKey": world.keys[u].access_token(b"p" * 32)} for u in COUNCIL}
     if approve:
         shares[world.id("carol")]["recoveredKeyShare"] = approve
-    return RecoveryProcessInput(vaultId=vault_id, type="CHANGE_PERMISSIONS", processPublicKey='{"kty":"EC"}',
+    return RecoveryProcessInput(vaultId=vault_id, type=kind, processPublicKey='{"kty":"EC"}',
                                 recoveredKeyShares=shares)
 
 

@@ -18,8 +18,9 @@ export interface RecoveryProcessDto {
   id: string;
   vaultId: string;
   type: RecoveryType;
-  /** JSON text; ours: `{"reason"?, "newOwners"?: [user id]}`. */
-  details?: string;
+  /** JSON text (Katta's contract; ours, in Hub's names: `{"reason"?, "newOwnerIds"?: [user id]}` or
+   * `{"newCouncilMemberIds": [user id], "newRequiredKeyShares": n}`), or the object itself from Hub's web client. */
+  details?: string | Record<string, unknown>;
   requiredKeyShares: number;
   processPublicKey: string;
   recoveredKeyShares: Record<string, RecoveredKeyShareDto>;

@@ -1,32 +1,46 @@
 // A recovery from the council's side, as katta_client/emergency.py does it: start (with the
-// starter's own approval), approve, complete (combine, re-key vault.uvf, grant the new owners).
+// starter's own approval), approve, complete: a new owner (combine, re-key vault.uvf, grant the new
+// owners) or a new council (combine, split anew for the council the start named).
 // The server sees ciphertext only; the user's keys and the recovered key stay in memory.
-import type { EmergencyApi, RecoveredKeyShareDto, RecoveryProcessDto, VaultDto } from "../../api";
+import type { EmergencyApi, RecoveredKeyShareDto, RecoveryProcessDto, RecoveryType, VaultDto } from "../../api";
 // The crypto module's files, not its index: the index would bring device linking's HPKE along.
-import { combineRecoveredKey, newProcessKey, recoverShare, rekeyWithRecoveryKey } from "../../crypto/emergency";
+import { combineRecoveredKey, newProcessKey, recoverShare, rekeyWithRecoveryKey, splitRecoveryKey } from "../../crypto/emergency";
 import type { UserKeys } from "../../crypto/keys";
 import { recoveryPublicKeyFromJwks, vaultUvfOrigin } from "../../crypto/vault";
 
 export class RecoveryError extends Error {}
 
-/** What a CHANGE_PERMISSIONS process started here says in `details`. */
+/** What a process says in `details`, in Hub's names (`newOwners` is what this page wrote before). */
 export interface ProcessDetails {
   reason?: string;
-  newOwners?: string[];
+  newOwnerIds?: string[];
+  newCouncilMemberIds?: string[];
+  newRequiredKeyShares?: number;
 }
 
+const ids = (value: unknown): string[] | undefined =>
+  Array.isArray(value) ? value.filter((o): o is string => typeof o === "string") : undefined;
+
+/** `details` as JSON text (Katta's contract) or as a JSON object (Hub's web client sends one). */
 export function processDetails(process: RecoveryProcessDto): ProcessDetails {
-  try {
-    const details: unknown = JSON.parse(process.details ?? "{}");
-    if (typeof details !== "object" || details === null) return {};
-    const { reason, newOwners } = details as Record<string, unknown>;
-    return {
-      ...(typeof reason === "string" ? { reason } : {}),
-      ...(Array.isArray(newOwners) ? { newOwners: newOwners.filter((o): o is string => typeof o === "string") } : {}),
-    };
-  } catch {
-    return {}; // another client's free text
+  let details: unknown = process.details ?? {};
+  if (typeof details === "string") {
+    try {
+      details = JSON.parse(details);
+    } catch {
+      return {}; // another client's free text
+    }
   }
+  if (typeof details !== "object" || details === null) return {};
+  const { reason, newOwnerIds, newOwners, newCouncilMemberIds, newRequiredKeyShares } = details as Record<string, unknown>;
+  const owners = ids(newOwnerIds) ?? ids(newOwners);
+  const council = ids(newCouncilMemberIds);
+  return {
+    ...(typeof reason === "string" ? { reason } : {}),
+    ...(owners ? { newOwnerIds: owners } : {}),
+    ...(council ? { newCouncilMemberIds: council } : {}),
+    ...(Number.isInteger(newRequiredKeyShares) ? { newRequiredKeyShares: newRequiredKeyShares as number } : {}),
+  };
 }
 
 export function approvals(process: RecoveryProcessDto): number {
@@ -51,16 +65,22 @@ async function councilKeys(api: EmergencyApi, memberIds: readonly string[]): Pro
   return keys;
 }
 
-export async function startRecovery(api: EmergencyApi, keys: UserKeys, myId: string, vault: VaultDto,
+export async function startRecovery(api: EmergencyApi, keys: UserKeys, myId: string, vault: VaultDto, type: RecoveryType,
                                     details: ProcessDetails): Promise<RecoveryProcessDto> {
+  if (type === "COUNCIL_CHANGE") {
+    await councilKeys(api, details.newCouncilMemberIds ?? []); // the new council can hold shares: checked before anyone approves
+  }
   const council = Object.keys(vault.emergencyKeyShares ?? {});
   const { processPublicKey, processPrivateKeys } = await newProcessKey(await councilKeys(api, council));
   const shares: Record<string, RecoveredKeyShareDto> = {};
-  for (const member of council) shares[member] = { processPrivateKey: processPrivateKeys[member] as string };
+  for (const member of council) {
+    // Each member's share travels with the process too: Hub's web client approves from there.
+    shares[member] = { processPrivateKey: processPrivateKeys[member] as string, unrecoveredKeyShare: myShare(vault, member) };
+  }
   (shares[myId] as RecoveredKeyShareDto).recoveredKeyShare = await recoverShare(myShare(vault, myId), keys.ecdhPrivateKey,
     processPublicKey);
   const process: RecoveryProcessDto = {
-    id: crypto.randomUUID(), vaultId: vault.id, type: "CHANGE_PERMISSIONS",
+    id: crypto.randomUUID(), vaultId: vault.id, type,
     requiredKeyShares: vault.requiredEmergencyKeyShares ?? 0, processPublicKey, recoveredKeyShares: shares,
     details: JSON.stringify(details),
   };
@@ -73,20 +93,48 @@ export async function approveRecovery(api: EmergencyApi, keys: UserKeys, myId: s
   await api.approve(process.id, await recoverShare(myShare(vault, myId), keys.ecdhPrivateKey, process.processPublicKey));
 }
 
-/** Combines the approvals, re-keys vault.uvf, makes `newOwners` owners, grants every member with
- * keys a fresh token, then completes the process. */
-export async function completeRecovery(api: EmergencyApi, keys: UserKeys, myId: string, process: RecoveryProcessDto,
-                                       newOwners: readonly string[], apiBaseUrl: string): Promise<void> {
-  if (process.type !== "CHANGE_PERMISSIONS") {
-    throw new RecoveryError("A council change is completed with `katta emergency complete --new-council`.");
-  }
-  if (newOwners.length === 0) throw new RecoveryError("Name the vault's new owner.");
+function approvedShares(process: RecoveryProcessDto, myId: string): { shares: string[]; mine: string } {
   const shares = Object.values(process.recoveredKeyShares).flatMap((s) => (s.recoveredKeyShare ? [s.recoveredKeyShare] : []));
   if (shares.length < process.requiredKeyShares) {
     throw new RecoveryError(`The recovery has ${shares.length} of the ${process.requiredKeyShares} approvals it needs.`);
   }
   const mine = process.recoveredKeyShares[myId]?.processPrivateKey;
   if (!mine) throw new RecoveryError("You are not on this recovery's council.");
+  return { shares, mine };
+}
+
+/** The council the process's start named, or why it cannot be seated. */
+export function newCouncil(process: RecoveryProcessDto): { memberIds: string[]; threshold: number } {
+  const { newCouncilMemberIds: memberIds = [], newRequiredKeyShares: threshold = 0 } = processDetails(process);
+  if (memberIds.length === 0 || threshold < 2 || threshold > memberIds.length) {
+    throw new RecoveryError("This council change names no new council: complete it with `katta emergency complete --new-council`.");
+  }
+  return { memberIds, threshold };
+}
+
+/** Combines the approvals into the vault's recovery key, splits it anew for the council the start
+ * named (the old shares stop counting: the server forgets them), then completes the process. */
+export async function completeCouncilChange(api: EmergencyApi, keys: UserKeys, myId: string,
+                                            process: RecoveryProcessDto): Promise<void> {
+  const { memberIds, threshold } = newCouncil(process);
+  const { shares, mine } = approvedShares(process, myId);
+  const vault = await api.vault(process.vaultId);
+  if (!vault.uvfKeySet) throw new RecoveryError("The vault has no key set to check the recovered key against.");
+  const recoveryKey = await combineRecoveredKey(shares, mine, keys.ecdhPrivateKey, await recoveryPublicKeyFromJwks(vault.uvfKeySet));
+  const emergencyKeyShares = await splitRecoveryKey(recoveryKey, threshold, await councilKeys(api, memberIds));
+  const { id, name, description, archived } = vault;
+  await api.putVault({ id, name, archived, ...(description === undefined ? {} : { description }),
+    emergencyKeyShares, requiredEmergencyKeyShares: threshold } as VaultDto);
+  await api.complete(process.id);
+}
+
+/** Combines the approvals, re-keys vault.uvf, makes `newOwners` owners, grants every member with
+ * keys a fresh token, then completes the process. */
+export async function completeRecovery(api: EmergencyApi, keys: UserKeys, myId: string, process: RecoveryProcessDto,
+                                       newOwners: readonly string[], apiBaseUrl: string): Promise<void> {
+  if (process.type !== "CHANGE_PERMISSIONS") throw new RecoveryError("This is a council change: complete it as one.");
+  if (newOwners.length === 0) throw new RecoveryError("Name the vault's new owner.");
+  const { shares, mine } = approvedShares(process, myId);
   const vault = await api.vault(process.vaultId);
   if (!vault.uvfKeySet || !vault.uvfMetadataFile) throw new RecoveryError("The vault has no vault.uvf to recover.");
   const recoveryKey = await combineRecoveredKey(shares, mine, keys.ecdhPrivateKey, await recoveryPublicKeyFromJwks(vault.uvfKeySet));
