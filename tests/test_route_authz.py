@@ -316,6 +316,10 @@ ENTRIES: list[Entry] = [
     # SCIM provisioning.
     *scim_entries("Users", GRACE),
     *scim_entries("Groups", "team"),
+    *(admin_entry("GET", path, 200, with_bearer(lambda h, p=path.replace("{name}", "User").replace(
+        "{uri}", "urn:ietf:params:scim:schemas:core:2.0:Group"): p), scim=True)
+      for path in ("/scim/v2/ServiceProviderConfig", "/scim/v2/ResourceTypes", "/scim/v2/ResourceTypes/{name}",
+                   "/scim/v2/Schemas", "/scim/v2/Schemas/{uri}")),
     # OAuth endpoints: RFC 6749 error codes.
     Entry("POST", "/oauth2/token", {
         "user": 200, "anonymous": (400, "invalid_request"), "malformed": (400, "invalid_grant"),

@@ -230,3 +230,65 @@ def test_with_several_issuers_and_none_named_an_admin_is_told_what_to_configure(
     admin = bearer(issuer.token("ada", realm_access={"roles": ["user", "admin"]}))
     status, refused, _ = send(client, "POST", USERS, entra_user("carol"), headers={"Content-Type": "application/json", **admin})
     assert status == 501 and "KATTA_SCIM_ISSUER" in refused["detail"]
+
+
+# -- discovery (RFC 7644 §4) ------------------------------------------------------------------
+
+DISCOVERY = ["/scim/v2/ServiceProviderConfig", "/scim/v2/ResourceTypes", "/scim/v2/Schemas",
+             "/scim/v2/ResourceTypes/User", f"/scim/v2/Schemas/{USER_SCHEMA}"]
+
+
+def test_the_service_provider_config_says_what_the_routes_accept(client, issuer):
+    status, config, headers = send(client, "GET", "/scim/v2/ServiceProviderConfig")
+    assert status == 200 and headers["Content-Type"] == "application/scim+json"
+    assert config["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
+    assert (config["patch"]["supported"], config["bulk"]["supported"], config["sort"]["supported"],
+            config["etag"]["supported"], config["changePassword"]["supported"]) == (True, False, False, False, False)
+    assert config["authenticationSchemes"][0]["type"] == "oauthbearertoken"
+    most = config["filter"]["maxResults"]
+    assert send(client, "GET", f"{USERS}?count={most}")[0] == 200
+    assert send(client, "GET", f"{USERS}?count={most + 1}")[0] == 400
+    # A PATCH is taken, as it says; a bulk request is not a route.
+    send(client, "POST", USERS, entra_user("carol"))
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+             "Operations": [{"op": "replace", "path": "displayName", "value": "Caro"}]}
+    assert send(client, "PATCH", f"{USERS}/{subject('carol')}", patch)[0] == 200
+    assert send(client, "POST", "/scim/v2/Bulk", {"Operations": []})[0] in (403, 404)
+
+
+def test_every_resource_type_names_a_route_that_answers_and_a_schema_that_is_served(client, issuer):
+    status, types, _ = send(client, "GET", "/scim/v2/ResourceTypes")
+    assert status == 200 and types["schemas"] == [LIST_SCHEMA]
+    assert sorted(t["id"] for t in types["Resources"]) == ["Group", "User"]
+    for resource_type in types["Resources"]:
+        assert send(client, "GET", "/scim/v2" + resource_type["endpoint"])[0] == 200
+        code, schema, _ = send(client, "GET", f"/scim/v2/Schemas/{resource_type['schema']}")
+        assert code == 200 and schema["id"] == resource_type["schema"]
+        assert send(client, "GET", f"/scim/v2/ResourceTypes/{resource_type['id']}")[1] == resource_type
+    _, listed, _ = send(client, "GET", "/scim/v2/Schemas")
+    assert sorted(s["id"] for s in listed["Resources"]) == sorted(t["schema"] for t in types["Resources"])
+
+
+def test_the_user_schema_names_only_attributes_a_user_comes_back_with(client, issuer):
+    _, created, _ = send(client, "POST", USERS, entra_user("carol"))
+    _, schema, _ = send(client, "GET", f"/scim/v2/Schemas/{USER_SCHEMA}")
+    named = {a["name"] for a in schema["attributes"]}
+    assert "userName" in named and named <= set(created), named - set(created)
+    required = [a["name"] for a in schema["attributes"] if a["required"]]
+    assert required == ["userName"]
+    without = {k: v for k, v in entra_user("dave").items() if k != "userName"}
+    assert send(client, "POST", USERS, without)[0] == 400  # what the schema calls required is
+
+
+@pytest.mark.parametrize("path", ["/scim/v2/ResourceTypes/Device", "/scim/v2/Schemas/urn:example:nothing"])
+def test_an_unknown_resource_type_or_schema_is_a_scim_404(client, issuer, path):
+    status, refused, _ = send(client, "GET", path)
+    assert (status, refused["schemas"], refused["status"]) == (404, [ERROR_SCHEMA], "404")
+
+
+@pytest.mark.parametrize("path", DISCOVERY)
+def test_discovery_needs_the_provisioning_secret_or_an_admin(client, issuer, path):
+    assert send(client, "GET", path, headers={"Accept": "application/scim+json"})[0] == 401
+    assert send(client, "GET", path, headers=bearer(issuer.token("bob")))[0] == 403
+    admin = bearer(issuer.token("ada", realm_access={"roles": ["user", "admin"]}))
+    assert send(client, "GET", path, headers=admin)[0] == 200

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 _IGNORING = ConfigDict(extra="ignore", defer_build=True)
+MAX_COUNT = 200  # a list page's most resources (ServiceProviderConfig's filter.maxResults)
 
 
 class ScimName(BaseModel):
@@ -67,7 +68,7 @@ class ScimListQuery(BaseModel):
 
     filter: str | None = Field(default=None, max_length=1024)
     startIndex: int = Field(default=1, ge=1)
-    count: int = Field(default=100, ge=0, le=200)
+    count: int = Field(default=100, ge=0, le=MAX_COUNT)
     excludedAttributes: str | None = Field(default=None, max_length=256)
 
 

@@ -16,13 +16,17 @@ from chalice.app import Request
 from chalicelib import deps, errors
 from chalicelib.apidoc import JSON, Operation
 from chalicelib.auth import Principal
-from chalicelib.scim import BASE_PATH, ERROR_SCHEMA, SCIM_JSON, scim_type_of
+from chalicelib.scim import BASE_PATH, ERROR_SCHEMA, SCIM_JSON, discovery, scim_type_of
 from chalicelib.scim.blueprint import bp
 from chalicelib.scim.formats import ScimGroupInput, ScimListQuery, ScimPatchInput, ScimUserInput
+from chalicelib.settings import get_settings
 from chalicelib.web import authenticate_optional, error_response, parse_body, route, to_api_error
 
 USERS = BASE_PATH + "/Users"
 GROUPS = BASE_PATH + "/Groups"
+SERVICE_PROVIDER_CONFIG = BASE_PATH + "/ServiceProviderConfig"
+RESOURCE_TYPES = BASE_PATH + "/ResourceTypes"
+SCHEMAS = BASE_PATH + "/Schemas"
 _RESOURCE = dict[str, Any]
 
 
@@ -162,3 +166,34 @@ def patch_group(caller: Principal, groupId: str) -> Response:
 def delete_group(caller: Principal, groupId: str) -> Response:
     deps.scim_service().delete_group(caller, groupId)
     return Response(body="", status_code=204)
+
+
+# -- discovery (RFC 7644 §4): what an IdP may send -----------------------------------------------
+
+def _base_url() -> str:
+    return get_settings().public_base_url
+
+
+@_scim_route(SERVICE_PROVIDER_CONFIG, ("GET",), "What this SCIM server supports", {200: _RESOURCE})
+def get_service_provider_config(caller: Principal) -> Response:
+    return _answer(discovery.service_provider_config(_base_url()))
+
+
+@_scim_route(RESOURCE_TYPES, ("GET",), "The resource types: User and Group", {200: _RESOURCE})
+def list_resource_types(caller: Principal) -> Response:
+    return _answer(discovery.resource_types(_base_url()))
+
+
+@_scim_route(RESOURCE_TYPES + "/{name}", ("GET",), "One resource type", {200: _RESOURCE})
+def get_resource_type(caller: Principal, name: str) -> Response:
+    return _answer(discovery.resource_type(_base_url(), name))
+
+
+@_scim_route(SCHEMAS, ("GET",), "The User and Group schemas, with the attributes kept", {200: _RESOURCE})
+def list_schemas(caller: Principal) -> Response:
+    return _answer(discovery.schemas(_base_url()))
+
+
+@_scim_route(SCHEMAS + "/{uri}", ("GET",), "One schema", {200: _RESOURCE})
+def get_schema(caller: Principal, uri: str) -> Response:
+    return _answer(discovery.schema(_base_url(), uri))
