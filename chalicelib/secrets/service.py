@@ -27,7 +27,7 @@ from chalicelib.auth import accounts, bearer, signed_jwt
 from chalicelib.crypto import envelope, jose
 from chalicelib.errors import Unauthorized
 from chalicelib.oauth import INVALID_CLIENT, INVALID_GRANT, INVALID_TARGET, TOKEN_TYPE_JWT, OAuthError
-from chalicelib.secrets import client_auth, keysets
+from chalicelib.secrets import TOKEN_PATH, client_auth, keysets
 from chalicelib.db.table import ConditionFailed, Transaction
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 RING = "secret"
 PURPOSE = "secret-server"
 SECRET_BYTES = 32
-TOKEN_PATH = "/secret-server/token-exchange"
 # Explicit typing (RFC 8725 §3.11): a release token is never mistaken for another token of ours.
 RELEASE_TOKEN_TYPE = "secret+jwt"
 MAX_SUBJECT_LENGTH = 255
