@@ -81,3 +81,26 @@ def test_a_lost_epoch_write_is_outlived_by_the_snapshots_age(alice, bob, monkeyp
     assert body(alice.get(POLL)) == {vault_id: [bob.id]}  # stale, within the age
     monkeypatch.setattr(vault_module, "_PENDING_MAX_AGE_SECONDS", 0.0)
     assert body(alice.get(POLL)) == {}
+
+
+def test_the_writes_outside_a_transaction_cannot_change_the_answer(client, issuer, alice, bob, monkeypatch):
+    """Signing in writes a user's item outside ``Transactions.commit`` — a new account, and the profile
+    following the identity provider (name, e-mail, picture) — so the epoch does not move. Neither can
+    change the answer, which names members with keys set up, no token and no disabled flag: a new
+    account has no keys, and the profile sync writes nothing else."""
+    from chalicelib.katta import vaults as vault_module
+    vault_id = new_vault_id()
+    alice.create_vault(vault_id)
+    assert alice.call("PUT", f"/api/vaults/{vault_id}/users/{bob.id}").status_code == 201
+    assert body(alice.get(POLL)) == {vault_id: [bob.id]}
+    epoch = deps.access_epoch().read()
+    renamed = issuer.token(bob.username, realm_access={"roles": list(bob.roles)}, name="Robert",
+                           email="robert@example.test", picture="https://example.test/robert.png")
+    assert client.http.get("/api/users/me", headers={"Authorization": f"Bearer {renamed}"}).status_code == 200
+    assert deps.users().get(bob.id)["name"] == "Robert"  # written outside a transaction
+    newcomer = Actor(client, issuer, "erin", roles=("user",)).sign_in()  # provisioned outside one
+    assert deps.users().get(newcomer.id) is not None
+    assert deps.access_epoch().read() == epoch
+    assert body(alice.get(POLL)) == {vault_id: [bob.id]}  # the snapshot, reused
+    monkeypatch.setattr(vault_module, "_PENDING_MAX_AGE_SECONDS", 0.0)
+    assert body(alice.get(POLL)) == {vault_id: [bob.id]}  # derived again: the same answer

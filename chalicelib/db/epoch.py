@@ -8,6 +8,11 @@ it while the epoch stands: one consistent GetItem instead of a Query per vault. 
 an ADD after the commit, outside the transaction, so that changes to different items never contend
 on it; if that write fails the change still stands, and readers bound how long they trust an old
 answer (``VaultService``'s snapshot age).
+
+Only committed transactions move it. The two writes of such items outside one are both sign-in's
+(``auth.accounts``): a new account (no keys yet, so it awaits nothing) and the profile following the
+identity provider (name, e-mail, picture, never keys or the disabled flag); neither changes who may
+open a vault or who awaits a grant (``tests/test_long_poll_scale.py``).
 """
 from __future__ import annotations
 
