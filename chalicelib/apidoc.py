@@ -7,8 +7,10 @@ than silently missing from the document. Types are kept as given (a model,
 ``list[Model]``, ``dict[str, str]`` …) and turned into JSON Schema only when the
 document is built, so registering them costs nothing at import. A type given as
 a string (``"list[VaultDto]"``) names the Katta response and query models of
-``MODELS_MODULE``, which are imported only by ``resolved``: building their classes
-cost every cold start about 30 ms for a document few requests ask for.
+``MODELS_MODULE``, and ``"module:expression"`` (``"chalicelib.storage.formats:ProfileInput"``) the
+models of another module; they are imported only by ``resolved``, when the document is built, and
+by the handler that validates with them: building their classes cost every cold start about 30 ms
+for a document few requests ask for.
 """
 from __future__ import annotations
 
@@ -80,11 +82,12 @@ def register(path: str, methods: tuple[str, ...], operation: Operation, errors: 
 
 def resolved(operation: Operation) -> Operation:
     """``operation`` with its string types (see the module's doc) replaced by the types they name."""
-    namespace = vars(importlib.import_module(MODELS_MODULE))
-
     def kind(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        module, _colon, expression = value.rpartition(":")
         # Only this source's own Operation declarations are evaluated here, never request input.
-        return eval(value, namespace) if isinstance(value, str) else value  # noqa: S307
+        return eval(expression, vars(importlib.import_module(module or MODELS_MODULE)))  # noqa: S307
 
     return replace(operation, responses={s: kind(k) for s, k in operation.responses.items()},
                    body=kind(operation.body), query=kind(operation.query),

@@ -10,7 +10,7 @@ from chalice import Chalice, Response
 from chalicelib import errors, logs, metrics
 from chalicelib.oauth import OAUTH_JSON
 from chalicelib.scim import SCIM_JSON
-from chalicelib.secrets.service import TOKEN_PATH as RELEASE_PATH
+from chalicelib.secrets import TOKEN_PATH as RELEASE_PATH
 from chalicelib.settings import get_settings
 from chalicelib.web import PROBLEM_JSON, problem_response, request_id_of
 

@@ -29,7 +29,7 @@ from chalicelib import apidoc
 from chalicelib.oauth import OAUTH_JSON
 from chalicelib.scim import SCIM_JSON
 from chalicelib.scim.formats import ScimError
-from chalicelib.secrets.service import TOKEN_PATH
+from chalicelib.secrets import TOKEN_PATH
 from chalicelib.settings import get_settings
 from chalicelib.web import PROBLEM_JSON
 

@@ -2,6 +2,8 @@
 number of vaults; any change of access shows on the next poll (the access epoch, db/epoch.py)."""
 from __future__ import annotations
 
+import pytest
+
 from chalicelib import deps
 from chalicelib.db.table import Transaction
 from tests.support import faults
@@ -22,6 +24,24 @@ def vaults_of(holder: Actor, count: int) -> list[str]:
         deps.vaults().put_member(transaction, vault_id, holder.id, "USER", "OWNER")
         deps.vaults().put_token(transaction, vault_id, holder.id, "jwe")
         deps.table().commit(transaction)
+    return vault_ids
+
+
+def many_vaults(holder: Actor, count: int) -> list[str]:
+    """As ``vaults_of``, in batches of 25 items (a thousand transactions take moto too long)."""
+    from chalicelib import aws
+    vault_ids = [new_vault_id() for _ in range(count)]
+    items = []
+    for vault_id in vault_ids:
+        transaction = deps.vaults().create(Transaction(), {"id": vault_id, "name": vault_id, "archived": False,
+                                                           "creationTime": "2026-01-01T00:00:00Z"})
+        deps.vaults().put_member(transaction, vault_id, holder.id, "USER", "OWNER")
+        deps.vaults().put_token(transaction, vault_id, holder.id, "jwe")
+        items += [op["Put"]["Item"] for op in transaction.ops]  # in DynamoDB's encoding already
+    client, table = aws.client("dynamodb"), deps.table().name
+    for start in range(0, len(items), 25):
+        client.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}}
+                                                      for item in items[start:start + 25]]})
     return vault_ids
 
 
@@ -81,3 +101,54 @@ def test_a_lost_epoch_write_is_outlived_by_the_snapshots_age(alice, bob, monkeyp
     assert body(alice.get(POLL)) == {vault_id: [bob.id]}  # stale, within the age
     monkeypatch.setattr(vault_module, "_PENDING_MAX_AGE_SECONDS", 0.0)
     assert body(alice.get(POLL)) == {}
+
+
+def test_the_writes_outside_a_transaction_cannot_change_the_answer(client, issuer, alice, bob, monkeypatch):
+    """Signing in writes a user's item outside ``Transactions.commit`` — a new account, and the profile
+    following the identity provider (name, e-mail, picture) — so the epoch does not move. Neither can
+    change the answer, which names members with keys set up, no token and no disabled flag: a new
+    account has no keys, and the profile sync writes nothing else."""
+    from chalicelib.katta import vaults as vault_module
+    vault_id = new_vault_id()
+    alice.create_vault(vault_id)
+    assert alice.call("PUT", f"/api/vaults/{vault_id}/users/{bob.id}").status_code == 201
+    assert body(alice.get(POLL)) == {vault_id: [bob.id]}
+    epoch = deps.access_epoch().read()
+    renamed = issuer.token(bob.username, realm_access={"roles": list(bob.roles)}, name="Robert",
+                           email="robert@example.test", picture="https://example.test/robert.png")
+    assert client.http.get("/api/users/me", headers={"Authorization": f"Bearer {renamed}"}).status_code == 200
+    assert deps.users().get(bob.id)["name"] == "Robert"  # written outside a transaction
+    newcomer = Actor(client, issuer, "erin", roles=("user",)).sign_in()  # provisioned outside one
+    assert deps.users().get(newcomer.id) is not None
+    assert deps.access_epoch().read() == epoch
+    assert body(alice.get(POLL)) == {vault_id: [bob.id]}  # the snapshot, reused
+    monkeypatch.setattr(vault_module, "_PENDING_MAX_AGE_SECONDS", 0.0)
+    assert body(alice.get(POLL)) == {vault_id: [bob.id]}  # derived again: the same answer
+
+
+def _first_polls_after_changes(client, issuer, owner: Actor, vaults: int) -> dict[str, list[str]]:
+    """The calls of the first poll after a change elsewhere, and after a change in one of ``vaults``."""
+    vault_ids = many_vaults(owner, vaults)
+    newcomer = Actor(client, issuer, f"new-{owner.username}", roles=("user",)).sign_in().set_up_keys()
+    assert body(owner.get(POLL)) == {}  # derived: a user changed (keys set up)
+    stranger = Actor(client, issuer, f"stranger-{owner.username}").sign_in()
+    stranger.create_vault(new_vault_id())  # another user's vault: none of the owner's changed
+    elsewhere = poll_calls(owner)
+    assert owner.call("PUT", f"/api/vaults/{vault_ids[-1]}/users/{newcomer.id}").status_code == 201
+    with CallCounter() as counter:
+        assert body(owner.get(POLL)) == {vault_ids[-1]: [newcomer.id]}
+    return {"elsewhere": elsewhere, "in one vault": counter.calls}
+
+
+@pytest.mark.slow  # a thousand vaults, derived once in full on moto
+def test_the_first_poll_after_a_change_reads_only_the_vaults_that_changed(client, issuer, alice, bob):
+    one = _first_polls_after_changes(client, issuer, alice, 1)
+    thousand = _first_polls_after_changes(client, issuer, bob, 1000)
+    for change in ("elsewhere", "in one vault"):
+        small, large = one[change], thousand[change]
+        # The vaults' epochs: one BatchGetItem per 100 vaults; everything else the same at both sizes.
+        assert small.count("BatchGetItem") + 9 == large.count("BatchGetItem"), (change, small, large)
+        assert [c for c in small if c != "BatchGetItem"] == [c for c in large if c != "BatchGetItem"], change
+    # Elsewhere: the caller's token list and its vaults' epochs, no vault read; in one vault: that vault's
+    # items and the caller's groups (read only when a vault is).
+    assert one["elsewhere"].count("Query") == 1 and one["in one vault"].count("Query") == 3, one

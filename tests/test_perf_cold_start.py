@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFERRED_PACKAGES = ("boto3", "botocore", "joserfc", "cryptography")
 DEFERRED_MODULES = ("urllib.request", "chalicelib.fetch", "chalicelib.crypto.keyring", "chalicelib.crypto.pop",
                     "chalicelib.db.keyrings", "chalicelib.db.popkeys",
-                    "chalicelib.katta.dtos")  # the response models: only /openapi.json builds them
+                    "chalicelib.katta.dtos",  # the response models: only /openapi.json builds them
+                    # Services and input models the route modules name but load on first use (issue 20).
+                    "chalicelib.secrets.service", "chalicelib.secrets.registry", "chalicelib.tokens.exchange",
+                    "chalicelib.rendezvous.service", "chalicelib.storage.formats", "chalicelib.storage.schemas")
 INPUT_MODELS = ("chalicelib.katta.formats:VaultInput", "chalicelib.katta.formats:DeviceInput",
                 "chalicelib.secrets.registry:IdpRegistration", "chalicelib.storage.formats:CreateBucketInput",
                 "chalicelib.storage.formats:ProfileInput", "chalicelib.katta.params:TokensByUser",

@@ -27,7 +27,7 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _OPAQUE_CACHE_SIZE = 1024
 # Verified JWTs, so that a client's token is verified once rather than on each of its requests (the
 # signature check and joserfc's parsing were three quarters of a warm key retrieval's CPU).
-_VERIFIED_CACHE_SIZE = 4096
+VERIFIED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class BearerVerifier:
         until = min(verified.claims["exp"] + self._settings.clock_leeway_seconds,
                     now + self._settings.jwks_cache_seconds)
         entry = (until, verified, self._jwks.current(verified.issuer))
-        _remember(self._verified, self._opaque_lock, digest, entry, now, _VERIFIED_CACHE_SIZE)
+        remember(self._verified, self._opaque_lock, digest, entry, now, VERIFIED_CACHE_SIZE)
         return verified
 
     def _verify_jwt(self, token: str, now: float) -> VerifiedToken:
@@ -109,7 +109,7 @@ class BearerVerifier:
         if signed_jwt.is_numeric_date(claims.get("exp")):
             expires = min(expires, claims["exp"])
         result = VerifiedToken(issuer, {**claims, "iss": issuer.issuer})
-        _remember(self._opaque, self._opaque_lock, digest, (expires, result), now, _OPAQUE_CACHE_SIZE)
+        remember(self._opaque, self._opaque_lock, digest, (expires, result), now, _OPAQUE_CACHE_SIZE)
         return result
 
     def _default_userinfo(self, url: str, token: str) -> Any:
@@ -120,9 +120,10 @@ class BearerVerifier:
                           headers={"Authorization": f"Bearer {token}"})
 
 
-def _remember(cache: dict[str, Any], lock: threading.Lock, digest: str, entry: tuple[Any, ...], now: float,
+def remember(cache: dict[str, Any], lock: threading.Lock, digest: str, entry: tuple[Any, ...], now: float,
               size: int) -> None:
-    """Adds ``entry``; a full cache first drops what expired, and everything if nothing had."""
+    """Adds ``entry`` (its first member: until when it holds) to a cache keyed by a token's digest; a
+    full cache first drops what expired, and everything if nothing had."""
     with lock:
         if len(cache) >= size:
             live = {k: v for k, v in cache.items() if v[0] > now}

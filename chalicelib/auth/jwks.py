@@ -50,7 +50,11 @@ class JwksCache:
 
     def current(self, issuer: TrustedIssuer) -> KeySet | None:
         """The issuer's key set as cached now, never fetched: a new object after each refresh."""
-        entry = self._entries.get(issuer.issuer)
+        return self.cached(issuer.issuer)
+
+    def cached(self, name: str) -> KeySet | None:
+        """The key set cached under ``name`` now, never fetched: a new object after each refresh."""
+        entry = self._entries.get(name)
         return entry.keys if entry else None
 
     def key_set(self, name: str, locate: Callable[[], str], kid: str | None = None) -> KeySet:

@@ -1,38 +1,69 @@
-"""The access epoch: one counter that moves on after every committed transaction that changes who
-may open which vault — a vault (its profile, members, tokens), a group's members, a user's profile
-(keys set up or reset, an account disabled).
+"""The access epochs: counters that move on after every committed transaction that changes who may
+open which vault — a vault (its profile, members, tokens), a group's members, a user's profile (keys
+set up or reset, an account disabled).
 
 Readers that derive an answer from many items (the long poll of users awaiting a grant reads every
-vault the caller holds a token for) keep it with the epoch they read before deriving it, and reuse
-it while the epoch stands: one consistent GetItem instead of a Query per vault. The counter moves by
-an ADD after the commit, outside the transaction, so that changes to different items never contend
-on it; if that write fails the change still stands, and readers bound how long they trust an old
-answer (``VaultService``'s snapshot age).
+vault the caller holds a token for) keep it with the epochs they read before deriving it. While the
+whole epoch stands, the answer stands: one consistent GetItem. When it moved on but ``people`` (the
+count of changes to users and groups, which may touch any vault) did not, only vaults changed: each
+vault has its own epoch, read for all of the caller's vaults in one BatchGetItem per 100, and only
+the vaults whose epoch moved are read again. The counters move by ADDs after the commit (the
+vaults' first, then the whole one, which readers read first), outside the transaction, so that
+changes to different items never contend on them; if such a write fails the change still stands,
+and readers bound how long they trust an old answer (``VaultService``'s snapshot age).
+
+Only committed transactions move them. The two writes of such items outside one are both sign-in's
+(``auth.accounts``): a new account (no keys yet, so it awaits nothing) and the profile following the
+identity provider (name, e-mail, picture, never keys or the disabled flag); neither changes who may
+open a vault or who awaits a grant (``tests/test_long_poll_scale.py``).
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chalicelib import errors
 from chalicelib.db import keys
 from chalicelib.db.table import Table, Transaction
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 log = logging.getLogger("katta")
+
+
+@dataclass(frozen=True)
+class Epoch:
+    whole: int  # every change of access
+    people: int  # the changes of users and groups
 
 
 class AccessEpoch:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def read(self) -> int:
-        item = self._table.get(*keys.ACCESS_EPOCH, consistent=True)
-        return int(item["epoch"]) if item else 0
+    def read(self) -> Epoch:
+        item = self._table.get(*keys.ACCESS_EPOCH, consistent=True) or {}
+        return Epoch(int(item.get("epoch", 0)), int(item.get("people", 0)))
+
+    def of_vaults(self, vault_ids: Iterable[str]) -> dict[str, int]:
+        """Each vault's epoch (0 for a vault never changed since epochs were kept), read consistently."""
+        wanted = {keys.vault_epoch(v): v for v in vault_ids}
+        found = {(i["pk"], i["sk"]): int(i["epoch"]) for i in self._table.batch_get(wanted, consistent=True)}
+        return {vault_id: found.get(key, 0) for key, vault_id in wanted.items()}
 
     def note(self, transaction: Transaction) -> None:
-        """Moves the epoch on if the committed ``transaction`` changed access."""
-        if not any(keys.changes_access(pk, sk) for pk, sk in transaction.keys()):
+        """Moves the epochs on if the committed ``transaction`` changed access."""
+        changed = [(pk, sk) for pk, sk in transaction.keys() if keys.changes_access(pk, sk)]
+        if not changed:
             return
+        vault_ids = sorted({v for v in (keys.vault_id_of(pk) for pk, _sk in changed) if v})
+        people = any(keys.vault_id_of(pk) is None for pk, _sk in changed)
         try:
-            self._table.update(*keys.ACCESS_EPOCH, "ADD epoch :one", values={":one": 1})
+            for vault_id in vault_ids:
+                self._table.update(*keys.vault_epoch(vault_id), "ADD epoch :one", values={":one": 1})
+            self._table.update(*keys.ACCESS_EPOCH, "ADD epoch :one" + (", people :one" if people else ""),
+                               values={":one": 1})
         except errors.ServiceUnavailable:
             log.warning("access epoch not moved on: cached answers live out their age")

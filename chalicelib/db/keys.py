@@ -176,6 +176,15 @@ def group_index(group_id: str = "") -> str:
 ACCESS_EPOCH = ("EPOCH", "ACCESS")
 
 
+def vault_epoch(vault_id: str) -> tuple[str, str]:
+    return "EPOCH", vault(vault_id)[0]
+
+
+def vault_id_of(pk: str) -> str | None:
+    """The vault whose items live under ``pk``, None for any other partition."""
+    return pk[len("VAULT#"):] if pk.startswith("VAULT#") else None
+
+
 def changes_access(pk: str, sk: str) -> bool:
     """Whether writing this item changes who may open which vault, or who awaits a grant."""
     return (pk.startswith("VAULT#") or (pk.startswith("GROUP#") and sk.startswith(MEMBER_PREFIX))

@@ -247,11 +247,12 @@ class Table:
         decoded = from_dynamo(item)
         return None if is_expired(decoded) else decoded
 
-    def batch_get(self, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    def batch_get(self, keys: Iterable[tuple[str, str]], consistent: bool = False) -> list[dict[str, Any]]:
         wanted = list(dict.fromkeys(keys))
         found: list[dict[str, Any]] = []
         for start in range(0, len(wanted), 100):
-            pending: dict[str, Any] = {self.name: {"Keys": [key(pk, sk) for pk, sk in wanted[start:start + 100]]}}
+            pending: dict[str, Any] = {self.name: {"Keys": [key(pk, sk) for pk, sk in wanted[start:start + 100]],
+                                                   **({"ConsistentRead": True} if consistent else {})}}
             for _attempt in range(5):
                 response = self.client.batch_get_item(RequestItems=pending)
                 found.extend(from_dynamo(i) for i in response.get("Responses", {}).get(self.name, []))

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from chalicelib.settings import Settings
     from chalicelib.db.authorities import AuthorityRepository
     from chalicelib.db.devices import DeviceRepository
-    from chalicelib.db.epoch import AccessEpoch
+    from chalicelib.db.epoch import AccessEpoch, Epoch
     from chalicelib.db.groups import GroupRepository
     from chalicelib.db.table import Transactions
     from chalicelib.db.users import UserRepository
@@ -53,6 +53,8 @@ _GRANTS_PER_TRANSACTION = 49
 # most this long (the bound on staleness should moving the epoch on ever fail), for this many callers.
 _PENDING_MAX_AGE_SECONDS = 60.0
 _PENDING_CACHED_CALLERS = 1024
+# vault id → (the vault's access epoch, users awaiting a grant there)
+_Views = dict[str, tuple[int, list[str]]]
 
 
 # --- DTOs ----------------------------------------------------------------------------------------
@@ -119,8 +121,9 @@ class VaultService:
         self._sleep = sleep
         self._monotonic = monotonic
         self._epoch = epoch
-        # (user id, claim groups) → (epoch, when taken, pending grants): see pending_grants.
-        self._pending: collections.OrderedDict[tuple[str, tuple[str, ...]], tuple[int, float, dict[str, list[str]]]] \
+        # (user id, claim groups) → (epoch, when taken, vault id → (its epoch, users awaiting a grant)):
+        # see pending_grants.
+        self._pending: collections.OrderedDict[tuple[str, tuple[str, ...]], tuple[Epoch, float, _Views]] \
             = collections.OrderedDict()
         self._pending_lock = threading.Lock()
 
@@ -585,37 +588,45 @@ class VaultService:
             self._sleep(min(self._settings.access_grant_poll_interval_seconds, remaining))
 
     def _pending_grants(self, principal: Principal) -> dict[str, list[str]]:
-        """The snapshot, derived again only when the access epoch moved on (or it grew old): a poll
-        is one GetItem whatever the number of vaults, while nothing changes."""
+        """The snapshot, kept while the access epoch stands (one GetItem whatever the number of vaults);
+        when only vaults changed, only the caller's vaults whose own epoch moved are read again
+        (db/epoch.py); a change of users or groups (or an old snapshot) derives it all again."""
         caller = (principal.user_id, tuple(access.claim_group_ids(principal)))
         epoch = self._epoch.read()
         with self._pending_lock:
             cached = self._pending.get(caller)
-        if cached and cached[0] == epoch and self._monotonic() - cached[1] < _PENDING_MAX_AGE_SECONDS:
-            return cached[2]
-        pending = self._pending_snapshot(principal)  # a change meanwhile moves the epoch past the one read
-        with self._pending_lock:
-            # Aged from when it was complete: reading a thousand vaults can take longer than the age.
-            self._pending[caller] = (epoch, self._monotonic(), pending)
-            self._pending.move_to_end(caller)
-            while len(self._pending) > _PENDING_CACHED_CALLERS:
-                self._pending.popitem(last=False)
-        return pending
+        fresh = cached is not None and self._monotonic() - cached[1] < _PENDING_MAX_AGE_SECONDS
+        if fresh and cached[0] == epoch:
+            views = cached[2]
+        else:
+            # A change meanwhile moves the epochs past those read, so the next poll looks again.
+            views = self._pending_views(principal, cached[2] if fresh and cached[0].people == epoch.people else {})
+            with self._pending_lock:
+                # Aged from when it was complete: reading a thousand vaults can take longer than the age.
+                self._pending[caller] = (epoch, self._monotonic(), views)
+                self._pending.move_to_end(caller)
+                while len(self._pending) > _PENDING_CACHED_CALLERS:
+                    self._pending.popitem(last=False)
+        return {vault_id: waiting for vault_id, (_epoch, waiting) in views.items() if waiting}
 
-    def _pending_snapshot(self, principal: Principal) -> dict[str, list[str]]:
+    def _pending_views(self, principal: Principal, known: _Views) -> _Views:
+        """Each vault the caller holds a token for, with its epoch and the users awaiting a grant (none
+        where the caller may not see them); a vault whose epoch ``known`` has already is not read again."""
+        vault_ids = self._vaults.token_vault_ids(principal.user_id)
         authorities = None
-        pending: dict[str, list[str]] = {}
-        for vault_id in self._vaults.token_vault_ids(principal.user_id):
+        views: _Views = {}
+        for vault_id, epoch in self._epoch.of_vaults(vault_ids).items():
+            if vault_id in known and known[vault_id][0] == epoch:
+                views[vault_id] = known[vault_id]
+                continue
+            views[vault_id] = (epoch, [])
             contents = self._vaults.contents(vault_id)
             if contents.vault is None or contents.vault.get("archived"):
                 continue
             authorities = authorities or self._access.authorities(principal)
-            if not access.best_role(contents.members, authorities):
-                continue
-            waiting = sorted(u["id"] for u in self._awaiting_users(contents))
-            if waiting:
-                pending[vault_id] = waiting
-        return pending
+            if access.best_role(contents.members, authorities):
+                views[vault_id] = (epoch, sorted(u["id"] for u in self._awaiting_users(contents)))
+        return views
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from chalicelib import deps, errors
 from chalicelib.apidoc import Operation
 from chalicelib.rendezvous.blueprint import bp
-from chalicelib.rendezvous.service import Creator
 from chalicelib.web import authenticate_optional, error_response, json_response, parse_body, route
 
 NO_STORE = {
@@ -104,6 +103,8 @@ def _rendezvous_answer(fn: Callable[..., Response]) -> Callable[..., Response]:
     tags=_TAGS))
 @_rendezvous_answer
 def create_session() -> Response:
+    from chalicelib.rendezvous.service import Creator  # with the service, on first use: not at cold start
+
     request = bp.current_request
     body = parse_body(request, CreateBody)
     # A known creator gets its own session limit, so it must be a Katta user like on every other route.

@@ -69,7 +69,6 @@ def read_assertion(token: str, form_client_id: str | None) -> Assertion:
 def authenticate(assertion: Assertion, registration: dict[str, Any] | None, keys: RegisteredKeys, *,
                  token_endpoint: str, now: float, leeway: int, max_lifetime: int) -> AuthenticatedClient:
     """The verified client; OAuthError ``invalid_client`` saying what was wrong."""
-    from joserfc import jws
     from joserfc.errors import JoseError
 
     if registration is None:
@@ -92,9 +91,11 @@ def authenticate(assertion: Assertion, registration: dict[str, Any] | None, keys
         raise OAuthError(INVALID_CLIENT, "client_assertion: not signed by a registered signing key "
                                          "of the client (unknown kid, or a key not meant for this alg)")
     try:
-        jws.deserialize_compact(assertion.token, key, algorithms=[alg])
+        valid = signed_jwt.signature_is_valid(assertion.token, assertion.header, key)
     except (JoseError, ValueError, TypeError):
-        raise OAuthError(INVALID_CLIENT, "client_assertion: the signature is invalid") from None
+        valid = False
+    if not valid:
+        raise OAuthError(INVALID_CLIENT, "client_assertion: the signature is invalid")
     claims = assertion.claims
     _check_lifetime(claims, now=now, leeway=leeway, max_lifetime=max_lifetime)
     audience = claims.get("aud")

@@ -15,7 +15,6 @@ from typing_extensions import NotRequired, TypedDict
 from chalicelib import deps, errors
 from chalicelib.apidoc import Operation
 from chalicelib.secrets.blueprint import bp
-from chalicelib.secrets.registry import CLIENT_ID_PATTERN, IdpRegistration, ResourceServerRegistration
 from chalicelib.web import json_response, parse_body, query_param, route
 
 _ADMIN = "/secret-server/admin"
@@ -55,7 +54,13 @@ class RequiredIssuerQuery(TypedDict):
     issuer: str
 
 
+# The registry (its input models) loads with the first admin request, not at cold start (see apidoc).
+_REGISTRY = "chalicelib.secrets.registry:"
+
+
 def _client_id(value: str) -> str:
+    from chalicelib.secrets.registry import CLIENT_ID_PATTERN
+
     if not re.fullmatch(CLIENT_ID_PATTERN, value):
         raise errors.InvalidField([{"field": "clientId", "reason": "must be 1 to 128 of [-_.a-zA-Z0-9]"}])
     return value
@@ -75,8 +80,10 @@ def idps(principal):
 
 @route(bp, _ADMIN + "/idps", methods=("PUT",), role="admin", doc=Operation(
     "Registers (201) or replaces (200) the identity provider of an issuer", "bearer",
-    {200: IdpDto, 201: IdpDto}, body=IdpRegistration, tags=_TAGS))
+    {200: IdpDto, 201: IdpDto}, body=_REGISTRY + "IdpRegistration", tags=_TAGS))
 def put_idp(principal):
+    from chalicelib.secrets.registry import IdpRegistration
+
     body = parse_body(bp.current_request, IdpRegistration)
     dto, created = deps.secret_server_registry().put_idp(body, principal.user_id)
     return json_response(dto, status=201 if created else 200)
@@ -106,8 +113,10 @@ def resource_server(principal, client_id: str):
 
 @route(bp, _ADMIN + "/resource-servers/{client_id}", methods=("PUT",), role="admin", doc=Operation(
     "Registers (201) or replaces (200) a resource server and its keys", "bearer",
-    {200: ResourceServerDto, 201: ResourceServerDto}, body=ResourceServerRegistration, tags=_TAGS))
+    {200: ResourceServerDto, 201: ResourceServerDto}, body=_REGISTRY + "ResourceServerRegistration", tags=_TAGS))
 def put_resource_server(principal, client_id: str):
+    from chalicelib.secrets.registry import ResourceServerRegistration
+
     body = parse_body(bp.current_request, ResourceServerRegistration)
     dto, created = deps.secret_server_registry().put_resource_server(_client_id(client_id), body, principal.user_id)
     return json_response(dto, status=201 if created else 200)

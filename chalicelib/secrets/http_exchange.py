@@ -9,9 +9,9 @@ from chalicelib import deps
 from chalicelib.apidoc import Operation
 from chalicelib.oauth import FORM, SubjectTokenType, TokenResponse
 from chalicelib.oauth.http import oauth_response, oauth_route
+from chalicelib.secrets import TOKEN_PATH
 from chalicelib.secrets.blueprint import bp
 from chalicelib.secrets.form import parse_exchange
-from chalicelib.secrets.service import TOKEN_PATH
 
 # Other media types are accepted by the route only to be refused in OAuth's words.
 _CONTENT_TYPES = [FORM, "application/json", "text/plain", "multipart/form-data"]

@@ -29,7 +29,7 @@ class RegisteredKeys:
         if inline:
             return self._parsed(inline)
         uri = registration["jwks_uri"]
-        fetched = self._cache.key_set(f"jwks:{uri}", lambda: uri, kid)
+        fetched = self._cache.key_set(_cache_name(uri), lambda: uri, kid)
         checked = self._fetched.get(uri)
         if checked is not None and checked[0] is fetched:
             return checked[1]
@@ -42,6 +42,16 @@ class RegisteredKeys:
             self._fetched[uri] = (fetched, usable)
         return usable
 
+    def current(self, registration: dict[str, Any]):
+        """The registration's keys as parsed now, never fetched (None if not yet): a new object after
+        each change of the registration or refresh of its fetched set."""
+        inline = registration.get("jwks")
+        if inline:
+            return self._inline.get(inline)
+        uri = registration["jwks_uri"]
+        checked = self._fetched.get(uri)
+        return checked[1] if checked is not None and checked[0] is self._cache.cached(_cache_name(uri)) else None
+
     def _parsed(self, text: str):
         cached = self._inline.get(text)
         if cached is None:
@@ -51,3 +61,7 @@ class RegisteredKeys:
                     self._inline.clear()
                 self._inline[text] = cached
         return cached
+
+
+def _cache_name(uri: str) -> str:
+    return f"jwks:{uri}"
