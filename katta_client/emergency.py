@@ -182,13 +182,19 @@ def council_change_details(new_council: Sequence[str], new_threshold: int) -> di
 def complete_recovery(api: KattaApi, user_keys: UserKeys, my_id: str, process_id: str, *,
                       new_owners: Sequence[str] = (), new_council: Sequence[str] = (),
                       new_threshold: int = 0) -> RecoveryProcessDto:
-    """Carries out the process's change with the recovered key, then completes the process. A council
-    change seats the council its start named (``new_council`` only for a start that named none)."""
+    """Carries out the process's change with the recovered key, then completes the process. It makes the
+    changes its start named, which the approvers signed: the new owners (``new_owners`` only for a start
+    that named none) or the new council (``new_council`` likewise)."""
     process = _process(api, process_id)
     check_approvals(api, process)
     vault_id = process["vaultId"]
+    named = process_details(process)
+    if process["type"] != COUNCIL_CHANGE and named.get("newOwnerIds"):
+        if new_owners and set(new_owners) != set(named["newOwnerIds"]):
+            raise VaultError("the recovery was approved for other new owners: complete it without --new-owner, "
+                             "or start a new one")
+        new_owners = named["newOwnerIds"]
     if process["type"] == COUNCIL_CHANGE:
-        named = process_details(process)
         if named.get("newCouncilMemberIds"):
             wanted = council_change_details(new_council, new_threshold)
             if new_council and wanted != {k: named.get(k) for k in wanted}:

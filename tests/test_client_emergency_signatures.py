@@ -142,3 +142,16 @@ def test_a_process_in_our_earlier_shape_is_still_approved_and_completed(people):
     assert stored["details"] == json.dumps({"newOwners": ["erin"]})
     complete_recovery(bob.sdk(), bob.client_keys, bob.id, process_id, new_owners=[erin.id])
     assert erin.id in _owners(erin, vault_id)
+
+
+def test_the_new_owners_a_start_names_are_the_ones_a_completion_makes(people):
+    """What the approvers signed is what is done: a completion naming other owners is refused, changing nothing."""
+    bob, carol, dave, erin = people["bob"], people["carol"], people["dave"], people["erin"]
+    vault_id, _ = _vault(people)
+    process = start_recovery(bob.sdk(), bob.client_keys, bob.id, vault_id, details={"newOwnerIds": [erin.id]})
+    approve_recovery(carol.sdk(), carol.client_keys, carol.id, process["id"])
+    with pytest.raises(VaultError, match="other new owners"):
+        complete_recovery(bob.sdk(), bob.client_keys, bob.id, process["id"], new_owners=[dave.id])
+    assert _owners(people["alice"], vault_id) == {people["alice"].id}
+    complete_recovery(bob.sdk(), bob.client_keys, bob.id, process["id"])
+    assert _owners(people["alice"], vault_id) == {people["alice"].id, erin.id}

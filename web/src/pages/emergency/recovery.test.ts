@@ -44,6 +44,8 @@ describe("completing a recovery", async () => {
       .rejects.toThrow(/council change/);
     await expect(completeRecovery(api, keys, "mallory", approved, ["erin"], "https://katta.test/api"))
       .rejects.toThrow(/not on this recovery's council/);
+    await expect(completeRecovery(api, keys, "bob", { ...approved, details: { newOwnerIds: ["erin"] } }, ["dave"], "https://katta.test/api"))
+      .rejects.toThrow(/approved for other new owners/);
   });
 
   it("seats only the council the start named, with a threshold it can meet, before calling anything", async () => {

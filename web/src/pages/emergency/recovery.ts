@@ -168,12 +168,16 @@ export async function completeCouncilChange(api: EmergencyApi, keys: UserKeys, m
   await api.complete(process.id);
 }
 
-/** Combines the approvals, re-keys vault.uvf, makes `newOwners` owners, grants every member with
- * keys a fresh token, then completes the process. */
+/** Combines the approvals, re-keys vault.uvf, makes `newOwners` owners (those the start named, which
+ * the approvers signed), grants every member with keys a fresh token, then completes the process. */
 export async function completeRecovery(api: EmergencyApi, keys: UserKeys, myId: string, process: RecoveryProcessDto,
                                        newOwners: readonly string[], apiBaseUrl: string): Promise<void> {
   if (process.type !== "CHANGE_PERMISSIONS") throw new RecoveryError("This is a council change: complete it as one.");
   if (newOwners.length === 0) throw new RecoveryError("Name the vault's new owner.");
+  const named = processDetails(process).newOwnerIds ?? [];
+  if (named.length > 0 && (named.length !== new Set(newOwners).size || !named.every((id) => newOwners.includes(id)))) {
+    throw new RecoveryError("The recovery was approved for other new owners: complete it for them, or start a new one.");
+  }
   const { shares, mine } = approvedShares(process, myId);
   await checkApprovals(api, process);
   const vault = await api.vault(process.vaultId);
