@@ -19,7 +19,9 @@ import uuid
 from typing import Any, Mapping, Optional, Sequence
 
 from .crypto import VaultKeys, recovery_public_key_from_jwks, vault_uvf_origin
-from .crypto.emergency import combine_recovered_key, new_process_key, recover_share, split_recovery_key
+from .crypto.emergency import (combine_recovered_key, new_process_key, recover_share, sign_process_info,
+                               split_recovery_key, verify_process_info)
+from .crypto.errors import KattaCryptoError
 from .crypto.keys import UserKeys
 from .crypto.vault import decrypt_vault_metadata_with_recovery_key
 from .http import KattaApi
@@ -95,28 +97,54 @@ def start_recovery(api: KattaApi, user_keys: UserKeys, my_id: str, vault_id: str
     # Each member's share travels with the process too: Hub's web client approves from there.
     shares: dict[str, RecoveredKeyShareDto] = {
         m: {"processPrivateKey": private_keys[m], "unrecoveredKeyShare": vault["emergencyKeyShares"][m]} for m in council}
-    if approve:
-        shares[my_id]["recoveredKeyShare"] = recover_share(vault["emergencyKeyShares"][my_id],
-                                                           user_keys.ecdh_private_key, public_key)
     process: RecoveryProcessDto = {
         "id": str(uuid.uuid4()), "vaultId": vault_id, "type": kind,
         "requiredKeyShares": int(vault.get("requiredEmergencyKeyShares", 0)), "processPublicKey": public_key,
         "recoveredKeyShares": shares}
     if details:
-        process["details"] = json.dumps(dict(details), separators=(",", ":"))
+        # Hub's shape, not the contract's text: Hub's web client reads details only as an object.
+        process["details"] = dict(details)
+    if approve:
+        shares[my_id].update(_approval(user_keys, my_id, process, vault["emergencyKeyShares"][my_id]))
     api.start_recovery(process)
     return process
 
 
+def _approval(user_keys: UserKeys, my_id: str, process: RecoveryProcessDto, share: str) -> RecoveredKeyShareDto:
+    return {"recoveredKeyShare": recover_share(share, user_keys.ecdh_private_key, process["processPublicKey"]),
+            "signedProcessInfo": sign_process_info(user_keys, my_id, process)}
+
+
+def check_approvals(api: KattaApi, process: RecoveryProcessDto) -> None:
+    """Refuses a process with an approval its member did not sign for this very change, as Hub's web client
+    does before it approves or completes. A process whose details are text or absent, the shape only our
+    earlier clients wrote, may carry unsigned approvals; each signature it carries must still hold."""
+    approved = {m: s for m, s in process["recoveredKeyShares"].items() if s.get("recoveredKeyShare")}
+    legacy = not isinstance(process.get("details"), dict)
+    signed = {m: s["signedProcessInfo"] for m, s in approved.items() if s.get("signedProcessInfo")}
+    unsigned = sorted(set(approved) - set(signed))
+    if unsigned and not legacy:
+        raise VaultError(f"the approval of council member {unsigned[0]} is not signed: the process may have "
+                         "been tampered with; abort it and start a new one")
+    keys = {a["id"]: a.get("ecdsaPublicKey") for a in api.authorities(list(signed)) if a.get("type") == "USER"}
+    for member, signature in signed.items():
+        if not keys.get(member):
+            raise VaultError(f"council member {member} who approved the process has no signing key")
+        try:
+            verify_process_info(signature, keys[member], member, process)
+        except KattaCryptoError as err:
+            raise VaultError(f"the process may have been tampered with: {err}; abort it and start a new one") from None
+
+
 def approve_recovery(api: KattaApi, user_keys: UserKeys, my_id: str, process_id: str) -> None:
-    """Adds the caller's key share, re-encrypted to the process key."""
+    """Adds the caller's key share, re-encrypted to the process key, and their signature of the change."""
     process = _process(api, process_id)
+    check_approvals(api, process)
     vault = _recoverable(api, process["vaultId"])
     share = (vault.get("emergencyKeyShares") or {}).get(my_id)
     if not share:
         raise VaultError("the vault holds no key share of yours")
-    recovered = recover_share(share, user_keys.ecdh_private_key, process["processPublicKey"])
-    api.add_recovered_key_share(process_id, {"recoveredKeyShare": recovered})
+    api.add_recovered_key_share(process_id, _approval(user_keys, my_id, process, share))
 
 
 def recover_vault_keys(api: KattaApi, user_keys: UserKeys, my_id: str,
@@ -154,12 +182,19 @@ def council_change_details(new_council: Sequence[str], new_threshold: int) -> di
 def complete_recovery(api: KattaApi, user_keys: UserKeys, my_id: str, process_id: str, *,
                       new_owners: Sequence[str] = (), new_council: Sequence[str] = (),
                       new_threshold: int = 0) -> RecoveryProcessDto:
-    """Carries out the process's change with the recovered key, then completes the process. A council
-    change seats the council its start named (``new_council`` only for a start that named none)."""
+    """Carries out the process's change with the recovered key, then completes the process. It makes the
+    changes its start named, which the approvers signed: the new owners (``new_owners`` only for a start
+    that named none) or the new council (``new_council`` likewise)."""
     process = _process(api, process_id)
+    check_approvals(api, process)
     vault_id = process["vaultId"]
+    named = process_details(process)
+    if process["type"] != COUNCIL_CHANGE and named.get("newOwnerIds"):
+        if new_owners and set(new_owners) != set(named["newOwnerIds"]):
+            raise VaultError("the recovery was approved for other new owners: complete it without --new-owner, "
+                             "or start a new one")
+        new_owners = named["newOwnerIds"]
     if process["type"] == COUNCIL_CHANGE:
-        named = process_details(process)
         if named.get("newCouncilMemberIds"):
             wanted = council_change_details(new_council, new_threshold)
             if new_council and wanted != {k: named.get(k) for k in wanted}:

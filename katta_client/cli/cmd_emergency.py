@@ -89,11 +89,15 @@ def run_start(ctx: Context, args: argparse.Namespace) -> int:
     connection = connect(ctx)
     details: dict = {"reason": args.reason} if args.reason else {}
     if args.type == COUNCIL_CHANGE:
+        if args.new_owner:
+            raise CliError("--new-owner belongs to --type CHANGE_PERMISSIONS")
         if not args.new_council or args.new_threshold < 2:
             raise CliError("a council change names the new council: --new-council USER… --new-threshold N (2 or more)")
         details.update(council_change_details(resolve_council(ctx.api, args.new_council), args.new_threshold))
     elif args.new_council or args.new_threshold:
         raise CliError("--new-council and --new-threshold belong to --type COUNCIL_CHANGE")
+    elif args.new_owner:
+        details["newOwnerIds"] = resolve_council(ctx.api, args.new_owner)
     process = start_recovery(ctx.api, connection.user_keys, connection.user["id"], _uuid(args.vault_id, "vault"),
                              kind=args.type, details=details or None, approve=not args.no_approve)
     if ctx.json_output:
@@ -145,6 +149,10 @@ def run_abort(ctx: Context, args: argparse.Namespace) -> int:
 
 # -- the commands ---------------------------------------------------------------------------------
 
+def _new_owner_option(help_text: str) -> click.Option:
+    return Variadic(["--new-owner"], metavar="USER…", default=[], help=help_text)
+
+
 def _process_argument() -> click.Argument:
     return click.Argument(["process_id"], metavar="PROCESS_ID", help="the recovery's id (see `katta emergency list`)")
 
@@ -169,10 +177,11 @@ emergency = Group("emergency", short_help="emergency access: recover a vault who
                      help="a new owner (default) or a new council"),
         click.Option(["--reason"], default="", help="why: shown to the other council members"),
         click.Option(["--no-approve"], is_flag=True, help="start without approving it yourself"),
+        _new_owner_option("who becomes owner (CHANGE_PERMISSIONS): the others approve it"),
         *council_options(prefix="new-"),  # COUNCIL_CHANGE: the council the others approve
     ], short_help="start recovering a vault (council members)",
         help="Start recovering a vault (council members); it is approved with your key share unless --no-approve.",
-        examples=("katta emergency start 2b1f0c3e-5d6a-4c1e-9f0a-0d7c2e4b8a11 --reason 'alice left'",
+        examples=("katta emergency start 2b1f0c3e-5d6a-4c1e-9f0a-0d7c2e4b8a11 --new-owner erin --reason 'alice left'",
                   "katta emergency start 2b1f0c3e-5d6a-4c1e-9f0a-0d7c2e4b8a11 --type COUNCIL_CHANGE "
                   "--new-council carol dave erin --new-threshold 2")),
     Command("approve", callback=handled_by(run_explained(run_approve)), params=[_process_argument()],
@@ -181,7 +190,7 @@ emergency = Group("emergency", short_help="emergency access: recover a vault who
             examples=("katta emergency approve 7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",)),
     Command("complete", callback=handled_by(run_explained(run_complete)), params=[
         _process_argument(),
-        Variadic(["--new-owner"], metavar="USER…", default=[], help="who becomes owner (CHANGE_PERMISSIONS)"),
+        _new_owner_option("who becomes owner (CHANGE_PERMISSIONS), if the start named none"),
         *council_options(prefix="new-"),
     ], short_help="recover the vault and make the change",
         help="Recover the vault once enough council members approved, and make the change: a new owner "

@@ -8,6 +8,10 @@ Formats (Cryptomator Hub's web client, ``frontend/src/common/emergencyaccess.ts`
 * process key: a fresh P-384 ECDH key pair per recovery process; the public key is sent as JWK JSON
   text (``processPublicKey``), the private key as a JWE of ``{"privateKey": JWK}`` to each member.
 * recovered share: the member's key share payload, re-encrypted to the process public key.
+* signed process info (``signedProcessInfo``, with each approval): an ES384 JWT by the approving member's
+  ECDSA key, header ``{"alg":"ES384","typ":"JWT","b64":true}``, claims ``iss`` (the member's id), ``sub``
+  (the process id), ``iat``, and the process's ``type`` and ``details`` as they are: what the member agreed
+  to, so a server cannot swap the change a threshold approved.
 
 What :func:`combine_recovered_key` gives back is checked against the vault's published recovery public
 key: Shamir's scheme cannot tell a tampered or missing share from a good one, this check can.
@@ -16,7 +20,8 @@ key: Shamir's scheme cannot tell a tampered or missing share from a good one, th
 from __future__ import annotations
 
 import json
-from typing import Iterable, Mapping
+import time
+from typing import Any, Iterable, Mapping, Optional
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -32,17 +37,22 @@ from .ec import (
     public_key_from_jwk,
     public_key_to_jwk,
 )
-from .errors import InvalidFormat, InvalidKey, KeyMismatch
+from .errors import InvalidFormat, InvalidKey, KeyMismatch, SignatureInvalid
+from .wot import sign_es384, verify_es384
 
 __all__ = [
     "split_recovery_key",
     "new_process_key",
     "recover_share",
     "combine_recovered_key",
+    "sign_process_info",
+    "verify_process_info",
 ]
 
 _ACCEPTED = (jwe.ALG_ECDH_ES, jwe.ALG_ECDH_ES_A256KW)
 _COORD_LEN = 48
+# A process's details may be 16 KiB of JSON (the server's limit): its signature carries them, base64url.
+_MAX_PROCESS_INFO_LENGTH = 32 * 1024
 
 
 def _share_payload(token: str, private_key: ec.EllipticCurvePrivateKey, what: str) -> dict[str, str]:
@@ -118,3 +128,25 @@ def combine_recovered_key(recovered_shares: Iterable[str], process_private_key: 
         raise KeyMismatch("the key shares do not combine into a recovery key (too few, or tampered with)") from None
     check_key_pair(key, load_public_key(recovery_public_key, "recovery public key"), "recovered recovery key")
     return key
+
+
+def _process_info(process: Mapping[str, Any]) -> dict[str, Any]:
+    """What an approval signs of a process: its type and, if it has any, its details as they are."""
+    return {k: process[k] for k in ("type", "details") if k in process}
+
+
+def sign_process_info(signer: Any, signer_id: str, process: Mapping[str, Any], iat: Optional[int] = None) -> str:
+    """The ``signedProcessInfo`` of ``signer_id``'s approval (``signer``: their :class:`UserKeys` or ECDSA key)."""
+    claims = {"iss": signer_id, "sub": process["id"], "iat": int(time.time()) if iat is None else int(iat),
+              **_process_info(process)}
+    return sign_es384(signer, {}, claims)
+
+
+def verify_process_info(signature: object, signer_public_key: PublicKeyLike, signer_id: str,
+                        process: Mapping[str, Any]) -> None:
+    """:class:`SignatureInvalid` unless ``signature`` is ``signer_id``'s over this process's type and details."""
+    _, claims = verify_es384(signature, signer_public_key, _MAX_PROCESS_INFO_LENGTH)
+    if claims.get("iss") != signer_id or claims.get("sub") != process.get("id"):
+        raise SignatureInvalid(f"the approval of {signer_id} was signed by someone else or for another process")
+    if {k: claims[k] for k in ("type", "details") if k in claims} != _process_info(process):
+        raise SignatureInvalid(f"{signer_id} approved another change than this process names")

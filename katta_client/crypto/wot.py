@@ -29,6 +29,8 @@ __all__ = [
     "SignedKeys",
     "sign_user_keys",
     "verify_signature",
+    "sign_es384",
+    "verify_es384",
     "verify_chain",
     "compute_trust_level",
     "fingerprint",
@@ -81,15 +83,22 @@ def sign_user_keys(signer: Any, signer_id: str, user_id: str, signed_keys: Signe
     # Both keys must at least be P-384 SPKI before we vouch for them.
     load_public_key(signed_keys.ecdh_public_key, "signed ECDH public key")
     load_public_key(signed_keys.ecdsa_public_key, "signed ECDSA public key")
-    header = {"alg": ALG, "typ": "JWT", "b64": True, "iss": signer_id, "sub": user_id,
-              "iat": int(time.time()) if iat is None else int(iat)}
-    payload = json.dumps(signed_keys.to_json(), separators=(",", ":")).encode("ascii")
-    return _jws.serialize_compact(header, payload, ECKey.import_key(_signer_key(signer)), registry=_REGISTRY)
+    header = {"iss": signer_id, "sub": user_id, "iat": int(time.time()) if iat is None else int(iat)}
+    return sign_es384(signer, header, signed_keys.to_json())
 
 
-def verify_signature(signature: object, signer_public_key: PublicKeyLike) -> tuple[dict[str, Any], SignedKeys]:
-    """Verify one ES384 signature; returns (protected header, signed keys)."""
-    if not isinstance(signature, str) or len(signature) > _MAX_JWS_LENGTH or signature.count(".") != 2:
+def sign_es384(signer: Any, header: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
+    """A compact ES384 JWS as Hub writes its signatures: header ``{"alg":"ES384","typ":"JWT","b64":true}``
+    plus ``header``, the payload compact JSON; ``signer`` a :class:`UserKeys` or ECDSA private key."""
+    protected = {"alg": ALG, "typ": "JWT", "b64": True, **header}
+    data = json.dumps(dict(payload), separators=(",", ":")).encode()
+    return _jws.serialize_compact(protected, data, ECKey.import_key(_signer_key(signer)), registry=_REGISTRY)
+
+
+def verify_es384(signature: object, signer_public_key: PublicKeyLike,
+                 max_length: int = _MAX_JWS_LENGTH) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Verify a compact ES384 JWS over a JSON object; returns (protected header, payload)."""
+    if not isinstance(signature, str) or len(signature) > max_length or signature.count(".") != 2:
         raise InvalidFormat("signature is not a compact JWS")
     public_key = ECKey.import_key(load_public_key(signer_public_key, "signer public key"))
     # joserfc reads the header last-wins: it may only see one that names each member once.
@@ -105,7 +114,12 @@ def verify_signature(signature: object, signer_public_key: PublicKeyLike) -> tup
     header = dict(obj.headers())
     if header.get("alg") != ALG or header.get("b64", True) is not True:
         raise SignatureInvalid("signature must be ES384 over a base64url payload")
-    payload = json_object(obj.payload, "signed payload")
+    return header, json_object(obj.payload, "signed payload")
+
+
+def verify_signature(signature: object, signer_public_key: PublicKeyLike) -> tuple[dict[str, Any], SignedKeys]:
+    """Verify one web-of-trust signature; returns (protected header, signed keys)."""
+    header, payload = verify_es384(signature, signer_public_key)
     return header, SignedKeys.from_json(payload)
 
 

@@ -102,7 +102,7 @@ class RecoveryProcessDto(TypedDict, total=False):
     id: str
     vaultId: str
     type: RecoveryType
-    details: str
+    details: str | dict[str, object]  # the contract's JSON text, or the object Hub's web client writes
     requiredKeyShares: int
     processPublicKey: str
     recoveredKeyShares: dict[str, RecoveredKeyShareDto]

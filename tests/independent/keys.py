@@ -12,6 +12,9 @@
   key as a JWKS.
 * A web-of-trust signature: a compact ES384 JWS, header ``{alg, typ, b64, iss, sub, iat}``, payload
   the signed user's public keys.
+* An emergency approval's ``signedProcessInfo``: a compact ES384 JWT by the approver's ECDSA key, header
+  ``{alg, typ, b64}``, claims ``{iss: approver id, sub: process id, iat, type, details}``; Hub's web client
+  checks every approval's before it approves or completes (:func:`hub_accepts_approvals`).
 """
 from __future__ import annotations
 
@@ -166,12 +169,45 @@ class UserKeys:
 
     def sign(self, signer_id: str, user_id: str, ecdh_public: str, ecdsa_public: str) -> str:
         """A web-of-trust signature of another user's public keys."""
-        payload = stringify({"ecdhPublicKey": ecdh_public, "ecdsaPublicKey": ecdsa_public}).encode()
         header = {"alg": "ES384", "typ": "JWT", "b64": True, "iss": signer_id, "sub": user_id, "iat": int(time.time())}
-        # Hub writes ``b64: true`` without ``crit``; jwcrypto's JWS refuses to write that (RFC 7797 wants
-        # ``crit`` only for ``b64: false``), its core signer does not.
-        signed = jws.JWSCore("ES384", jwk.JWK.from_pyca(self.ecdsa), stringify(header), payload).sign()
-        return ".".join([signed["protected"], signed["payload"].decode(), signed["signature"]])
+        return _es384(self.ecdsa, header, {"ecdhPublicKey": ecdh_public, "ecdsaPublicKey": ecdsa_public})
+
+
+def _es384(key: ec.EllipticCurvePrivateKey, header: dict[str, Any], payload: dict[str, Any]) -> str:
+    # Hub writes ``b64: true`` without ``crit``; jwcrypto's JWS refuses to write that (RFC 7797 wants
+    # ``crit`` only for ``b64: false``), its core signer does not.
+    signed = jws.JWSCore("ES384", jwk.JWK.from_pyca(key), stringify(header), stringify(payload).encode()).sign()
+    return ".".join([signed["protected"], signed["payload"].decode(), signed["signature"]])
+
+
+def signed_process_info(ecdsa: ec.EllipticCurvePrivateKey, member_id: str, process: dict[str, Any],
+                        iat: int | None = None) -> str:
+    """The signature Hub's web client adds with a member's approval: the process's type and details."""
+    claims = {"iss": member_id, "sub": process["id"], "iat": int(time.time()) if iat is None else iat,
+              **{k: process[k] for k in ("type", "details") if k in process}}
+    return _es384(ecdsa, {"alg": "ES384", "typ": "JWT", "b64": True}, claims)
+
+
+def hub_accepts_approvals(process: dict[str, Any], ecdsa_publics: dict[str, str]) -> bool:
+    """Hub's web client's check before it approves or completes: each member who added a share signed, with
+    their own ECDSA key, as themselves, for this process, its very type and details."""
+    for member_id, share in process["recoveredKeyShares"].items():
+        if not share.get("recoveredKeyShare"):
+            continue
+        if not share.get("signedProcessInfo") or member_id not in ecdsa_publics:
+            return False
+        checked = jws.JWS()
+        checked.deserialize(share["signedProcessInfo"])
+        try:
+            checked.verify(jwk.JWK.from_pyca(public_key_of(ecdsa_publics[member_id])), alg="ES384")
+        except jws.InvalidJWSSignature:
+            return False
+        claims = json.loads(checked.payload)
+        if (claims.get("iss"), claims.get("sub"), claims.get("type")) != (member_id, process["id"], process["type"]):
+            return False
+        if claims.get("details") != process.get("details"):
+            return False
+    return True
 
 
 def verify_signature(signature: str, signer_ecdsa_public: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -18,8 +18,9 @@ export interface RecoveryProcessDto {
   id: string;
   vaultId: string;
   type: RecoveryType;
-  /** JSON text (Katta's contract; ours, in Hub's names: `{"reason"?, "newOwnerIds"?: [user id]}` or
-   * `{"newCouncilMemberIds": [user id], "newRequiredKeyShares": n}`), or the object itself from Hub's web client. */
+  /** A JSON object in Hub's names, as Hub's web client and ours write it (`{"reason"?, "newOwnerIds": [user id]}`
+   * or `{"newCouncilMemberIds": [user id], "newRequiredKeyShares": n}`), or JSON text (Katta's contract; what
+   * our clients wrote before). */
   details?: string | Record<string, unknown>;
   requiredKeyShares: number;
   processPublicKey: string;
@@ -47,8 +48,9 @@ export class EmergencyApi {
     return this.api.call("startRecovery", { params: { processId: process.id }, body: process });
   }
 
-  approve(processId: string, recoveredKeyShare: string): Promise<void> {
-    return this.api.call("approveRecovery", { params: { processId }, body: { recoveredKeyShare } });
+  /** The caller's approval: their share re-encrypted to the process key and their `signedProcessInfo`. */
+  approve(processId: string, approval: RecoveredKeyShareDto): Promise<void> {
+    return this.api.call("approveRecovery", { params: { processId }, body: approval });
   }
 
   complete(processId: string): Promise<void> {

@@ -11,13 +11,17 @@
  *   `{"keyShare": base64(share)}`;
  * - process key: a fresh P-384 ECDH pair per recovery process; the public key as JWK JSON text
  *   (`processPublicKey`), the private key as a JWE of `{"privateKey": JWK}` to each council member;
- * - recovered share: the member's key share payload, re-encrypted to the process public key.
+ * - recovered share: the member's key share payload, re-encrypted to the process public key;
+ * - signed process info (`signedProcessInfo`, with each approval): an ES384 JWT by the approving
+ *   member's ECDSA key, header `{"alg":"ES384","typ":"JWT","b64":true}`, claims `iss` (the member's
+ *   id), `sub` (the process id), `iat`, and the process's `type` and `details` as they are: what the
+ *   member agreed to, so a server cannot swap the change a threshold approved.
  *
  * Shamir's scheme does not authenticate: too few or tampered shares combine into a wrong secret,
  * so what `combineRecoveredKey` recovers is checked against the vault's published recovery key.
  */
-import { InvalidFormat, InvalidKey, KeyMismatch } from "./errors";
-import { b64Decode, b64Encode, jsonObject, randomBytes, type JsonObject } from "./encoding";
+import { InvalidFormat, InvalidKey, KeyMismatch, SignatureInvalid } from "./errors";
+import { b64Decode, b64Encode, jsonObject, randomBytes, sameJson, type JsonObject } from "./encoding";
 import {
   CURVE,
   checkKeyPair,
@@ -32,6 +36,7 @@ import {
 import { ECDH_ALGS, decryptEcdhEs, encryptEcdhEs } from "./jwe";
 import { MEMBER_KEY_LEN } from "./accessToken";
 import { VaultKeys, decryptVaultMetadataWithRecoveryKey, type VaultDocument } from "./vault";
+import { signEs384, verifyEs384 } from "./wot";
 
 export const MAX_SHARES = 255;
 
@@ -203,4 +208,35 @@ export async function rekeyWithRecoveryKey(vaultUvf: VaultDocument, jwks: string
   const metadata = await decryptVaultMetadataWithRecoveryKey(vaultUvf, recoveryPrivateKey);
   const keys = await VaultKeys.fromAccessToken({ memberKey: randomBytes(MEMBER_KEY_LEN), recoveryKey: recoveryPrivateKey }, jwks);
   return { keys, uvfMetadataFile: await keys.encryptMetadata(metadata, origin) };
+}
+
+/** What an approval signs of a process: its id, type and, if it has any, details. */
+export interface ProcessInfo {
+  id: string;
+  type: string;
+  details?: unknown;
+}
+
+// A process's details may be 16 KiB of JSON (the server's limit): its signature carries them, base64url.
+const MAX_PROCESS_INFO_LENGTH = 32 * 1024;
+
+const signedPart = ({ type, details }: { type?: unknown; details?: unknown }): JsonObject =>
+  details === undefined ? { type } : { type, details };
+
+/** The `signedProcessInfo` of `signerId`'s approval, with their ECDSA private key. */
+export async function signProcessInfo(signerEcdsaPrivateKey: CryptoKey, signerId: string, process: ProcessInfo,
+                                      iat = Math.floor(Date.now() / 1000)): Promise<string> {
+  return signEs384(signerEcdsaPrivateKey, {}, { iss: signerId, sub: process.id, iat, ...signedPart(process) });
+}
+
+/** SignatureInvalid unless `signature` is `signerId`'s over this process's type and details. */
+export async function verifyProcessInfo(signature: unknown, signerPublicKey: KeyLike, signerId: string,
+                                        process: ProcessInfo): Promise<void> {
+  const [, claims] = await verifyEs384(signature, signerPublicKey, MAX_PROCESS_INFO_LENGTH);
+  if (claims.iss !== signerId || claims.sub !== process.id) {
+    throw new SignatureInvalid(`the approval of ${signerId} was signed by someone else or for another process`);
+  }
+  if (!sameJson(signedPart(claims), signedPart(process))) {
+    throw new SignatureInvalid(`${signerId} approved another change than this process names`);
+  }
 }

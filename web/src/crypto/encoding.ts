@@ -86,6 +86,18 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** Whether two parsed JSON values are equal: the same members (in any order) and items, at any depth. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => sameJson(item, b[i]));
+  }
+  if (isJsonObject(a) && isJsonObject(b)) {
+    const names = Object.keys(a);
+    return names.length === Object.keys(b).length && names.every((name) => name in b && sameJson(a[name], b[name]));
+  }
+  return a === b;
+}
+
 /** A JSON object in which no object, at any depth, names a member twice. */
 export function jsonObject(data: Uint8Array | string, what: string): JsonObject {
   let text: string;

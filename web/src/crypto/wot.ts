@@ -26,23 +26,21 @@ export interface SignatureHeader {
   iat: number;
 }
 
-/** Sign another user's public keys with the signer's ECDSA private key. */
-export async function signUserKeys(signerEcdsaPrivateKey: CryptoKey, signerId: string, userId: string,
-                                   signedKeys: SignedKeys, iat = Math.floor(Date.now() / 1000)): Promise<string> {
-  if (!signerId || !userId) throw new InvalidFormat("signer and user ids must be non-empty strings");
-  // Both keys must at least be P-384 SPKI before we vouch for them.
-  await importPublicKey(signedKeys.ecdhPublicKey, "ECDH", "signed ECDH public key");
-  await importPublicKey(signedKeys.ecdsaPublicKey, "ECDSA", "signed ECDSA public key");
+/** A compact ES384 JWS as Hub writes its signatures: protected header `{"alg":"ES384","typ":"JWT","b64":true}`
+ * plus `header`, the payload JSON. */
+export async function signEs384(signerEcdsaPrivateKey: CryptoKey, header: Record<string, unknown>,
+                                payload: Record<string, unknown>): Promise<string> {
   const key = await importPrivateKey(signerEcdsaPrivateKey, "ECDSA", "signer ECDSA private key");
-  const payload = { ecdhPublicKey: signedKeys.ecdhPublicKey, ecdsaPublicKey: signedKeys.ecdsaPublicKey };
   return new CompactSign(utf8.encode(JSON.stringify(payload)))
-    .setProtectedHeader({ alg: ALG, typ: "JWT", b64: true, iss: signerId, sub: userId, iat })
+    .setProtectedHeader({ alg: ALG, typ: "JWT", b64: true, ...header })
     .sign(key);
 }
 
-/** Verify one ES384 signature with the signer's ECDSA public key (base64 SPKI or CryptoKey). */
-export async function verifySignature(signature: unknown, signerPublicKey: KeyLike): Promise<[SignatureHeader, SignedKeys]> {
-  if (typeof signature !== "string" || signature.length > MAX_JWS_LENGTH || signature.split(".").length !== 3) {
+/** Verify a compact ES384 JWS over a JSON object with the signer's ECDSA public key (base64 SPKI or
+ * CryptoKey): its protected header and payload. */
+export async function verifyEs384(signature: unknown, signerPublicKey: KeyLike,
+                                  maxLength = MAX_JWS_LENGTH): Promise<[Record<string, unknown>, Record<string, unknown>]> {
+  if (typeof signature !== "string" || signature.length > maxLength || signature.split(".").length !== 3) {
     throw new InvalidFormat("signature is not a compact JWS");
   }
   const key = await importPublicKey(signerPublicKey, "ECDSA", "signer public key");
@@ -56,8 +54,24 @@ export async function verifySignature(signature: unknown, signerPublicKey: KeyLi
     throw new InvalidFormat("signature is malformed");
   }
   if (header.alg !== ALG || (header.b64 ?? true) !== true) throw new SignatureInvalid("signature must be ES384 over a base64url payload");
+  return [header, jsonObject(payload, "signed payload")];
+}
+
+/** Sign another user's public keys with the signer's ECDSA private key. */
+export async function signUserKeys(signerEcdsaPrivateKey: CryptoKey, signerId: string, userId: string,
+                                   signedKeys: SignedKeys, iat = Math.floor(Date.now() / 1000)): Promise<string> {
+  if (!signerId || !userId) throw new InvalidFormat("signer and user ids must be non-empty strings");
+  // Both keys must at least be P-384 SPKI before we vouch for them.
+  await importPublicKey(signedKeys.ecdhPublicKey, "ECDH", "signed ECDH public key");
+  await importPublicKey(signedKeys.ecdsaPublicKey, "ECDSA", "signed ECDSA public key");
+  const payload = { ecdhPublicKey: signedKeys.ecdhPublicKey, ecdsaPublicKey: signedKeys.ecdsaPublicKey };
+  return signEs384(signerEcdsaPrivateKey, { iss: signerId, sub: userId, iat }, payload);
+}
+
+/** Verify one web-of-trust signature with the signer's ECDSA public key (base64 SPKI or CryptoKey). */
+export async function verifySignature(signature: unknown, signerPublicKey: KeyLike): Promise<[SignatureHeader, SignedKeys]> {
+  const [header, body] = await verifyEs384(signature, signerPublicKey);
   if (typeof header.iss !== "string" || typeof header.sub !== "string") throw new SignatureInvalid("signature lacks iss or sub");
-  const body = jsonObject(payload, "signed payload");
   if (typeof body.ecdhPublicKey !== "string" || typeof body.ecdsaPublicKey !== "string") {
     throw new InvalidFormat("signed payload lacks ecdhPublicKey/ecdsaPublicKey");
   }

@@ -1,10 +1,15 @@
 // A recovery from the council's side, as katta_client/emergency.py does it: start (with the
 // starter's own approval), approve, complete: a new owner (combine, re-key vault.uvf, grant the new
-// owners) or a new council (combine, split anew for the council the start named).
+// owners) or a new council (combine, split anew for the council the start named). Each approval is
+// signed (`signedProcessInfo`) and every approval's signature is checked before approving or
+// completing, as Hub's web client does.
 // The server sees ciphertext only; the user's keys and the recovered key stay in memory.
 import type { EmergencyApi, RecoveredKeyShareDto, RecoveryProcessDto, RecoveryType, VaultDto } from "../../api";
 // The crypto module's files, not its index: the index would bring device linking's HPKE along.
-import { combineRecoveredKey, newProcessKey, recoverShare, rekeyWithRecoveryKey, splitRecoveryKey } from "../../crypto/emergency";
+import {
+  combineRecoveredKey, newProcessKey, recoverShare, rekeyWithRecoveryKey, signProcessInfo, splitRecoveryKey, verifyProcessInfo,
+} from "../../crypto/emergency";
+import { KattaCryptoError } from "../../crypto/errors";
 import type { UserKeys } from "../../crypto/keys";
 import { recoveryPublicKeyFromJwks, vaultUvfOrigin } from "../../crypto/vault";
 
@@ -77,20 +82,54 @@ export async function startRecovery(api: EmergencyApi, keys: UserKeys, myId: str
     // Each member's share travels with the process too: Hub's web client approves from there.
     shares[member] = { processPrivateKey: processPrivateKeys[member] as string, unrecoveredKeyShare: myShare(vault, member) };
   }
-  (shares[myId] as RecoveredKeyShareDto).recoveredKeyShare = await recoverShare(myShare(vault, myId), keys.ecdhPrivateKey,
-    processPublicKey);
   const process: RecoveryProcessDto = {
     id: crypto.randomUUID(), vaultId: vault.id, type,
     requiredKeyShares: vault.requiredEmergencyKeyShares ?? 0, processPublicKey, recoveredKeyShares: shares,
-    details: JSON.stringify(details),
+    // Hub's shape, not the contract's text: Hub's web client reads details only as an object.
+    details: { ...details },
   };
+  Object.assign(shares[myId] as RecoveredKeyShareDto, await approval(keys, myId, process, myShare(vault, myId)));
   await api.start(process);
   return process;
 }
 
+async function approval(keys: UserKeys, myId: string, process: RecoveryProcessDto, share: string): Promise<RecoveredKeyShareDto> {
+  return {
+    recoveredKeyShare: await recoverShare(share, keys.ecdhPrivateKey, process.processPublicKey),
+    signedProcessInfo: await signProcessInfo(keys.ecdsaPrivateKey, myId, process),
+  };
+}
+
+/** Refuses a process with an approval its member did not sign for this very change, as Hub's web
+ * client does. A process whose details are text or absent, the shape only our earlier clients wrote,
+ * may carry unsigned approvals; each signature it carries must still hold. */
+export async function checkApprovals(api: EmergencyApi, process: RecoveryProcessDto): Promise<void> {
+  const approved = Object.entries(process.recoveredKeyShares).filter(([, share]) => share.recoveredKeyShare);
+  const legacy = typeof process.details !== "object" || process.details === null;
+  const unsigned = approved.filter(([, share]) => !share.signedProcessInfo).map(([member]) => member);
+  if (unsigned.length > 0 && !legacy) {
+    throw new RecoveryError(`The approval of council member ${unsigned[0]} is not signed: the recovery may have been tampered with. Abort it and start a new one.`);
+  }
+  const signed = approved.filter(([, share]) => share.signedProcessInfo);
+  if (signed.length === 0) return;
+  const found = new Map((await api.authorities(signed.map(([member]) => member))).map((a) => [a.id, a]));
+  for (const [member, share] of signed) {
+    const authority = found.get(member);
+    const key = authority && "ecdsaPublicKey" in authority ? authority.ecdsaPublicKey : undefined;
+    if (!key) throw new RecoveryError(`Council member ${authority?.name ?? member} who approved the recovery has no signing key.`);
+    try {
+      await verifyProcessInfo(share.signedProcessInfo, key, member, process);
+    } catch (error) {
+      if (!(error instanceof KattaCryptoError)) throw error;
+      throw new RecoveryError(`The recovery may have been tampered with (${error.message}). Abort it and start a new one.`);
+    }
+  }
+}
+
 export async function approveRecovery(api: EmergencyApi, keys: UserKeys, myId: string, vault: VaultDto,
                                       process: RecoveryProcessDto): Promise<void> {
-  await api.approve(process.id, await recoverShare(myShare(vault, myId), keys.ecdhPrivateKey, process.processPublicKey));
+  await checkApprovals(api, process);
+  await api.approve(process.id, await approval(keys, myId, process, myShare(vault, myId)));
 }
 
 function approvedShares(process: RecoveryProcessDto, myId: string): { shares: string[]; mine: string } {
@@ -118,6 +157,7 @@ export async function completeCouncilChange(api: EmergencyApi, keys: UserKeys, m
                                             process: RecoveryProcessDto): Promise<void> {
   const { memberIds, threshold } = newCouncil(process);
   const { shares, mine } = approvedShares(process, myId);
+  await checkApprovals(api, process);
   const vault = await api.vault(process.vaultId);
   if (!vault.uvfKeySet) throw new RecoveryError("The vault has no key set to check the recovered key against.");
   const recoveryKey = await combineRecoveredKey(shares, mine, keys.ecdhPrivateKey, await recoveryPublicKeyFromJwks(vault.uvfKeySet));
@@ -128,13 +168,18 @@ export async function completeCouncilChange(api: EmergencyApi, keys: UserKeys, m
   await api.complete(process.id);
 }
 
-/** Combines the approvals, re-keys vault.uvf, makes `newOwners` owners, grants every member with
- * keys a fresh token, then completes the process. */
+/** Combines the approvals, re-keys vault.uvf, makes `newOwners` owners (those the start named, which
+ * the approvers signed), grants every member with keys a fresh token, then completes the process. */
 export async function completeRecovery(api: EmergencyApi, keys: UserKeys, myId: string, process: RecoveryProcessDto,
                                        newOwners: readonly string[], apiBaseUrl: string): Promise<void> {
   if (process.type !== "CHANGE_PERMISSIONS") throw new RecoveryError("This is a council change: complete it as one.");
   if (newOwners.length === 0) throw new RecoveryError("Name the vault's new owner.");
+  const named = processDetails(process).newOwnerIds ?? [];
+  if (named.length > 0 && (named.length !== new Set(newOwners).size || !named.every((id) => newOwners.includes(id)))) {
+    throw new RecoveryError("The recovery was approved for other new owners: complete it for them, or start a new one.");
+  }
   const { shares, mine } = approvedShares(process, myId);
+  await checkApprovals(api, process);
   const vault = await api.vault(process.vaultId);
   if (!vault.uvfKeySet || !vault.uvfMetadataFile) throw new RecoveryError("The vault has no vault.uvf to recover.");
   const recoveryKey = await combineRecoveredKey(shares, mine, keys.ecdhPrivateKey, await recoveryPublicKeyFromJwks(vault.uvfKeySet));
