@@ -58,11 +58,15 @@ class Soak:
 
     def worker(self, n: int, ops: int) -> None:
         rings, rng, table = self.instance(), random.Random(f"{self.seed}/{n}"), deps.table()
-        for _ in range(ops):
+        for i in range(ops):
             self.clock.advance(rng.random() / 10)  # time passes: the instances' caches expire at different moments
             op = rng.choices(("seal", "open", "rewrap", "rewrap_ring", "ring"), weights=(4, 6, 2, 1, 2))[0]
+            if n == 0 and i == ops // 2:
+                op = "rotate"  # whatever the interleaving, every run rotates under the others' feet
             try:
-                if op == "ring":
+                if op == "rotate":
+                    self.rotate_until_it_lands(rings)
+                elif op == "ring":
                     self.ring_change(rings, rng)
                 elif op == "seal" or not self.plaintexts:
                     record_id, plaintext = uuid.uuid4().hex, rng.randbytes(rng.randrange(48))
@@ -112,6 +116,19 @@ class Soak:
         except errors.Conflict:
             with self.lock:
                 self.lost_ring_races += 1  # another instance changed the ring meanwhile (409)
+
+    def rotate_until_it_lands(self, rings: KeyRings) -> None:
+        for _attempt in range(10):
+            try:
+                rings.rotate(RING, actor="soak")
+            except errors.Conflict:
+                with self.lock:
+                    self.lost_ring_races += 1
+                continue
+            with self.lock:
+                self.rotations += 1
+            return
+        self.refuse("a rotation lost ten races in a row")
 
     def refuse(self, what: str) -> None:
         with self.lock:
