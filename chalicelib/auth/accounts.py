@@ -105,7 +105,7 @@ class AccountService:
         # The profile follows the identity provider on every request, so Hub's body-less
         # ``PUT /api/users/me`` (its sign-in sync) finds nothing left to do.
         if self._users.profile_differs(user, name, email, picture):
-            self._users.update_profile(user_id, name, email, picture)
+            self._users.update_profile(user_id, name, email, picture, user.get("indexedEmail"))
         return Principal(user_id, issuer.issuer, subject, roles, groups, name, email, user)
 
     def _provision(self, user_id: str, iss: str, sub: str, roles: frozenset[str], name: str,

@@ -46,10 +46,12 @@ class UserRepository:
         return ((user.get("name"), user.get("email"), user.get("pictureUrl")) != (name, email, picture_url)
                 or user.get("indexedEmail") != _indexed(email))
 
-    def update_profile(self, user_id: str, name: str, email: str | None, picture_url: str | None) -> None:
+    def update_profile(self, user_id: str, name: str, email: str | None, picture_url: str | None,
+                       indexed_email: str | None = None) -> None:
         """Name, e-mail and picture as the identity provider names them now; None removes one."""
         transaction = self.set_attributes(Transaction(), user_id, {"name": name, "email": email,
-                                                                   "pictureUrl": picture_url})
+                                                                   "pictureUrl": picture_url},
+                                          indexed_email=indexed_email)
         self.table.commit(transaction)
 
     def get_many(self, user_ids) -> list[dict[str, Any]]:
@@ -73,13 +75,18 @@ class UserRepository:
         # An index item outlives a change of address: the profile says whose address it still is.
         return [u for u in profiles if _indexed(u.get("email")) == _indexed(email)]
 
-    def set_attributes(self, transaction: Transaction, user_id: str, changes: dict[str, Any]) -> Transaction:
-        """SETs the given attributes, REMOVEs those whose value is None; a new name moves the user in the search."""
+    def set_attributes(self, transaction: Transaction, user_id: str, changes: dict[str, Any], *,
+                       indexed_email: str | None = None) -> Transaction:
+        """SETs the given attributes, REMOVEs those whose value is None; a new name moves the user in the
+        search, a new e-mail address moves them in the address index (``indexed_email``: the profile's
+        ``indexedEmail`` now, whose item goes, so that stale items never crowd out a search's page)."""
         if changes.get("name"):
             changes = {**changes, "gsi1sk": keys.authority_by_name("USER", changes["name"], user_id)}
         if "email" in changes:
             changes = {**changes, "indexedEmail": _indexed(changes["email"])}
             _index_email(transaction, user_id, changes["email"])
+            if indexed_email and indexed_email != changes["indexedEmail"]:
+                transaction.delete(*keys.user_email(indexed_email, user_id))
         expression, names, values = set_or_remove(changes)
         return transaction.update(*keys.user(user_id), expression, values=values, names=names,
                                   condition="attribute_exists(pk)")

@@ -157,7 +157,8 @@ class ScimService:
 
     def _write_user(self, caller: Principal, user: dict[str, Any], body: ScimUserInput) -> dict[str, Any]:
         changes = {**_profile(body), "disabled": None if body.active else True}
-        transaction = self._users.set_attributes(Transaction(), user["id"], changes)
+        transaction = self._users.set_attributes(Transaction(), user["id"], changes,
+                                                 indexed_email=user.get("indexedEmail"))
         renamed = (user.get("userName") or "").lower() != body.userName.lower()
         if renamed:
             if user.get("userName"):
