@@ -88,9 +88,9 @@ def _process(api: KattaApi, process_id: str) -> RecoveryProcessDto:
 
 
 def start_recovery(api: KattaApi, user_keys: UserKeys, my_id: str, vault_id: str, *,
-                   kind: RecoveryType = CHANGE_PERMISSIONS, details: Optional[Mapping[str, Any]] = None,
-                   approve: bool = True) -> RecoveryProcessDto:
-    """Opens a recovery process for the vault's whole council (and approves it, unless ``approve`` is False)."""
+                   kind: RecoveryType = CHANGE_PERMISSIONS, details: Optional[Mapping[str, Any]] = None) -> RecoveryProcessDto:
+    """Opens a recovery process for the vault's whole council and approves it: the others approve only a
+    process a council member approved (see :func:`check_approvals`)."""
     vault = _recoverable(api, vault_id)
     council = list(vault.get("emergencyKeyShares") or {})
     public_key, private_keys = new_process_key(council_keys(api, council))
@@ -104,8 +104,7 @@ def start_recovery(api: KattaApi, user_keys: UserKeys, my_id: str, vault_id: str
     if details:
         # Hub's shape, not the contract's text: Hub's web client reads details only as an object.
         process["details"] = dict(details)
-    if approve:
-        shares[my_id].update(_approval(user_keys, my_id, process, vault["emergencyKeyShares"][my_id]))
+    shares[my_id].update(_approval(user_keys, my_id, process, vault["emergencyKeyShares"][my_id]))
     api.start_recovery(process)
     return process
 
@@ -116,22 +115,25 @@ def _approval(user_keys: UserKeys, my_id: str, process: RecoveryProcessDto, shar
 
 
 def check_approvals(api: KattaApi, process: RecoveryProcessDto) -> None:
-    """Refuses a process with an approval its member did not sign for this very change, as Hub's web client
-    does before it approves or completes. A process whose details are text or absent, the shape only our
-    earlier clients wrote, may carry unsigned approvals; each signature it carries must still hold."""
+    """Refuses a process a hostile server may have made or altered to harvest key shares, as Hub's web client
+    does before it approves or completes, and more: every approval signed by its member for this very change
+    (no unsigned shape is taken: a server can fabricate one with a key pair of its own), each signature that
+    names the process key naming this one, and at least one approval (the starter's, made with the start: a
+    process without one is what a server can make alone)."""
     approved = {m: s for m, s in process["recoveredKeyShares"].items() if s.get("recoveredKeyShare")}
-    legacy = not isinstance(process.get("details"), dict)
-    signed = {m: s["signedProcessInfo"] for m, s in approved.items() if s.get("signedProcessInfo")}
-    unsigned = sorted(set(approved) - set(signed))
-    if unsigned and not legacy:
+    if not approved:
+        raise VaultError("no council member has approved the process: its starter approves it as they start it, "
+                         "so it may not be theirs; abort it and start a new one")
+    unsigned = sorted(m for m, s in approved.items() if not s.get("signedProcessInfo"))
+    if unsigned:
         raise VaultError(f"the approval of council member {unsigned[0]} is not signed: the process may have "
                          "been tampered with; abort it and start a new one")
-    keys = {a["id"]: a.get("ecdsaPublicKey") for a in api.authorities(list(signed)) if a.get("type") == "USER"}
-    for member, signature in signed.items():
+    keys = {a["id"]: a.get("ecdsaPublicKey") for a in api.authorities(list(approved)) if a.get("type") == "USER"}
+    for member, share in approved.items():
         if not keys.get(member):
             raise VaultError(f"council member {member} who approved the process has no signing key")
         try:
-            verify_process_info(signature, keys[member], member, process)
+            verify_process_info(share["signedProcessInfo"], keys[member], member, process)
         except KattaCryptoError as err:
             raise VaultError(f"the process may have been tampered with: {err}; abort it and start a new one") from None
 

@@ -7,13 +7,11 @@ from Hub's observed format, not from our SDK; the SDK runs against the in-proces
 """
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from katta_client.crypto.emergency import new_process_key, recover_share
-from katta_client.emergency import (COUNCIL_CHANGE, approve_recovery, complete_recovery, council_change_details,
-                                    start_recovery)
+from katta_client.emergency import (COUNCIL_CHANGE, approve_recovery, complete_recovery,
+                                    council_change_details, start_recovery)
 from katta_client.vaults import VaultError
 from tests import test_katta_emergency
 from tests.independent.keys import hub_accepts_approvals, signed_process_info
@@ -131,17 +129,45 @@ def test_our_sdk_refuses_to_complete_a_process_with_a_bad_approval(people, forge
     assert _process(bob, vault_id, process["id"])["id"] == process["id"]  # still open: nothing was changed
 
 
-def test_a_process_in_our_earlier_shape_is_still_approved_and_completed(people):
-    """Text details and unsigned approvals: what our clients wrote before. Hub's web client never wrote it."""
+def test_a_process_in_our_earlier_shape_is_refused(people):
+    """Text details and an unsigned approval: a server can make that shape alone, with a process key of its own
+    (sealing its private key to the members needs no secret), and collect every approver's share."""
     bob, carol, erin = people["bob"], people["carol"], people["erin"]
     vault_id, _ = _vault(people)
     process_id, process = _start(bob, vault_id, people)
     assert isinstance(process["details"], str) and "signedProcessInfo" not in process["recoveredKeyShares"][bob.id]
-    approve_recovery(carol.sdk(), carol.client_keys, carol.id, process_id)
-    stored = _process(bob, vault_id, process_id)
-    assert stored["details"] == json.dumps({"newOwners": ["erin"]})
-    complete_recovery(bob.sdk(), bob.client_keys, bob.id, process_id, new_owners=[erin.id])
-    assert erin.id in _owners(erin, vault_id)
+    with pytest.raises(VaultError, match=r"not signed.*abort it and start a new one"):
+        approve_recovery(carol.sdk(), carol.client_keys, carol.id, process_id)
+    assert "recoveredKeyShare" not in _process(carol, vault_id, process_id)["recoveredKeyShares"][carol.id]
+    with pytest.raises(VaultError, match=r"not signed"):
+        complete_recovery(bob.sdk(), bob.client_keys, bob.id, process_id, new_owners=[erin.id])
+
+
+def test_a_process_whose_key_was_replaced_is_refused(people):
+    """A server keeps a genuine process's id, details and signed approval but swaps in a key pair of its own:
+    our signatures name the process key, so the next approver does not seal their share to the server's."""
+    bob, carol, erin = people["bob"], people["carol"], people["erin"]
+    vault_id, _ = _vault(people)
+    process = start_recovery(bob.sdk(), bob.client_keys, bob.id, vault_id, details={"newOwnerIds": [erin.id]})
+    assert hub_accepts_approvals(_process(carol, vault_id, process["id"]), _ecdsa_publics(people))
+    servers_key, _ = new_process_key({})
+    api = carol.sdk()
+    stored = api.recovery_processes
+    api.recovery_processes = lambda: [{**p, "processPublicKey": servers_key} for p in stored()]  # the server's answer
+    with pytest.raises(VaultError, match=r"process key was replaced"):
+        approve_recovery(api, carol.client_keys, carol.id, process["id"])
+    assert "recoveredKeyShare" not in _process(carol, vault_id, process["id"])["recoveredKeyShares"][carol.id]
+
+
+def test_a_process_nobody_approved_is_not_approved_first(people):
+    """A process with no approval passes every signature check trivially, and a server can make one alone: our
+    starts carry the starter's approval, so our clients never approve first."""
+    carol = people["carol"]
+    vault_id, _ = _vault(people)
+    process_id, _ = _start(people["bob"], vault_id, people, approve=False)
+    with pytest.raises(VaultError, match=r"no council member has approved"):
+        approve_recovery(carol.sdk(), carol.client_keys, carol.id, process_id)
+    assert "recoveredKeyShare" not in _process(carol, vault_id, process_id)["recoveredKeyShares"][carol.id]
 
 
 def test_the_new_owners_a_start_names_are_the_ones_a_completion_makes(people):

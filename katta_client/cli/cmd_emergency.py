@@ -99,7 +99,7 @@ def run_start(ctx: Context, args: argparse.Namespace) -> int:
     elif args.new_owner:
         details["newOwnerIds"] = resolve_council(ctx.api, args.new_owner)
     process = start_recovery(ctx.api, connection.user_keys, connection.user["id"], _uuid(args.vault_id, "vault"),
-                             kind=args.type, details=details or None, approve=not args.no_approve)
+                             kind=args.type, details=details or None)
     if ctx.json_output:
         ctx.emit_json({"process": process["id"], "vault": process["vaultId"], "type": process["type"]})
     else:
@@ -176,11 +176,10 @@ emergency = Group("emergency", short_help="emergency access: recover a vault who
         click.Option(["--type"], type=click.Choice(KINDS), default=KINDS[0],
                      help="a new owner (default) or a new council"),
         click.Option(["--reason"], default="", help="why: shown to the other council members"),
-        click.Option(["--no-approve"], is_flag=True, help="start without approving it yourself"),
         _new_owner_option("who becomes owner (CHANGE_PERMISSIONS): the others approve it"),
         *council_options(prefix="new-"),  # COUNCIL_CHANGE: the council the others approve
     ], short_help="start recovering a vault (council members)",
-        help="Start recovering a vault (council members); it is approved with your key share unless --no-approve.",
+        help="Start recovering a vault (council members); it is approved with your key share.",
         examples=("katta emergency start 2b1f0c3e-5d6a-4c1e-9f0a-0d7c2e4b8a11 --new-owner erin --reason 'alice left'",
                   "katta emergency start 2b1f0c3e-5d6a-4c1e-9f0a-0d7c2e4b8a11 --type COUNCIL_CHANGE "
                   "--new-council carol dave erin --new-threshold 2")),

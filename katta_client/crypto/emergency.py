@@ -11,7 +11,9 @@ Formats (Cryptomator Hub's web client, ``frontend/src/common/emergencyaccess.ts`
 * signed process info (``signedProcessInfo``, with each approval): an ES384 JWT by the approving member's
   ECDSA key, header ``{"alg":"ES384","typ":"JWT","b64":true}``, claims ``iss`` (the member's id), ``sub``
   (the process id), ``iat``, and the process's ``type`` and ``details`` as they are: what the member agreed
-  to, so a server cannot swap the change a threshold approved.
+  to, so a server cannot swap the change a threshold approved. Ours add ``processPublicKey``, the text the
+  process names (Hub's web client ignores extra claims and writes none): the key the member sealed their
+  share to, so a server cannot swap in a key pair of its own for later approvers to seal theirs to.
 
 What :func:`combine_recovered_key` gives back is checked against the vault's published recovery public
 key: Shamir's scheme cannot tell a tampered or missing share from a good one, this check can.
@@ -138,15 +140,18 @@ def _process_info(process: Mapping[str, Any]) -> dict[str, Any]:
 def sign_process_info(signer: Any, signer_id: str, process: Mapping[str, Any], iat: Optional[int] = None) -> str:
     """The ``signedProcessInfo`` of ``signer_id``'s approval (``signer``: their :class:`UserKeys` or ECDSA key)."""
     claims = {"iss": signer_id, "sub": process["id"], "iat": int(time.time()) if iat is None else int(iat),
-              **_process_info(process)}
+              **_process_info(process), "processPublicKey": process["processPublicKey"]}
     return sign_es384(signer, {}, claims)
 
 
 def verify_process_info(signature: object, signer_public_key: PublicKeyLike, signer_id: str,
                         process: Mapping[str, Any]) -> None:
-    """:class:`SignatureInvalid` unless ``signature`` is ``signer_id``'s over this process's type and details."""
+    """:class:`SignatureInvalid` unless ``signature`` is ``signer_id``'s over this process's type and details
+    and, if it names one (ours do, Hub's do not), this process's public key."""
     _, claims = verify_es384(signature, signer_public_key, _MAX_PROCESS_INFO_LENGTH)
     if claims.get("iss") != signer_id or claims.get("sub") != process.get("id"):
         raise SignatureInvalid(f"the approval of {signer_id} was signed by someone else or for another process")
     if {k: claims[k] for k in ("type", "details") if k in claims} != _process_info(process):
         raise SignatureInvalid(f"{signer_id} approved another change than this process names")
+    if "processPublicKey" in claims and claims["processPublicKey"] != process.get("processPublicKey"):
+        raise SignatureInvalid(f"the process key was replaced since {signer_id} approved")

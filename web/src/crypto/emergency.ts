@@ -15,7 +15,9 @@
  * - signed process info (`signedProcessInfo`, with each approval): an ES384 JWT by the approving
  *   member's ECDSA key, header `{"alg":"ES384","typ":"JWT","b64":true}`, claims `iss` (the member's
  *   id), `sub` (the process id), `iat`, and the process's `type` and `details` as they are: what the
- *   member agreed to, so a server cannot swap the change a threshold approved.
+ *   member agreed to, so a server cannot swap the change a threshold approved. Ours add
+ *   `processPublicKey`, the text the process names (Hub's web client ignores extra claims and writes
+ *   none): the key the member sealed their share to, so a server cannot swap in a key pair of its own.
  *
  * Shamir's scheme does not authenticate: too few or tampered shares combine into a wrong secret,
  * so what `combineRecoveredKey` recovers is checked against the vault's published recovery key.
@@ -210,10 +212,11 @@ export async function rekeyWithRecoveryKey(vaultUvf: VaultDocument, jwks: string
   return { keys, uvfMetadataFile: await keys.encryptMetadata(metadata, origin) };
 }
 
-/** What an approval signs of a process: its id, type and, if it has any, details. */
+/** What an approval signs of a process: its id, type, public key and, if it has any, details. */
 export interface ProcessInfo {
   id: string;
   type: string;
+  processPublicKey: string;
   details?: unknown;
 }
 
@@ -226,10 +229,12 @@ const signedPart = ({ type, details }: { type?: unknown; details?: unknown }): J
 /** The `signedProcessInfo` of `signerId`'s approval, with their ECDSA private key. */
 export async function signProcessInfo(signerEcdsaPrivateKey: CryptoKey, signerId: string, process: ProcessInfo,
                                       iat = Math.floor(Date.now() / 1000)): Promise<string> {
-  return signEs384(signerEcdsaPrivateKey, {}, { iss: signerId, sub: process.id, iat, ...signedPart(process) });
+  return signEs384(signerEcdsaPrivateKey, {}, { iss: signerId, sub: process.id, iat, ...signedPart(process),
+    processPublicKey: process.processPublicKey });
 }
 
-/** SignatureInvalid unless `signature` is `signerId`'s over this process's type and details. */
+/** SignatureInvalid unless `signature` is `signerId`'s over this process's type and details and, if it
+ * names one (ours do, Hub's do not), this process's public key. */
 export async function verifyProcessInfo(signature: unknown, signerPublicKey: KeyLike, signerId: string,
                                         process: ProcessInfo): Promise<void> {
   const [, claims] = await verifyEs384(signature, signerPublicKey, MAX_PROCESS_INFO_LENGTH);
@@ -238,5 +243,8 @@ export async function verifyProcessInfo(signature: unknown, signerPublicKey: Key
   }
   if (!sameJson(signedPart(claims), signedPart(process))) {
     throw new SignatureInvalid(`${signerId} approved another change than this process names`);
+  }
+  if ("processPublicKey" in claims && claims.processPublicKey !== process.processPublicKey) {
+    throw new SignatureInvalid(`the process key was replaced since ${signerId} approved`);
   }
 }

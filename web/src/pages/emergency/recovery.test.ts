@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 
 import type { EmergencyApi, RecoveredKeyShareDto, RecoveryProcessDto, VaultDto } from "../../api";
-import { splitRecoveryKey } from "../../crypto/emergency";
+import { newProcessKey, splitRecoveryKey } from "../../crypto/emergency";
 import { UserKeys } from "../../crypto/keys";
 import { VaultKeys } from "../../crypto/vault";
 import {
@@ -141,8 +141,28 @@ describe("signed approvals, as Hub's web client makes and checks them", async ()
     });
   }
 
-  it("still reads our earlier processes: text details, unsigned approvals", async () => {
-    await expect(checkApprovals(api, process({ details: '{"newOwners":["erin"]}' }))).resolves.toBeUndefined();
-    await expect(checkApprovals(api, process())).resolves.toBeUndefined();
+  it("refuses our earlier shape, text details and an unsigned approval, which a server can fabricate alone", async () => {
+    sent.approval = undefined;
+    await expect(approveRecovery(api, people.carol, "carol", vault, process({ details: '{"newOwners":["erin"]}' })))
+      .rejects.toThrow(/not signed.*Abort it and start a new one/);
+    await expect(checkApprovals(api, process())).rejects.toThrow(/not signed/);
+    expect(sent.approval).toBeUndefined();
+  });
+
+  it("refuses a process whose key a server replaced under our signatures, sending nothing", async () => {
+    const started = await startRecovery(api, people.bob, "bob", vault, "CHANGE_PERMISSIONS", { newOwnerIds: ["erin"] });
+    const { processPublicKey: serversKey } = await newProcessKey({});
+    sent.approval = undefined;
+    await expect(approveRecovery(api, people.carol, "carol", vault, { ...started, processPublicKey: serversKey }))
+      .rejects.toThrow(/process key was replaced/);
+    expect(sent.approval).toBeUndefined();
+  });
+
+  it("refuses to be the first to approve a process, sending nothing", async () => {
+    sent.approval = undefined;
+    const unapproved = process({ details: { newOwnerIds: ["erin"] },
+      recoveredKeyShares: { bob: { processPrivateKey: "a.b.c.d.e" }, carol: { processPrivateKey: "k.l.m.n.o" } } });
+    await expect(approveRecovery(api, people.carol, "carol", vault, unapproved)).rejects.toThrow(/No council member has approved/);
+    expect(sent.approval).toBeUndefined();
   });
 });

@@ -1,8 +1,8 @@
 // A recovery from the council's side, as katta_client/emergency.py does it: start (with the
 // starter's own approval), approve, complete: a new owner (combine, re-key vault.uvf, grant the new
 // owners) or a new council (combine, split anew for the council the start named). Each approval is
-// signed (`signedProcessInfo`) and every approval's signature is checked before approving or
-// completing, as Hub's web client does.
+// signed (`signedProcessInfo`, naming the process key too) and every approval's signature is checked
+// before approving or completing, as Hub's web client does and more (checkApprovals: a hostile server).
 // The server sees ciphertext only; the user's keys and the recovered key stay in memory.
 import type { EmergencyApi, RecoveredKeyShareDto, RecoveryProcessDto, RecoveryType, VaultDto } from "../../api";
 // The crypto module's files, not its index: the index would bring device linking's HPKE along.
@@ -100,20 +100,22 @@ async function approval(keys: UserKeys, myId: string, process: RecoveryProcessDt
   };
 }
 
-/** Refuses a process with an approval its member did not sign for this very change, as Hub's web
- * client does. A process whose details are text or absent, the shape only our earlier clients wrote,
- * may carry unsigned approvals; each signature it carries must still hold. */
+/** Refuses a process a hostile server may have made or altered to harvest key shares, as Hub's web
+ * client does, and more: every approval signed by its member for this very change (no unsigned shape
+ * is taken: a server can fabricate one with a key pair of its own), each signature that names the
+ * process key naming this one, and at least one approval (the starter's, made with the start: a
+ * process without one is what a server can make alone). */
 export async function checkApprovals(api: EmergencyApi, process: RecoveryProcessDto): Promise<void> {
   const approved = Object.entries(process.recoveredKeyShares).filter(([, share]) => share.recoveredKeyShare);
-  const legacy = typeof process.details !== "object" || process.details === null;
+  if (approved.length === 0) {
+    throw new RecoveryError("No council member has approved this recovery: its starter approves it as they start it, so it may not be theirs. Abort it and start a new one.");
+  }
   const unsigned = approved.filter(([, share]) => !share.signedProcessInfo).map(([member]) => member);
-  if (unsigned.length > 0 && !legacy) {
+  if (unsigned.length > 0) {
     throw new RecoveryError(`The approval of council member ${unsigned[0]} is not signed: the recovery may have been tampered with. Abort it and start a new one.`);
   }
-  const signed = approved.filter(([, share]) => share.signedProcessInfo);
-  if (signed.length === 0) return;
-  const found = new Map((await api.authorities(signed.map(([member]) => member))).map((a) => [a.id, a]));
-  for (const [member, share] of signed) {
+  const found = new Map((await api.authorities(approved.map(([member]) => member))).map((a) => [a.id, a]));
+  for (const [member, share] of approved) {
     const authority = found.get(member);
     const key = authority && "ecdsaPublicKey" in authority ? authority.ecdsaPublicKey : undefined;
     if (!key) throw new RecoveryError(`Council member ${authority?.name ?? member} who approved the recovery has no signing key.`);
