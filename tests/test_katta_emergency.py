@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 from joserfc import jwt
@@ -66,7 +67,7 @@ def _share_of(member: Member, vault_id: str) -> str:
 
 
 def _start(starter: Member, vault_id: str, people, *, approve: bool = True,
-           kind: str = "CHANGE_PERMISSIONS") -> tuple[str, dict]:
+           kind: str = "CHANGE_PERMISSIONS", details: Any = json.dumps({"newOwners": ["erin"]})) -> tuple[str, dict]:
     process_id = new_vault_id()
     public_key, private_keys = new_process_key({people[m].id: people[m].keys.ecdh_public for m in COUNCIL})
     shares = {people[m].id: {"processPrivateKey": private_keys[people[m].id]} for m in COUNCIL}
@@ -75,7 +76,7 @@ def _start(starter: Member, vault_id: str, people, *, approve: bool = True,
                                                                 starter.client_keys.ecdh_private_key, public_key)
     required = _recoverable(starter, vault_id)["requiredEmergencyKeyShares"]
     process = {"id": process_id, "vaultId": vault_id, "type": kind, "requiredKeyShares": required,
-               "details": json.dumps({"newOwners": ["erin"]}), "processPublicKey": public_key,
+               "details": details, "processPublicKey": public_key,
                "recoveredKeyShares": shares}
     response = starter.call("PUT", f"/api/emergency-access/{process_id}", process)
     assert response.status_code == 204, response.body
@@ -435,3 +436,11 @@ def test_a_process_in_hub_web_clients_shape_is_stored_and_answered_as_it_was_sen
     for wrong in ([1], 7, {"x" * 17_000: 1}):
         refused = bob.call("PUT", f"/api/emergency-access/{new_vault_id()}", {**process, "id": None, "details": wrong})
         assert refused.status_code == 400 and body(refused)["errors"][0]["field"] == "details", refused.body
+
+
+@pytest.mark.parametrize("details", [{}, ""])
+def test_empty_details_come_back_as_they_were_sent(people, details):
+    # Approvals sign the details as sent: an empty object dropped would make every signature fail.
+    vault_id, _keys = _vault(people)
+    process_id, _ = _start(people["bob"], vault_id, people, details=details)
+    assert _process(people["carol"], vault_id, process_id)["details"] == details

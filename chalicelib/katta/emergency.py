@@ -50,7 +50,9 @@ def recovering(contents: VaultContents, user_id: str, process_type: str | None =
 
 
 def process_dto(process: dict[str, Any]) -> dict[str, Any]:
-    dto = {k: process[k] for k in ("id", "vaultId", "type", "details", "processPublicKey") if process.get(k)}
+    dto = {k: process[k] for k in ("id", "vaultId", "type", "processPublicKey") if process.get(k)}
+    if "details" in process:  # empty details too: approvals sign them as they were sent
+        dto["details"] = process["details"]
     if process.get("detailsAsObject"):
         dto["details"] = json.loads(process["details"])
     dto["requiredKeyShares"] = int(process["requiredKeyShares"])
@@ -149,9 +151,9 @@ class EmergencyAccessService:
         process = {"id": process_id, "vaultId": dto.vaultId.lower(), "type": dto.type.value,
                    "requiredKeyShares": required, "processPublicKey": dto.processPublicKey,
                    "recoveredKeyShares": shares, "initiator": principal.user_id, "status": OPEN}
-        if isinstance(dto.details, dict) and dto.details:
+        if isinstance(dto.details, dict):
             process.update(details=json.dumps(dto.details, separators=(",", ":")), detailsAsObject=True)
-        elif dto.details:
+        elif dto.details is not None:
             process["details"] = dto.details
         return process
 
