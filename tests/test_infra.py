@@ -132,3 +132,5 @@ def test_every_metric_the_code_counts_has_a_place_on_the_dashboard_and_the_error
     functions = {name for name, r in found.items() if r["Type"] == "AWS::Serverless::Function"}
     # What never reached our code (a crash, a timeout, a throttled invocation) has no metric of ours.
     assert {("Errors", f) for f in functions} | {("Throttles", "APIHandler")} <= on_functions
+    widgets = found["Dashboard"]["Properties"]["DashboardBody"]
+    assert all(f"${{{name}}}" in json.dumps(widgets) for name in ("ApiFunction", "RotationFunction"))
