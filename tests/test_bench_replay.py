@@ -3,11 +3,23 @@ the recording — a conditional write recorded as a success succeeds again witho
 of other keys is not answered with the items of the keys recorded."""
 from __future__ import annotations
 
+import os
+
 import boto3
+import pytest
 from moto import mock_aws
 
-from bench.harness import CallCounter, ReplayedAws
 from chalicelib.db.schema import create_table
+
+
+@pytest.fixture
+def harness():
+    """bench.harness, whose import sets the bench's environment: the other tests' is given back."""
+    saved = dict(os.environ)
+    from bench import harness
+    yield harness
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def _put(client, pk: str):
@@ -15,14 +27,14 @@ def _put(client, pk: str):
                            ConditionExpression="attribute_not_exists(pk)")
 
 
-def test_writes_replay_by_shape_and_reads_by_their_keys():
+def test_writes_replay_by_shape_and_reads_by_their_keys(harness):
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_table(client, "replay")
-        with ReplayedAws() as replay:
+        with harness.ReplayedAws() as replay:
             _put(client, "first")
             # The same conditional put again would fail against moto; replayed, it succeeds as recorded.
-            with CallCounter() as counter:
+            with harness.CallCounter() as counter:
                 _put(client, "first")
                 _put(client, "second")
             assert replay.recorded == 1 and counter.calls[("dynamodb", "PutItem")] == 2
