@@ -8,6 +8,7 @@ measured in the same run, never wall-clock thresholds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.harness import ISSUER, Bench, BenchBackend, BenchUser, CallCounter, lambda_event
+from bench.harness import ISSUER, Bench, BenchBackend, BenchUser, CallCounter, ReplayedAws, lambda_event
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -186,10 +187,22 @@ def release_cpu(backend: BenchBackend, username: str, requests: int) -> dict[str
                     "includes chalice.test's event translation, so it is an upper bound"}
 
 
-def floor_cpu(alice: BenchUser, vault_id: str, backend: BenchBackend, requests: int) -> dict[str, Any]:
+def floor_cpu(alice: BenchUser, vault_id: str, backend: BenchBackend, requests: int,
+              replayed: bool = False) -> dict[str, Any]:
     """The floor handlers (bench/floor.py) beside the app, in this run: CPU per warm request outside AWS
     calls, for both hot requests, and the ratios app / floor. App and floor alternate in rounds, so
-    that the machine's load falls on both alike."""
+    that the machine's load falls on both alike. ``replayed``: AWS answers from responses recorded
+    from moto in the warm-up (``ReplayedAws``), so that no emulation runs between the steps measured."""
+    with ReplayedAws() if replayed else contextlib.nullcontext() as replay:
+        figures = _floor_cpu(alice, vault_id, backend, requests, replay)
+    if replay is None:
+        return figures
+    return {**figures, "note": figures["note"] + "; AWS answered from moto's recorded responses, "
+            f"{replay.recorded} calls recorded in the warm-up and none while timing"}
+
+
+def _floor_cpu(alice: BenchUser, vault_id: str, backend: BenchBackend, requests: int,
+               replay: ReplayedAws | None) -> dict[str, Any]:
     from urllib.parse import urlencode
 
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -243,6 +256,7 @@ def floor_cpu(alice: BenchUser, vault_id: str, backend: BenchBackend, requests: 
                 call()
             costs[name] += time.process_time() - started - counter.cpu_in_calls
 
+    recorded = replay.recorded if replay else 0
     for _ in range(rounds):
         timed("app_access_token", [lambda: app.app(dict(token_event), None)] * per_round)
         timed("floor_access_token", [lambda: token_floor(alice.token, vault_id)] * per_round)
@@ -250,6 +264,7 @@ def floor_cpu(alice: BenchUser, vault_id: str, backend: BenchBackend, requests: 
         timed("app_release", [lambda e=e: app.app(e, None) for e in events])
         prepared = forms(per_round)
         timed("floor_release", [lambda f=f: release_floor(f) for f in prepared])
+    assert replay is None or replay.recorded == recorded, "a timed request went to moto: its shape was not recorded"
     done = rounds * per_round
     per = {name: cost / done for name, cost in costs.items()}
     return {"requests": done, **{f"cpu_ms_{name}": _ms(cost) for name, cost in per.items()},
@@ -373,11 +388,13 @@ def main(argv: list[str] | None = None) -> int:
         figures["cpu"] = cpu_per_request(alice, vault_id, args.requests)
         figures["cpu_secret_release"] = release_cpu(backend, alice.username, args.requests)
         figures["floor"] = floor_cpu(alice, vault_id, backend, args.requests)
+        figures["floor_replayed"] = floor_cpu(alice, vault_id, backend, args.requests, replayed=True)
         seed_other_tenants(bench, backend, args.large - 10)
         figures["calls_large_table"] = measure_all(endpoints)
     figures["budgets"] = check_budgets(figures)
     for name in ("access_token_over_floor", "release_over_floor"):
         figures["budgets"][f"{name} <= {FLOOR_BUDGET}"] = figures["floor"][name] <= FLOOR_BUDGET
+        figures["budgets"][f"{name}_replayed <= {FLOOR_BUDGET}"] = figures["floor_replayed"][name] <= FLOOR_BUDGET
     figures["import"] = import_ratio()
     figures["cold_start"] = cold_starts(figures["import"]["import_boto3_ms"])
     figures["budgets"]["import app <= %s x import boto3" % IMPORT_BUDGET] = figures["import"]["ratio"] <= IMPORT_BUDGET
@@ -420,11 +437,12 @@ def report(figures: dict[str, Any], large: int) -> None:
           f"{cpu['cpu_ms_assertion_check_and_jwe']} ms, ratio {cpu['request_to_assertion_and_jwe_ratio']}; "
           f"all its crypto incl. subject-token check and release-token signature: {cpu['cpu_ms_all_crypto']} ms, "
           f"ratio {cpu['request_to_all_crypto_ratio']})")
-    floor = figures["floor"]
-    print(f"against the floor (bench/floor.py, same run, {floor['requests']} each): access token "
-          f"{floor['cpu_ms_app_access_token']} / {floor['cpu_ms_floor_access_token']} ms = "
-          f"{floor['access_token_over_floor']}; release {floor['cpu_ms_app_release']} / "
-          f"{floor['cpu_ms_floor_release']} ms = {floor['release_over_floor']} (budget {floor['budget']})")
+    for key, aws in (("floor", "in-process moto"), ("floor_replayed", "replayed AWS responses")):
+        floor = figures[key]
+        print(f"against the floor (bench/floor.py, same run, {floor['requests']} each, {aws}): access token "
+              f"{floor['cpu_ms_app_access_token']} / {floor['cpu_ms_floor_access_token']} ms = "
+              f"{floor['access_token_over_floor']}; release {floor['cpu_ms_app_release']} / "
+              f"{floor['cpu_ms_floor_release']} ms = {floor['release_over_floor']} (budget {floor['budget']})")
     imp = figures["import"]
     print(f"\nimport app / import boto3 (CPU, min of {imp['runs']}): {imp['import_app_ms']} / {imp['import_boto3_ms']} ms "
           f"= {imp['ratio']} (medians: {imp['ratio_of_medians']}; budget {imp['budget']})")

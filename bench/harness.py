@@ -78,6 +78,67 @@ class CallCounter:
         return {f"{svc}:{op}": n for (svc, op), n in sorted(self.calls.items())}
 
 
+class ReplayedAws:
+    """Answers AWS calls from responses recorded from moto, as a remote DynamoDB would: no CPU of ours.
+
+    In-process moto runs between the app's steps (its deep copies and table scans evict the caches
+    the app's code then misses in), so code measured beside it costs more than it does in Lambda,
+    where DynamoDB is another machine. The first call of each request shape goes to moto and its
+    response is recorded; later calls of that shape get a copy of the recording. Reads are told
+    apart by their exact parameters (the same keys give the same items); writes by their structure,
+    since their values (ids, times, tokens) are new on every request — a conditional write recorded
+    as a success is answered as one again, without writing. ``recorded`` counts the calls that went
+    to moto.
+    """
+
+    _READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
+
+    def __init__(self) -> None:
+        self.recordings: dict[Any, dict[str, Any]] = {}
+        self.recorded = 0
+        self._original = None
+
+    def __enter__(self) -> "ReplayedAws":
+        from botocore.client import BaseClient
+
+        self._original = original = BaseClient._make_api_call
+        replay = self
+
+        def replaying(client, operation_name, api_params):
+            key = (client.meta.service_model.service_name, operation_name,
+                   repr(api_params) if operation_name in replay._READS else _shape(api_params))
+            if key not in replay.recordings:
+                replay.recordings[key] = original(client, operation_name, api_params)
+                replay.recorded += 1
+            return _copied(replay.recordings[key])
+
+        BaseClient._make_api_call = replaying
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        from botocore.client import BaseClient
+        BaseClient._make_api_call = self._original
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a botocore response, whose leaves (str, bytes, numbers, datetimes) are immutable:
+    a fraction of ``copy.deepcopy``'s work, so that the replay itself disturbs little."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value
+
+
+def _shape(value: Any) -> Any:
+    """``value``'s structure: its keys and nesting, each leaf replaced by its type."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _shape(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_shape(v) for v in value)
+    return type(value).__name__
+
+
 def lambda_event(method: str, path: str, resource: str, path_parameters: dict[str, str] | None,
                  headers: dict[str, str], body: str | None = None) -> dict[str, Any]:
     """An API Gateway proxy event as Lambda hands it to the app (no chalice.test translation)."""
