@@ -254,6 +254,14 @@ def scim_entries(kind: str, resource_id: str) -> list[Entry]:
             admin_entry("DELETE", one, 204, scim=True)]
 
 
+def scim_discovery_entries() -> list[Entry]:
+    """RFC 7644 §4's read-only routes (path in the route table, path sent)."""
+    routes = [("/scim/v2/ServiceProviderConfig",) * 2, ("/scim/v2/ResourceTypes",) * 2,
+              ("/scim/v2/ResourceTypes/{name}", "/scim/v2/ResourceTypes/User"), ("/scim/v2/Schemas",) * 2,
+              ("/scim/v2/Schemas/{uri}", "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group")]
+    return [admin_entry("GET", path, 200, with_bearer(lambda h, sent=sent: sent), scim=True) for path, sent in routes]
+
+
 def public(path: str, **options: Any) -> Entry:
     return Entry("GET", path, everyone(PUBLIC_CALLERS, 200), with_bearer(lambda h: path), **options)
 
@@ -316,10 +324,7 @@ ENTRIES: list[Entry] = [
     # SCIM provisioning.
     *scim_entries("Users", GRACE),
     *scim_entries("Groups", "team"),
-    *(admin_entry("GET", path, 200, with_bearer(lambda h, p=path.replace("{name}", "User").replace(
-        "{uri}", "urn:ietf:params:scim:schemas:core:2.0:Group"): p), scim=True)
-      for path in ("/scim/v2/ServiceProviderConfig", "/scim/v2/ResourceTypes", "/scim/v2/ResourceTypes/{name}",
-                   "/scim/v2/Schemas", "/scim/v2/Schemas/{uri}")),
+    *scim_discovery_entries(),
     # OAuth endpoints: RFC 6749 error codes.
     Entry("POST", "/oauth2/token", {
         "user": 200, "anonymous": (400, "invalid_request"), "malformed": (400, "invalid_grant"),
