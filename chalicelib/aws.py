@@ -115,6 +115,7 @@ class _Translating:
                 if is_unavailable(error):
                     raise errors.ServiceUnavailable() from None
                 raise
+        self.__dict__[name] = call  # built once per operation: __getattr__ is not asked again
         return call
 
 

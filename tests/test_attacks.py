@@ -934,3 +934,13 @@ def test_the_server_reads_no_jose_json_that_names_a_member_twice():
     with pytest.raises(ValueError, match="twice"):
         jose.jwe_protected_header(".".join([attacks.b64u(header.encode()), "", "aXY", "Y3Q", "dGFn"]))
     assert jose.decode_segment(attacks.b64u_json({"a": {"b": 1}, "c": [{"b": 2}, {"b": 3}]}), "x")["c"][1] == {"b": 3}
+
+
+def test_the_server_reads_jose_json_as_utf8_only():
+    """RFC 7515 §2: a header is BASE64URL(UTF8(JSON)). UTF-16 or a byte-order mark (both of which
+    json.loads would guess its way through) is not JOSE JSON; the refusal names the part."""
+    from chalicelib.crypto import jose
+    for raw in ('{"alg":"ES256"}'.encode("utf-16"), b'\xef\xbb\xbf{"alg":"ES256"}', b'{"alg":"\xff"}'):
+        with pytest.raises(ValueError, match="the header is not JSON"):
+            jose.decode_segment(attacks.b64u(raw), "the header")
+    assert jose.decode_segment(attacks.b64u('{"name":"Zoë"}'.encode()), "the header") == {"name": "Zoë"}

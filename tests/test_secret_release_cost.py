@@ -18,20 +18,25 @@ from tests.support.kms import kms_key  # noqa: F401 — fixture
 from tests.test_secret_fixtures import assertion, world  # noqa: F401 — fixture
 
 
+def _tokens_passed_to(monkeypatch, name: str) -> list[str]:
+    """The tokens given to ``signed_jwt.<name>`` from now on, in order."""
+    from chalicelib.auth import signed_jwt
+
+    seen: list[str] = []
+    original = getattr(signed_jwt, name)
+
+    def counting(token, *args, **kwargs):
+        seen.append(token)
+        return original(token, *args, **kwargs)
+
+    monkeypatch.setattr(signed_jwt, name, counting)
+    return seen
+
+
 @pytest.fixture
 def verifications(monkeypatch):
     """The subject tokens whose signature the secret server checked, in order."""
-    from chalicelib.auth import signed_jwt
-
-    checked: list[str] = []
-    original = signed_jwt.verify
-
-    def counting(token, *args, **kwargs):
-        checked.append(token)
-        return original(token, *args, **kwargs)
-
-    monkeypatch.setattr(signed_jwt, "verify", counting)
-    return checked
+    return _tokens_passed_to(monkeypatch, "verify")
 
 
 def _error(response) -> dict:
@@ -114,3 +119,39 @@ def test_a_cached_subject_token_expires_when_the_token_does(world, verifications
     refused = world.exchange(world.form(backend, token, assertion=late))
     assert _error(refused)["error"] == "invalid_grant" and "expired" in _error(refused)["error_description"]
     assert verifications == [token, token]
+
+
+def test_a_subject_token_seen_before_is_not_decoded_again(world, monkeypatch):
+    decoded = _tokens_passed_to(monkeypatch, "decode_unverified")
+    backend = world.register()
+    token = world.user_token()
+    for _ in range(3):
+        backend.release(token)
+    assert decoded.count(token) == 1
+    assert len(decoded) == 4  # the subject token once, and each release's own client assertion
+
+
+def test_a_cached_subject_token_is_refused_once_its_idp_is_removed(world, verifications):
+    from urllib.parse import quote
+
+    backend = world.register()
+    token = world.user_token()
+    backend.release(token)
+    removed = world.client.http.delete(f"/secret-server/admin/idps?issuer={quote(world.idp.issuer, safe='')}",
+                                       headers=world.admin)
+    assert removed.status_code == 204, removed.body
+    refused = world.exchange(world.form(backend, token))
+    assert _error(refused)["error"] == "invalid_grant"
+    assert "not a registered identity provider" in _error(refused)["error_description"]
+    assert verifications == [token]
+
+
+def test_the_audit_names_the_key_that_signed_the_release_token(world):
+    from chalicelib.crypto.jose import decode_segment
+
+    backend = world.register()
+    token = world.user_token()
+    tokens = [backend.exchange(token)["access_token"] for _ in range(2)]
+    events = world.audit_events("SECRET_RELEASE")
+    assert len(events) == 2
+    assert {e["signingKid"] for e in events} == {decode_segment(t.split(".")[0], "header")["kid"] for t in tokens}

@@ -68,9 +68,10 @@ def decode_segment(segment: str, name: str) -> dict[str, Any]:
 
 
 def json_object(raw: bytes, name: str) -> dict[str, Any]:
-    """``raw`` as a JSON object in which no object, at any depth, names a member twice; ValueError otherwise."""
+    """``raw`` (UTF-8, as JOSE's JSON is: RFC 7515 §2) as a JSON object in which no object, at any depth,
+    names a member twice; ValueError otherwise."""
     try:
-        value = json.loads(raw, object_pairs_hook=_unique_members)
+        value = _DECODER.decode(raw.decode("utf-8"))
     except _DuplicateMember as duplicate:
         raise ValueError(f"{name} names the member {str(duplicate)[:64]!r} twice") from None
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -90,3 +91,7 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         raise _DuplicateMember(next(name for name, _ in pairs if name in seen or seen.add(name)))
     return members
+
+
+# One decoder for every call: json.loads given a hook builds a decoder (and its scanner) each time.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_members)

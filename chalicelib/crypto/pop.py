@@ -134,6 +134,11 @@ class PopKeys:
         ``exp`` is required and may lie at most ``max_token_lifetime_seconds`` ahead:
         that bound is what lets a retired signing key disappear from the JWKS safely.
         """
+        return self.sign_jwt_naming_key(claims, header_overrides)[0]
+
+    def sign_jwt_naming_key(self, claims: dict[str, Any],
+                            header_overrides: dict[str, Any] | None = None) -> tuple[str, str]:
+        """(``sign_jwt``'s JWT, the kid of the key that signed it), for an audit that names the key."""
         from joserfc import jwt
 
         overrides = dict(header_overrides or {})
@@ -146,7 +151,7 @@ class PopKeys:
             raise ValueError("sign_jwt: claims need an integer exp within max_token_lifetime_seconds")
         key = self.active("sig")
         header = {"typ": "JWT", **overrides, "alg": key.alg, "kid": key.kid}
-        return jwt.encode(header, claims, self._private_key(key), algorithms=[key.alg])
+        return jwt.encode(header, claims, self._private_key(key), algorithms=[key.alg]), key.kid
 
     def decrypt(self, compact: str) -> tuple[dict[str, Any], bytes]:
         """(protected header, plaintext) of a compact JWE addressed to a published POP ``enc`` key."""

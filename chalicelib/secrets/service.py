@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.audit import catalogue
 from chalicelib.auth import accounts, bearer, signed_jwt
-from chalicelib.crypto import envelope, jose
+from chalicelib.crypto import envelope
 from chalicelib.errors import Unauthorized
 from chalicelib.oauth import INVALID_CLIENT, INVALID_GRANT, INVALID_TARGET, TOKEN_TYPE_JWT, OAuthError
 from chalicelib.secrets import TOKEN_PATH, client_auth, keysets
@@ -104,8 +104,8 @@ class SecretServer:
         self._keys = keys
         self._settings = settings
         self._clock = clock
-        # digest → (trusted until, claims, the IdP's policy and key set they were verified under)
-        self._verified: dict[str, tuple[float, dict[str, Any], IdpPolicy, Any]] = {}
+        # digest → (trusted until, claims, the IdP's policy and key set they were verified under, header)
+        self._verified: dict[str, tuple[float, dict[str, Any], IdpPolicy, Any, dict[str, Any]]] = {}
         self._verified_lock = threading.Lock()
 
     @property
@@ -122,7 +122,9 @@ class SecretServer:
 
     def _exchange(self, request: ExchangeRequest, outcome: _Outcome) -> dict[str, Any]:
         outcome.assertion = client_auth.read_assertion(request.client_assertion, request.client_id)
-        outcome.issuer, outcome.subject, header, unverified = _peek_subject(request.subject_token)
+        digest = hashlib.sha256(request.subject_token.encode()).hexdigest()
+        outcome.issuer, outcome.subject, header, unverified = _peek_subject(request.subject_token,
+                                                                            self._verified.get(digest))
         # Only an issuer the hub trusts has hub accounts; its subject_claim names the account.
         trusted = self._settings.issuer(outcome.issuer) if outcome.subject else None
         hub_subject = accounts.subject_of(trusted, unverified) if trusted else None
@@ -136,7 +138,7 @@ class SecretServer:
             max_lifetime=self._settings.secret_server_assertion_max_lifetime_seconds)
         if request.audience != client.client_id:
             raise OAuthError(INVALID_TARGET, "audience must be the authenticated resource server itself")
-        user = self._verify_subject(request.subject_token, header, items.idp, now)
+        user = self._verify_subject(request.subject_token, digest, header, items.idp, now)
         issuer, subject = user["iss"], user["sub"]
         if trusted and accounts.is_disabled(items.account, issuer, accounts.subject_of(trusted, user)):
             raise OAuthError(INVALID_GRANT, "subject_token: the user's account is disabled")
@@ -156,27 +158,28 @@ class SecretServer:
             raise OAuthError(INVALID_CLIENT, "client_assertion: this assertion (jti) was already used") from None
         return response
 
-    def _verify_subject(self, token: str, header: dict[str, Any] | None, idp: dict[str, Any] | None,
+    def _verify_subject(self, token: str, digest: str, header: dict[str, Any] | None, idp: dict[str, Any] | None,
                         now: float) -> dict[str, Any]:
-        """``header``: the token's, as ``_peek_subject`` decoded it (None: it did not decode)."""
+        """``digest``: the token's SHA-256; ``header``: the token's, as ``_peek_subject`` decoded it
+        (None: it did not decode)."""
         try:
             bearer.read_token(token)
             if header is None:
                 header, _claims = signed_jwt.decode_unverified(token)  # raises what is wrong with it
             if idp is None:
                 raise Unauthorized("its issuer is not a registered identity provider")
-            claims = self._verified_claims(token, header, idp, now)
+            claims = self._verified_claims(token, digest, header, idp, now)
         except Unauthorized as error:
             raise OAuthError(INVALID_GRANT, "subject_token: " + error.detail.replace("the token", "it")) from None
         if len(claims["sub"]) > MAX_SUBJECT_LENGTH:
             raise OAuthError(INVALID_GRANT, f"subject_token: sub is longer than {MAX_SUBJECT_LENGTH} characters")
         return claims
 
-    def _verified_claims(self, token: str, header: dict[str, Any], idp: dict[str, Any], now: float) -> dict[str, Any]:
+    def _verified_claims(self, token: str, digest: str, header: dict[str, Any], idp: dict[str, Any],
+                         now: float) -> dict[str, Any]:
         """The subject token's claims, verified once per token: a backend sends its user's token with
         every release, and checking it each time was a fifth of a warm release's CPU."""
         # Keyed by a hash: the token itself is a credential. Any other byte is another token.
-        digest = hashlib.sha256(token.encode()).hexdigest()
         policy = IdpPolicy.of(idp)
         cached = self._verified.get(digest)
         # A changed registration (keys, audience, algorithms) or a refreshed key set verifies again.
@@ -187,8 +190,8 @@ class SecretServer:
         key_set = self._keys.current(idp)
         if key_set is not None:
             until = min(claims["exp"] + self._settings.clock_leeway_seconds, now + self._settings.jwks_cache_seconds)
-            bearer.remember(self._verified, self._verified_lock, digest, (until, claims, policy, key_set), now,
-                            bearer.VERIFIED_CACHE_SIZE)
+            bearer.remember(self._verified, self._verified_lock, digest, (until, claims, policy, key_set, header),
+                            now, bearer.VERIFIED_CACHE_SIZE)
         return claims
 
     def _secret(self, issuer: str, subject: str, item: dict[str, Any] | None) -> tuple[bytes, int, bool]:
@@ -220,9 +223,7 @@ class SecretServer:
         token_id = random.token_urlsafe(16)
         claims = {"iss": self._settings.public_base_url, "sub": subject, "aud": client.client_id, "iat": now,
                   "exp": now + lifetime, "jti": token_id, "secret": {client.client_id: sealed}}
-        token = self._pop.sign_jwt(claims, {"typ": RELEASE_TOKEN_TYPE})
-        # The header alone: the payload carries the JWE, and decoding it again would cost more than the kid.
-        signing_kid = jose.decode_segment(token.split(".")[0], "the release token's header").get("kid")
+        token, signing_kid = self._pop.sign_jwt_naming_key(claims, {"typ": RELEASE_TOKEN_TYPE})
         response = {"access_token": token, "issued_token_type": TOKEN_TYPE_JWT, "token_type": "N_A",
                     "expires_in": lifetime}
         return response, {"encryptionKid": key.kid, "encryptionAlg": alg, "signingKid": signing_kid,
@@ -247,13 +248,18 @@ class SecretServer:
         return refusal
 
 
-def _peek_subject(token: str) -> tuple[str | None, str | None, dict[str, Any] | None, dict[str, Any]]:
+def _peek_subject(token: str, verified: tuple[Any, ...] | None
+                  ) -> tuple[str | None, str | None, dict[str, Any] | None, dict[str, Any]]:
     """(iss, sub, header, claims) of the unverified subject token, to read its IdP and secret in the same
-    call (and to decode it once)."""
-    try:
-        header, claims = signed_jwt.decode_unverified(token)
-    except Unauthorized:
-        return None, None, None, {}
+    call (and to decode it once). ``verified``: the cache entry of a token with the same digest, whose
+    header and claims are these bytes' (the next release of a backend's user decodes nothing)."""
+    if verified is not None:
+        claims, header = verified[1], verified[4]
+    else:
+        try:
+            header, claims = signed_jwt.decode_unverified(token)
+        except Unauthorized:
+            return None, None, None, {}
     issuer, subject = claims.get("iss"), claims.get("sub")
     if not isinstance(issuer, str) or not issuer or "#" in issuer or len(issuer) > 512:
         return None, None, header, {}
