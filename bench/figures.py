@@ -201,51 +201,70 @@ def floor_cpu(alice: BenchUser, vault_id: str, backend: BenchBackend, requests: 
             f"{replay.recorded} calls recorded in the warm-up and none while timing"}
 
 
-def _floor_cpu(alice: BenchUser, vault_id: str, backend: BenchBackend, requests: int,
-               replay: ReplayedAws | None) -> dict[str, Any]:
-    from urllib.parse import urlencode
+class SideBySide:
+    """The app and the floor handlers (bench/floor.py) ready for the same two warm requests."""
 
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    def __init__(self, alice: BenchUser, vault_id: str, backend: BenchBackend) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from bench.floor import AccessTokenFloor, SecretReleaseFloor
-    from bench.harness import SECRET_AUDIENCE
-    from chalicelib import aws
-    from chalicelib.db import keys
-    from chalicelib.secrets.service import PURPOSE
-    from chalicelib.settings import get_settings
-    from katta_client import resource_server as rs
+        from bench.floor import AccessTokenFloor, SecretReleaseFloor
+        from bench.harness import SECRET_AUDIENCE
+        from chalicelib import aws
+        from chalicelib.db import keys
+        from chalicelib.secrets.service import PURPOSE
+        from chalicelib.settings import get_settings
 
-    client, table = aws.client("dynamodb"), get_settings().table_name
-    token_floor = AccessTokenFloor(client, table, ISSUER, "katta", alice.bench.idp.jwks())
-    data_key, nonce = os.urandom(32), os.urandom(12)
-    sealed = nonce + AESGCM(data_key).encrypt(nonce, os.urandom(32), alice.id.encode())
-    release_floor = SecretReleaseFloor(
-        client, table, backend.server.token_endpoint, SECRET_AUDIENCE, ISSUER, alice.bench.idp.jwks(),
-        backend.keys.public_jwks(), data_key, sealed, ec.generate_private_key(ec.SECP256R1()), "https://katta.bench",
-        lambda client_id, iss, sub: [(keys.RESOURCE_SERVER_PK, client_id), (keys.IDP_PK, iss),
-                                     keys.secret_key(iss, sub, PURPOSE), keys.user(sub)])
-    subject_token = backend.subject_token(alice.username)
+        import app
 
-    def forms(count: int) -> list[str]:  # the backend's side (its assertions) is signed outside the timing
-        return [urlencode({"grant_type": rs.TOKEN_EXCHANGE, "subject_token": subject_token,
+        client, table = aws.client("dynamodb"), get_settings().table_name
+        self.app, self.alice, self.vault_id, self.backend = app.app, alice, vault_id, backend
+        self.token_floor = AccessTokenFloor(client, table, ISSUER, "katta", alice.bench.idp.jwks())
+        data_key, nonce = os.urandom(32), os.urandom(12)
+        sealed = nonce + AESGCM(data_key).encrypt(nonce, os.urandom(32), alice.id.encode())
+        self.release_floor = SecretReleaseFloor(
+            client, table, backend.server.token_endpoint, SECRET_AUDIENCE, ISSUER, alice.bench.idp.jwks(),
+            backend.keys.public_jwks(), data_key, sealed, ec.generate_private_key(ec.SECP256R1()),
+            "https://katta.bench", lambda client_id, iss, sub: [
+                (keys.RESOURCE_SERVER_PK, client_id), (keys.IDP_PK, iss), keys.secret_key(iss, sub, PURPOSE),
+                keys.user(sub)])
+        self.subject_token = backend.subject_token(alice.username)
+        self.token_event = lambda_event("GET", f"/api/vaults/{vault_id}/access-token",
+                                        "/api/vaults/{vaultId}/access-token", {"vaultId": vault_id},
+                                        {"Authorization": f"Bearer {alice.token}"})
+
+    def forms(self, count: int) -> list[str]:
+        """Release forms, each with its own client assertion (signed here, outside any timing)."""
+        from urllib.parse import urlencode
+
+        from katta_client import resource_server as rs
+        backend = self.backend
+        return [urlencode({"grant_type": rs.TOKEN_EXCHANGE, "subject_token": self.subject_token,
                            "subject_token_type": rs.JWT_TOKEN_TYPE, "requested_token_type": rs.JWT_TOKEN_TYPE,
                            "audience": backend.server.client_id, "client_assertion_type": rs.JWT_BEARER_ASSERTION,
                            "client_assertion": backend.server.client_assertion()}) for _ in range(count)]
 
-    import app
-
-    resource = "/api/vaults/{vaultId}/access-token"
-    token_event = lambda_event("GET", f"/api/vaults/{vault_id}/access-token", resource, {"vaultId": vault_id},
-                               {"Authorization": f"Bearer {alice.token}"})
-
+    @staticmethod
     def release_event(form: str) -> dict[str, Any]:
         return lambda_event("POST", "/secret-server/token-exchange", "/secret-server/token-exchange", None,
                             {"Content-Type": "application/x-www-form-urlencoded"}, form)
 
-    assert token_floor(alice.token, vault_id) == app.app(dict(token_event), None)["body"]
-    assert release_floor(forms(1)[0])["access_token"].count(".") == 2
-    assert app.app(release_event(forms(1)[0]), None)["statusCode"] == 200
+    def app_token(self) -> dict[str, Any]:
+        return self.app(dict(self.token_event), None)
+
+    def floor_token(self) -> str:
+        return self.token_floor(self.alice.token, self.vault_id)
+
+    def app_release(self, event: dict[str, Any]) -> dict[str, Any]:
+        return self.app(event, None)
+
+
+def _floor_cpu(alice: BenchUser, vault_id: str, backend: BenchBackend, requests: int,
+               replay: ReplayedAws | None) -> dict[str, Any]:
+    run = SideBySide(alice, vault_id, backend)
+    assert run.floor_token() == run.app_token()["body"]
+    assert json.loads(run.release_floor(run.forms(1)[0]))["access_token"].count(".") == 2
+    assert run.app_release(run.release_event(run.forms(1)[0]))["statusCode"] == 200
     costs = {"app_access_token": 0.0, "floor_access_token": 0.0, "app_release": 0.0, "floor_release": 0.0}
     rounds, per_round = 5, max(1, requests // 5)
 
@@ -258,12 +277,12 @@ def _floor_cpu(alice: BenchUser, vault_id: str, backend: BenchBackend, requests:
 
     recorded = replay.recorded if replay else 0
     for _ in range(rounds):
-        timed("app_access_token", [lambda: app.app(dict(token_event), None)] * per_round)
-        timed("floor_access_token", [lambda: token_floor(alice.token, vault_id)] * per_round)
-        events = [release_event(form) for form in forms(per_round)]
-        timed("app_release", [lambda e=e: app.app(e, None) for e in events])
-        prepared = forms(per_round)
-        timed("floor_release", [lambda f=f: release_floor(f) for f in prepared])
+        timed("app_access_token", [run.app_token] * per_round)
+        timed("floor_access_token", [run.floor_token] * per_round)
+        events = [run.release_event(form) for form in run.forms(per_round)]
+        timed("app_release", [lambda e=e: run.app_release(e) for e in events])
+        prepared = run.forms(per_round)
+        timed("floor_release", [lambda f=f: run.release_floor(f) for f in prepared])
     assert replay is None or replay.recorded == recorded, "a timed request went to moto: its shape was not recorded"
     done = rounds * per_round
     per = {name: cost / done for name, cost in costs.items()}

@@ -21,12 +21,15 @@ BASE_URL = "https://katta.bench"
 # The audience the bench IdP's tokens carry when they are meant for the secret server.
 SECRET_AUDIENCE = "secret-server"
 
-os.environ.update({
+# The bench's environment, set on import (a test that imports the bench sets it again, and gives
+# its own back after).
+ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
     "KATTA_STAGE": "test", "KATTA_TABLE_NAME": "katta-bench", "KATTA_PUBLIC_BASE_URL": BASE_URL,
     "KATTA_TRUSTED_ISSUERS": json.dumps([{"issuer": ISSUER, "audience": "katta",
                                           "jwks_uri": ISSUER + "/protocol/openid-connect/certs"}]),
-})
+}
+os.environ.update(ENVIRONMENT)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
@@ -147,7 +150,7 @@ def lambda_event(method: str, path: str, resource: str, path_parameters: dict[st
             "multiValueHeaders": {k: [v] for k, v in headers.items()}, "queryStringParameters": None,
             "multiValueQueryStringParameters": None, "pathParameters": path_parameters, "stageVariables": None,
             "requestContext": {"resourcePath": resource, "httpMethod": method, "requestId": uuid.uuid4().hex,
-                               "path": path},
+                               "path": path, "identity": {"sourceIp": "127.0.0.1"}},
             "body": body, "isBase64Encoded": False}
 
 
