@@ -108,3 +108,15 @@ def test_the_release_floor_checks_a_repeated_subject_token_once_as_the_app_does(
     for form in run.forms(3):
         run.release_floor(form)
     assert checked == {"app": 3, "floor": 3}  # each release's client assertion, and no subject token again
+
+
+def test_the_split_accounts_for_every_step_of_both_sides(side_by_side):
+    from bench import split
+
+    result = split.split(side_by_side, requests=5)
+    for side, steps in (("app", split.APP_STEPS), ("floor", split.FLOOR_STEPS)):
+        figures = result[side]["steps_ms"]
+        assert set(figures) == {label for label, _module, _attribute in steps} | {split.REST}
+        # Every step ran (a renamed function would leave its step at nothing).
+        assert all(figures[label] > 0 for label, _module, _attribute in steps), figures
+    assert result["allowance_ms"] == round(0.5 * result["floor"]["total_ms"], 3)
