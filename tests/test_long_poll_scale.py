@@ -152,3 +152,77 @@ def test_the_first_poll_after_a_change_reads_only_the_vaults_that_changed(client
     # Elsewhere: the caller's token list and its vaults' epochs, no vault read; in one vault: that vault's
     # items and the caller's groups (read only when a vault is).
     assert one["elsewhere"].count("Query") == 1 and one["in one vault"].count("Query") == 3, one
+
+
+def test_a_change_of_people_none_of_the_callers_vaults_rests_on_reads_no_vault(client, issuer, alice, bob):
+    few, many = [], []
+    for holder, count, calls in ((alice, 1, few), (bob, 60, many)):
+        vaults_of(holder, count)
+        assert body(holder.get(POLL)) == {}
+        Actor(client, issuer, f"stranger-{holder.username}", roles=("user",)).sign_in().set_up_keys()
+        calls += poll_calls(holder)
+    # The caller, the epoch, the slot of the change, the caller's token list and its vaults' epochs: no
+    # vault's items.
+    assert few == many == ["GetItem", "GetItem", "BatchGetItem", "Query", "BatchGetItem"], (few, many)
+
+
+def test_a_change_of_people_reads_again_only_the_vaults_resting_on_them(client, issuer, alice):
+    admin = Actor(client, issuer, "ada", roles=("user", "admin")).sign_in()
+    vault_ids = vaults_of(alice, 5)
+    carol = Actor(client, issuer, "carol", roles=("user",)).sign_in()
+    dave = Actor(client, issuer, "dave", roles=("user",)).sign_in().set_up_keys()
+    assert admin.call("POST", "/api/groups", {"name": "Team"}).status_code == 201
+    assert alice.call("PUT", f"/api/vaults/{vault_ids[1]}/users/{carol.id}").status_code == 201
+    assert alice.call("PUT", f"/api/vaults/{vault_ids[3]}/groups/team").status_code == 201
+    assert body(alice.get(POLL)) == {}  # carol has no keys yet, the group no members
+
+    carol.set_up_keys()
+    with CallCounter() as counter:
+        assert body(alice.get(POLL)) == {vault_ids[1]: [carol.id]}
+    assert counter.calls.count("Query") == 3, counter.calls  # the token list, that vault, the caller's groups
+
+    assert admin.call("POST", f"/api/groups/team/members/{dave.id}").status_code == 204
+    with CallCounter() as counter:
+        assert body(alice.get(POLL)) == {vault_ids[1]: [carol.id], vault_ids[3]: [dave.id]}
+    assert counter.calls.count("Query") == 4, counter.calls  # and the group's members
+
+
+def test_a_change_of_the_caller_derives_everything_anew(client, issuer, alice, bob):
+    """A vault the caller holds a token for but no longer belongs to rests on no one: it answers
+    nothing. Joining a group that is its owner changes only the caller."""
+    admin = Actor(client, issuer, "ada", roles=("user", "admin")).sign_in()
+    assert admin.call("POST", "/api/groups", {"name": "Team"}).status_code == 201
+    vault_id = new_vault_id()
+    alice.create_vault(vault_id)
+    assert alice.call("PUT", f"/api/vaults/{vault_id}/groups/team").status_code == 201
+    assert alice.call("PUT", f"/api/vaults/{vault_id}/users/{bob.id}").status_code == 201  # awaits a grant
+    carol = Actor(client, issuer, "carol", roles=("user",)).sign_in()
+    deps.table().commit(deps.vaults().put_token(Transaction(), vault_id, carol.id, "jwe"))  # around the service
+    assert body(carol.get(POLL)) == {}  # a token, but no member
+    assert admin.call("POST", f"/api/groups/team/members/{carol.id}").status_code == 204
+    assert body(carol.get(POLL)) == {vault_id: [bob.id]}
+
+
+def test_changes_of_people_not_all_known_derive_everything_anew(client, issuer, alice, monkeypatch):
+    from chalicelib.db import keys
+    monkeypatch.setattr(keys, "PEOPLE_CHANGE_SLOTS", 2)
+    vault_id, = vaults_of(alice, 1)
+    carol, erin = (Actor(client, issuer, name, roles=("user",)).sign_in() for name in ("carol", "erin"))
+    for member in (carol, erin):
+        assert alice.call("PUT", f"/api/vaults/{vault_id}/users/{member.id}").status_code == 201
+    assert body(alice.get(POLL)) == {}
+
+    carol.set_up_keys()
+    for name in ("x", "y"):  # two more changes: carol's slot is reused
+        Actor(client, issuer, name, roles=("user",)).sign_in().set_up_keys()
+    assert body(alice.get(POLL)) == {vault_id: [carol.id]}
+
+    with faults.installed() as injector:
+        stranger = Actor(client, issuer, "z", roles=("user",)).sign_in()
+        with injector.record() as calls:
+            stranger.set_up_keys()
+        slot_write = [c for c in calls if c.operation == "UpdateItem" and c.best_effort][-1]
+        with injector.failing(slot_write, faults.INTERNAL_ERROR):  # the slot of erin's change is not written
+            erin.set_up_keys()  # her keys stand
+        assert injector.fired
+    assert body(alice.get(POLL)) == {vault_id: sorted([carol.id, erin.id])}

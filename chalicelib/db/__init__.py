@@ -29,6 +29,7 @@ vault bucket created       ``BUCKET#<bucket>``           ``CREATED``
 settings                   ``SETTINGS``                  ``HUB``
 access epoch               ``EPOCH``                     ``ACCESS``                             (``epoch``, ``people``: counters, db/epoch.py)
 a vault's access epoch     ``EPOCH``                     ``VAULT#<vaultId>``                    (``epoch``: a counter, db/epoch.py)
+a change of people         ``EPOCH``                     ``PEOPLE#<n mod 64>``                  (``n``: its ``people`` count, ``ids``: users and groups)
 audit event                ``AUDIT#<yyyy-mm>``           ``<eventId × 1000, zero-padded to 20>``  ``AUDITTYPE#<type>#<yyyy-mm>`` / (its sk)
 key-ring version           ``RING#<ring>``               ``V#<version, 10 digits>``
 key-ring head              ``RING#<ring>``               ``HEAD``                               ``RINGS`` / ``<ring>``

@@ -7,10 +7,14 @@ vault the caller holds a token for) keep it with the epochs they read before der
 whole epoch stands, the answer stands: one consistent GetItem. When it moved on but ``people`` (the
 count of changes to users and groups, which may touch any vault) did not, only vaults changed: each
 vault has its own epoch, read for all of the caller's vaults in one BatchGetItem per 100, and only
-the vaults whose epoch moved are read again. The counters move by ADDs after the commit (the
-vaults' first, then the whole one, which readers read first), outside the transaction, so that
-changes to different items never contend on them; if such a write fails the change still stands,
-and readers bound how long they trust an old answer (``VaultService``'s snapshot age).
+the vaults whose epoch moved are read again. When ``people`` moved too, the users and groups each
+of those changes touched are in its slot (``keys.people_change``, the last 64 changes): only the
+vaults whose answer rests on one of them are read again; a reader further behind, or finding a slot
+missing or already reused, derives everything anew. The counters move by ADDs after the commit (the
+vaults' first, then the whole one, which readers read first, then the slot), outside the
+transaction, so that changes to different items never contend on them; if such a write fails the
+change still stands, and readers bound how long they trust an old answer (``VaultService``'s
+snapshot age).
 
 Only committed transactions move them. The two writes of such items outside one are both sign-in's
 (``auth.accounts``): a new account (no keys yet, so it awaits nothing) and the profile following the
@@ -59,11 +63,25 @@ class AccessEpoch:
         if not changed:
             return
         vault_ids = sorted({v for v in (keys.vault_id_of(pk) for pk, _sk in changed) if v})
-        people = any(keys.vault_id_of(pk) is None for pk, _sk in changed)
+        people = sorted({p for pk, sk in changed for p in keys.people_of(pk, sk)})
         try:
             for vault_id in vault_ids:
                 self._table.update(*keys.vault_epoch(vault_id), "ADD epoch :one", values={":one": 1})
-            self._table.update(*keys.ACCESS_EPOCH, "ADD epoch :one" + (", people :one" if people else ""),
-                               values={":one": 1})
+            moved = self._table.update(*keys.ACCESS_EPOCH, "ADD epoch :one" + (", people :one" if people else ""),
+                                       values={":one": 1})
+            if people:
+                n = int(moved["people"])
+                self._table.update(*keys.people_change(n), "SET n = :n, ids = :ids", values={":n": n, ":ids": people})
         except errors.ServiceUnavailable:
             log.warning("access epoch not moved on: cached answers live out their age")
+
+    def people_changed(self, since: int, now: int) -> frozenset[str] | None:
+        """The users and groups the changes of people after the ``since``-th up to the ``now``-th
+        touched; None when some of them are not known (too many, a slot not written or reused)."""
+        if not 0 <= now - since <= keys.PEOPLE_CHANGE_SLOTS:
+            return None
+        wanted = range(since + 1, now + 1)
+        slots = {int(i["n"]): i["ids"] for i in self._table.batch_get(map(keys.people_change, wanted), consistent=True)}
+        if any(n not in slots for n in wanted):
+            return None
+        return frozenset(p for n in wanted for p in slots[n])

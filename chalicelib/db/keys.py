@@ -191,6 +191,25 @@ def changes_access(pk: str, sk: str) -> bool:
             or (pk.startswith("USER#") and sk == PROFILE))
 
 
+def people_of(pk: str, sk: str) -> tuple[str, ...]:
+    """The users and groups whose change writing this item (one that ``changes_access``) is: a user's
+    profile, a group's membership (the group and the user); none for a vault's items."""
+    if pk.startswith("USER#"):
+        return (pk[len("USER#"):],)
+    if pk.startswith("GROUP#"):
+        return pk[len("GROUP#"):], sk[len(MEMBER_PREFIX):]
+    return ()
+
+
+# The last changes of people are recorded in this many slots, the n-th in slot n modulo it: a reader
+# that is at most this many changes behind learns whom they touched; one further behind derives anew.
+PEOPLE_CHANGE_SLOTS = 64
+
+
+def people_change(n: int) -> tuple[str, str]:
+    return "EPOCH", f"PEOPLE#{n % PEOPLE_CHANGE_SLOTS}"
+
+
 # --- hub settings --------------------------------------------------------------------------------
 HUB_SETTINGS = ("SETTINGS", "HUB")
 

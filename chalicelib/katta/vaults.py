@@ -53,8 +53,17 @@ _GRANTS_PER_TRANSACTION = 49
 # most this long (the bound on staleness should moving the epoch on ever fail), for this many callers.
 _PENDING_MAX_AGE_SECONDS = 60.0
 _PENDING_CACHED_CALLERS = 1024
-# vault id → (the vault's access epoch, users awaiting a grant there)
-_Views = dict[str, tuple[int, list[str]]]
+
+
+@dataclass(frozen=True)
+class _View:
+    """One vault in a caller's snapshot of pending grants."""
+    epoch: int  # the vault's access epoch when read
+    waiting: list[str]  # the users awaiting a grant there (none where the caller may not see them)
+    people: frozenset[str] = frozenset()  # the users and groups beside the vault's items it rests on
+
+
+_Views = dict[str, _View]
 
 
 # --- DTOs ----------------------------------------------------------------------------------------
@@ -560,9 +569,10 @@ class VaultService:
                 roles[user_id] = access.higher(member["role"], roles.get(user_id))
         return roles
 
-    def _awaiting_users(self, contents: VaultContents) -> list[dict[str, Any]]:
-        """Members with keys set up and no access token; the users' items carry ``vaultRole``."""
-        roles = self._effective_users(contents)
+    def _awaiting_users(self, contents: VaultContents, roles: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Members with keys set up and no access token; the users' items carry ``vaultRole``
+        (``roles``: the vault's effective users, when the caller has them already)."""
+        roles = self._effective_users(contents) if roles is None else roles
         candidates = [u for u in roles if u not in contents.tokens]
         users = self._users.get_many(candidates)
         return [dict(u, vaultRole=roles[u["id"]]) for u in users if u.get("ecdhPublicKey") and not u.get("disabled")]
@@ -589,8 +599,9 @@ class VaultService:
 
     def _pending_grants(self, principal: Principal) -> dict[str, list[str]]:
         """The snapshot, kept while the access epoch stands (one GetItem whatever the number of vaults);
-        when only vaults changed, only the caller's vaults whose own epoch moved are read again
-        (db/epoch.py); a change of users or groups (or an old snapshot) derives it all again."""
+        otherwise only the caller's vaults whose own epoch moved, or whose answer rests on a user or
+        group that changed, are read again (db/epoch.py); a change of the caller themself, changes
+        not all known, or an old snapshot derive it all again."""
         caller = (principal.user_id, tuple(access.claim_group_ids(principal)))
         epoch = self._epoch.read()
         with self._pending_lock:
@@ -600,14 +611,23 @@ class VaultService:
             views = cached[2]
         else:
             # A change meanwhile moves the epochs past those read, so the next poll looks again.
-            views = self._pending_views(principal, cached[2] if fresh and cached[0].people == epoch.people else {})
+            views = self._pending_views(principal, self._still_standing(principal, cached[0], cached[2], epoch) if fresh else {})
             with self._pending_lock:
                 # Aged from when it was complete: reading a thousand vaults can take longer than the age.
                 self._pending[caller] = (epoch, self._monotonic(), views)
                 self._pending.move_to_end(caller)
                 while len(self._pending) > _PENDING_CACHED_CALLERS:
                     self._pending.popitem(last=False)
-        return {vault_id: waiting for vault_id, (_epoch, waiting) in views.items() if waiting}
+        return {vault_id: view.waiting for vault_id, view in views.items() if view.waiting}
+
+    def _still_standing(self, principal: Principal, since: Epoch, views: _Views, now: Epoch) -> _Views:
+        """The views taken at ``since`` that no change of people up to ``now`` touched."""
+        if since.people == now.people:
+            return views
+        changed = self._epoch.people_changed(since.people, now.people)
+        if changed is None or principal.user_id in changed:  # the caller's own groups may have changed
+            return {}
+        return {vault_id: view for vault_id, view in views.items() if not view.people & changed}
 
     def _pending_views(self, principal: Principal, known: _Views) -> _Views:
         """Each vault the caller holds a token for, with its epoch and the users awaiting a grant (none
@@ -616,16 +636,18 @@ class VaultService:
         authorities = None
         views: _Views = {}
         for vault_id, epoch in self._epoch.of_vaults(vault_ids).items():
-            if vault_id in known and known[vault_id][0] == epoch:
+            if vault_id in known and known[vault_id].epoch == epoch:
                 views[vault_id] = known[vault_id]
                 continue
-            views[vault_id] = (epoch, [])
+            views[vault_id] = _View(epoch, [])
             contents = self._vaults.contents(vault_id)
             if contents.vault is None or contents.vault.get("archived"):
                 continue
             authorities = authorities or self._access.authorities(principal)
             if access.best_role(contents.members, authorities):
-                views[vault_id] = (epoch, sorted(u["id"] for u in self._awaiting_users(contents)))
+                roles = self._effective_users(contents)
+                views[vault_id] = _View(epoch, sorted(u["id"] for u in self._awaiting_users(contents, roles)),
+                                        frozenset(contents.members) | frozenset(roles))
         return views
 
 
