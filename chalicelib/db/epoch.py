@@ -14,7 +14,8 @@ missing or already reused, derives everything anew. The counters move by ADDs af
 vaults' first, then the whole one, which readers read first, then the slot), outside the
 transaction, so that changes to different items never contend on them; if such a write fails the
 change still stands, and readers bound how long they trust an old answer (``VaultService``'s
-snapshot age).
+snapshot age). A deleted vault's epoch stays: counting on from where it was, a vault created again
+under the same id cannot meet an old snapshot's count.
 
 Only committed transactions move them. The two writes of such items outside one are both sign-in's
 (``auth.accounts``): a new account (no keys yet, so it awaits nothing) and the profile following the
