@@ -169,22 +169,49 @@ def test_a_change_of_people_none_of_the_callers_vaults_rests_on_reads_no_vault(c
 def test_a_change_of_people_reads_again_only_the_vaults_resting_on_them(client, issuer, alice):
     admin = Actor(client, issuer, "ada", roles=("user", "admin")).sign_in()
     vault_ids = vaults_of(alice, 5)
-    carol = Actor(client, issuer, "carol", roles=("user",)).sign_in()
-    dave = Actor(client, issuer, "dave", roles=("user",)).sign_in().set_up_keys()
+    carol, dave = (Actor(client, issuer, name, roles=("user",)).sign_in() for name in ("carol", "dave"))
+    erin = Actor(client, issuer, "erin", roles=("user",)).sign_in().set_up_keys()
     assert admin.call("POST", "/api/groups", {"name": "Team"}).status_code == 201
+    assert admin.call("POST", f"/api/groups/team/members/{dave.id}").status_code == 204
     assert alice.call("PUT", f"/api/vaults/{vault_ids[1]}/users/{carol.id}").status_code == 201
     assert alice.call("PUT", f"/api/vaults/{vault_ids[3]}/groups/team").status_code == 201
-    assert body(alice.get(POLL)) == {}  # carol has no keys yet, the group no members
+    assert body(alice.get(POLL)) == {}  # carol and dave have no keys yet
 
-    carol.set_up_keys()
+    carol.set_up_keys()  # a member
     with CallCounter() as counter:
         assert body(alice.get(POLL)) == {vault_ids[1]: [carol.id]}
     assert counter.calls.count("Query") == 3, counter.calls  # the token list, that vault, the caller's groups
 
-    assert admin.call("POST", f"/api/groups/team/members/{dave.id}").status_code == 204
+    dave.set_up_keys()  # a member group's member
     with CallCounter() as counter:
         assert body(alice.get(POLL)) == {vault_ids[1]: [carol.id], vault_ids[3]: [dave.id]}
     assert counter.calls.count("Query") == 4, counter.calls  # and the group's members
+
+    assert admin.call("POST", f"/api/groups/team/members/{erin.id}").status_code == 204  # a member group
+    with CallCounter() as counter:
+        assert body(alice.get(POLL)) == {vault_ids[1]: [carol.id], vault_ids[3]: sorted([dave.id, erin.id])}
+    assert counter.calls.count("Query") == 4, counter.calls
+
+
+def test_reading_some_vaults_again_keeps_the_age_of_the_whole_snapshot(client, issuer, alice, bob, monkeypatch):
+    """A view kept through changes elsewhere is trusted no longer than the snapshot's age from when
+    it was last derived whole — here one whose vault's epoch write was lost."""
+    now = [1000.0]
+    monkeypatch.setattr(deps.vault_service(), "_monotonic", lambda: now[0])
+    vault_id = new_vault_id()
+    alice.create_vault(vault_id)
+    assert alice.call("PUT", f"/api/vaults/{vault_id}/users/{bob.id}").status_code == 201
+    assert body(alice.get(POLL)) == {vault_id: [bob.id]}  # derived whole at 1000
+    with faults.installed() as injector:
+        with injector.failing(("dynamodb", "UpdateItem", 1), faults.INTERNAL_ERROR):  # the vault epoch's ADD
+            assert alice.call("POST", f"/api/vaults/{vault_id}/access-tokens",
+                              {bob.id: bob.keys.access_token(b"k" * 32)}).status_code == 200
+        assert injector.fired
+    for step, name in enumerate(("x", "y", "z"), start=1):
+        now[0] = 1000.0 + 25 * step  # a change elsewhere every 25 s
+        Actor(client, issuer, name, roles=("user",)).sign_in().set_up_keys()
+        expected = {vault_id: [bob.id]} if now[0] < 1060 else {}  # stale within the age, then derived whole
+        assert body(alice.get(POLL)) == expected, now[0]
 
 
 def test_a_change_of_the_caller_derives_everything_anew(client, issuer, alice, bob):
@@ -213,7 +240,7 @@ def test_changes_of_people_not_all_known_derive_everything_anew(client, issuer, 
     assert body(alice.get(POLL)) == {}
 
     carol.set_up_keys()
-    for name in ("x", "y"):  # two more changes: carol's slot is reused
+    for name in ("x", "y"):  # two more changes: three since the snapshot, more than the slots keep
         Actor(client, issuer, name, roles=("user",)).sign_in().set_up_keys()
     assert body(alice.get(POLL)) == {vault_id: [carol.id]}
 

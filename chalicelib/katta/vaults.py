@@ -130,8 +130,7 @@ class VaultService:
         self._sleep = sleep
         self._monotonic = monotonic
         self._epoch = epoch
-        # (user id, claim groups) → (epoch, when taken, vault id → (its epoch, users awaiting a grant)):
-        # see pending_grants.
+        # (user id, claim groups) → (epoch, when last derived whole, vault id → its view): see _pending_grants.
         self._pending: collections.OrderedDict[tuple[str, tuple[str, ...]], tuple[Epoch, float, _Views]] \
             = collections.OrderedDict()
         self._pending_lock = threading.Lock()
@@ -611,10 +610,15 @@ class VaultService:
             views = cached[2]
         else:
             # A change meanwhile moves the epochs past those read, so the next poll looks again.
-            views = self._pending_views(principal, self._still_standing(principal, cached[0], cached[2], epoch) if fresh else {})
+            known = self._still_standing(principal, cached[0], cached[2], epoch) if fresh else {}
+            views = self._pending_views(principal, known)
+            # A snapshot is as old as its oldest view: reading some vaults again keeps the age of the
+            # last whole derivation, which bounds how long a view outlives a lost epoch write or a
+            # read that lagged behind a change. A whole one is aged from when it was complete:
+            # reading a thousand vaults can take longer than the age.
+            taken = cached[1] if known else self._monotonic()
             with self._pending_lock:
-                # Aged from when it was complete: reading a thousand vaults can take longer than the age.
-                self._pending[caller] = (epoch, self._monotonic(), views)
+                self._pending[caller] = (epoch, taken, views)
                 self._pending.move_to_end(caller)
                 while len(self._pending) > _PENDING_CACHED_CALLERS:
                     self._pending.popitem(last=False)
@@ -644,10 +648,14 @@ class VaultService:
             if contents.vault is None or contents.vault.get("archived"):
                 continue
             authorities = authorities or self._access.authorities(principal)
-            if access.best_role(contents.members, authorities):
-                roles = self._effective_users(contents)
-                views[vault_id] = _View(epoch, sorted(u["id"] for u in self._awaiting_users(contents, roles)),
-                                        frozenset(contents.members) | frozenset(roles))
+            if not access.best_role(contents.members, authorities):
+                # Rests on the caller's groups (a change of them is the caller's own) and, should the
+                # group index have lagged behind one, on the vault's members.
+                views[vault_id] = _View(epoch, [], frozenset(contents.members))
+                continue
+            roles = self._effective_users(contents)
+            views[vault_id] = _View(epoch, sorted(u["id"] for u in self._awaiting_users(contents, roles)),
+                                    frozenset(contents.members) | frozenset(roles))
         return views
 
 
