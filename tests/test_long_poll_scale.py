@@ -215,8 +215,8 @@ def test_reading_some_vaults_again_keeps_the_age_of_the_whole_snapshot(client, i
 
 
 def test_a_change_of_the_caller_derives_everything_anew(client, issuer, alice, bob):
-    """A vault the caller holds a token for but no longer belongs to rests on no one: it answers
-    nothing. Joining a group that is its owner changes only the caller."""
+    """A vault the caller holds a token for but does not belong to answers nothing. Joining a group
+    that is one of its members changes the caller and that group, neither of them a member's user."""
     admin = Actor(client, issuer, "ada", roles=("user", "admin")).sign_in()
     assert admin.call("POST", "/api/groups", {"name": "Team"}).status_code == 201
     vault_id = new_vault_id()
